@@ -1,0 +1,117 @@
+//! [`Video`]: one upload and its ladder, exactly as `GET /api/videos/{id}` returns it and
+//! as `manifest.json` stores it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{LadderState, Probe};
+use crate::hls::{Rendition, SegmentFormat};
+
+/// Where a video is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Processing,
+    Ready,
+    Failed,
+}
+
+/// URLs of a video's files, absolute paths on the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Links {
+    pub master: String,
+    pub manifest: String,
+    pub poster: String,
+    pub events: String,
+}
+
+impl Links {
+    pub fn for_id(id: &str) -> Links {
+        Links {
+            master: format!("/media/{id}/master.m3u8"),
+            manifest: format!("/media/{id}/manifest.json"),
+            poster: format!("/media/{id}/poster.jpg"),
+            events: format!("/api/videos/{id}/events"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Video {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    /// 0..1
+    pub progress: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at_ms: u64,
+    /// Seconds; what was actually encoded once ready.
+    pub duration: f64,
+    pub source: Option<Probe>,
+    pub segment_seconds: f64,
+    pub format: SegmentFormat,
+    pub renditions: Vec<Rendition>,
+    pub skipped_heights: Vec<u32>,
+    pub links: Links,
+}
+
+impl Video {
+    /// A freshly accepted upload.
+    pub fn new(
+        id: &str,
+        title: &str,
+        created_at_ms: u64,
+        segment_seconds: f64,
+        format: SegmentFormat,
+    ) -> Video {
+        Video {
+            id: id.to_string(),
+            title: title.to_string(),
+            status: Status::Queued,
+            progress: 0.0,
+            error: None,
+            created_at_ms,
+            duration: 0.0,
+            source: None,
+            segment_seconds,
+            format,
+            renditions: Vec::new(),
+            skipped_heights: Vec::new(),
+            links: Links::for_id(id),
+        }
+    }
+
+    /// Takes the engine's view of the ladder (progress, renditions so far).
+    pub fn apply(&mut self, state: &LadderState) {
+        self.duration = state.duration;
+        self.source = Some(state.source.clone());
+        self.segment_seconds = state.segment_seconds;
+        self.format = state.format;
+        self.renditions = state.renditions.clone();
+        self.skipped_heights = state.skipped_heights.clone();
+        self.progress = state.progress;
+    }
+
+    /// Writes `manifest.json` into the video's directory, atomically.
+    pub fn write_manifest(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        crate::atomic_file::write(&dir.join("manifest.json"), &json)
+    }
+
+    /// Reads a video's `manifest.json`.
+    pub fn read_manifest(dir: &Path) -> std::io::Result<Video> {
+        let bytes = std::fs::read(dir.join("manifest.json"))?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

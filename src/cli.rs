@@ -1,0 +1,234 @@
+//! The command line: `reel serve | transcode | probe | sample`.
+//!
+//! This layer parses and validates arguments, then calls the library; [`main`] maps the
+//! outcome to an exit code (0 ok, 1 failure, 2 bad usage, which clap handles).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalog::{video::now_ms, Status, Video};
+use crate::engine::{self, sample::SampleSpec, CancelToken, TranscodeOptions};
+use crate::hls::SegmentFormat;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "reel",
+    version,
+    about = "A video server: upload to adaptive HLS, library serving, live sessions, synchronized channels"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Transcode a file into an HLS ladder (the same tree an upload produces).
+    Transcode(TranscodeArgs),
+    /// Print what a file holds, as JSON.
+    Probe { input: PathBuf },
+    /// Write a generated test clip (lavfi sources, encoded in-process).
+    Sample(SampleArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "REEL_BIND")]
+    pub bind: String,
+    /// Storage root for uploads and their ladders.
+    #[arg(long, default_value = "./media", env = "REEL_MEDIA")]
+    pub media: PathBuf,
+    /// A folder of ready files to serve at /library/.
+    #[arg(long, env = "REEL_LIBRARY")]
+    pub library: Option<PathBuf>,
+    /// Require this key (Authorization: Bearer or X-API-Key) on state-changing requests.
+    #[arg(long, env = "REEL_API_KEY")]
+    pub api_key: Option<String>,
+    /// Largest accepted upload in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024 * 1024, env = "REEL_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: u64,
+    /// Value of Access-Control-Allow-Origin.
+    #[arg(long, default_value = "*", env = "REEL_CORS_ORIGIN")]
+    pub cors_origin: String,
+    /// Transcode jobs running at once.
+    #[arg(long, default_value_t = 1, env = "REEL_WORKERS")]
+    pub workers: usize,
+    /// Jobs that may wait for a worker before uploads get 503.
+    #[arg(long, default_value_t = 16, env = "REEL_QUEUE")]
+    pub queue: usize,
+    /// Seconds after which a live session with no open stream expires.
+    #[arg(long, default_value_t = 60, env = "REEL_SESSION_IDLE_SECONDS")]
+    pub session_idle_seconds: u64,
+    /// Do not generate the demo video when the media root is empty.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TranscodeArgs {
+    pub input: PathBuf,
+    /// Output directory (created).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Rung numbers (short sides), e.g. 1080,720,480. Default: the standard ladder up to the source.
+    #[arg(long, value_delimiter = ',')]
+    pub heights: Option<Vec<u32>>,
+    #[arg(long, default_value_t = 4.0)]
+    pub segment_seconds: f64,
+    #[arg(long, default_value = "fmp4")]
+    pub format: SegmentFormat,
+    /// x264 preset.
+    #[arg(long, default_value = engine::DEFAULT_PRESET)]
+    pub preset: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Output file; the container follows the extension (.mp4, .mkv, .ts, .mov).
+    pub out: PathBuf,
+    #[arg(long, default_value = "640x360", value_parser = parse_size)]
+    pub size: (u32, u32),
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// Number of audio tracks (0 for a silent clip).
+    #[arg(long, default_value_t = 1)]
+    pub audio_tracks: u32,
+    #[arg(long, default_value = "yuv420p")]
+    pub pix_fmt: String,
+    /// Clockwise rotation tag in degrees (0, 90, 180, 270).
+    #[arg(long, default_value_t = 0)]
+    pub rotation: u32,
+    /// Variable frame rate (drops every third frame).
+    #[arg(long)]
+    pub vfr: bool,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or("size must look like 640x360")?;
+    Ok((
+        w.parse().map_err(|_| "bad width")?,
+        h.parse().map_err(|_| "bad height")?,
+    ))
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("reel: {message}");
+            1
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => crate::http::serve(args).map_err(|e| e.to_string()),
+        Command::Probe { input } => {
+            let p = engine::probe(&input).map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&p).expect("probe serialises"));
+            Ok(())
+        }
+        Command::Sample(a) => {
+            let spec = SampleSpec {
+                width: a.size.0,
+                height: a.size.1,
+                seconds: a.seconds,
+                fps: a.fps,
+                audio_tracks: a.audio_tracks,
+                pix_fmt: a.pix_fmt,
+                rotation: a.rotation,
+                vfr: a.vfr,
+            };
+            engine::sample::write_sample(&a.out, &spec).map_err(|e| e.to_string())
+        }
+        Command::Transcode(a) => transcode(a),
+    }
+}
+
+fn transcode(a: TranscodeArgs) -> Result<(), String> {
+    let options = TranscodeOptions {
+        heights: a.heights,
+        segment_seconds: a.segment_seconds,
+        format: a.format,
+        preset: a.preset,
+    };
+    if a.out.exists()
+        && std::fs::read_dir(&a.out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(format!("{} exists and is not empty", a.out.display()));
+    }
+    let id = a
+        .out
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "video".into());
+    let title = a
+        .input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| id.clone());
+    let mut video = Video::new(&id, &title, now_ms(), options.segment_seconds, options.format);
+    video.status = Status::Processing;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(1000);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {percent:>3}% {msg}",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+    let out = a.out.clone();
+    let mut on_progress = |s: &engine::LadderState| {
+        video.apply(s);
+        if let Err(e) = video.write_manifest(&out) {
+            log::warn!("writing manifest.json: {e}");
+        }
+        if let Some(b) = &bar {
+            b.set_position((s.progress * 1000.0) as u64);
+            b.set_message(format!(
+                "{} segments",
+                s.renditions.first().map(|r| r.segments.len()).unwrap_or(0)
+            ));
+        }
+    };
+    let result = engine::transcode(&a.input, &a.out, &options, &mut on_progress, &CancelToken::new());
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let state = result.map_err(|e| e.to_string())?;
+    let mut video = Video::new(&id, &title, now_ms(), options.segment_seconds, options.format);
+    video.apply(&state);
+    video.status = Status::Ready;
+    video
+        .write_manifest(&a.out)
+        .map_err(|e| format!("writing manifest.json: {e}"))?;
+    eprintln!(
+        "{}: {:.2}s, {} renditions ({}) in {}",
+        title,
+        state.duration,
+        state.renditions.len(),
+        state
+            .renditions
+            .iter()
+            .map(|r| format!("{}x{}", r.width, r.picture_height))
+            .collect::<Vec<_>>()
+            .join(", "),
+        a.out.display()
+    );
+    Ok(())
+}

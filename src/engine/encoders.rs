@@ -1,0 +1,179 @@
+//! The two encoders a ladder uses: one H.264 (libx264) per rung, one AAC shared by all.
+//!
+//! Both are opened with `GLOBAL_HEADER`, so SPS/PPS and the AudioSpecificConfig land in
+//! extradata: the fMP4 muxer needs them in `avcC`/`esds`, the TS muxer inserts SPS/PPS
+//! before each IDR from it, and [`crate::hls::codecs`] reads the CODECS string from it.
+//! Names follow the send/receive API: `send_frame`, `receive_packets`.
+
+use ffmpeg_next::{codec, encoder, format, frame, picture, Dictionary, Packet, Rational};
+
+use super::error::{EngineError, Result};
+use super::ffi;
+use super::filters::AUDIO_RATE;
+use super::ladder::{Rung, AUDIO_BITRATE, CRF};
+use crate::time::{Ts90k, TIME_BASE_90K};
+
+/// x264 settings every rung shares. `keyint=infinite` and `scenecut=0` leave IDR
+/// placement entirely to us (a forced `I` frame at each segment boundary, made an IDR by
+/// `forced-idr`), so every rung switches at the same instants and no scene cut adds a
+/// stray IDR mid-segment.
+pub const X264_PARAMS: &str = "keyint=infinite:scenecut=0:open-gop=0";
+
+/// Default x264 preset (speed/quality trade-off); `reel transcode --preset` changes it.
+pub const DEFAULT_PRESET: &str = "veryfast";
+
+/// Encodes one rung's upright, scaled frames to H.264.
+pub struct VideoEncoder {
+    encoder: encoder::Video,
+    codecs: String,
+}
+
+impl VideoEncoder {
+    /// Opens libx264 for `rung`. Frame pts are in 90 kHz ticks.
+    pub fn open(rung: &Rung, frame_rate: Rational, preset: &str, threads: usize) -> Result<VideoEncoder> {
+        let codec = encoder::find_by_name("libx264")
+            .ok_or_else(|| EngineError::Internal("libavcodec was built without libx264".into()))?;
+        let mut enc = codec::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(EngineError::ffmpeg("creating the H.264 encoder"))?;
+        enc.set_width(rung.width);
+        enc.set_height(rung.height);
+        enc.set_format(format::Pixel::YUV420P);
+        enc.set_aspect_ratio(Rational(1, 1));
+        enc.set_time_base(TIME_BASE_90K);
+        if frame_rate.numerator() > 0 && frame_rate.denominator() > 0 {
+            enc.set_frame_rate(Some(frame_rate));
+        }
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        if threads > 0 {
+            enc.set_threading(codec::threading::Config {
+                kind: codec::threading::Type::Frame,
+                count: threads,
+                ..Default::default()
+            });
+        }
+        let mut opts = Dictionary::new();
+        opts.set("preset", preset);
+        opts.set("crf", &CRF.to_string());
+        opts.set("maxrate", &rung.maxrate.to_string());
+        opts.set("bufsize", &rung.bufsize.to_string());
+        opts.set("forced-idr", "1");
+        opts.set("x264-params", X264_PARAMS);
+        let encoder = enc
+            .open_with(opts)
+            .map_err(EngineError::ffmpeg("opening libx264"))?;
+        let codecs = crate::hls::codecs::avc1(&ffi::extradata(&encoder))
+            .ok_or_else(|| EngineError::Internal("libx264 gave no SPS in its global header".into()))?;
+        Ok(VideoEncoder { encoder, codecs })
+    }
+
+    /// RFC 6381 codec of the stream, from the encoder's own SPS (`avc1.64001f`).
+    pub fn codecs(&self) -> &str {
+        &self.codecs
+    }
+
+    pub fn encoder(&self) -> &encoder::Video {
+        &self.encoder
+    }
+
+    /// Sends one frame; `idr` forces an IDR (a segment boundary). The frame's own picture
+    /// type from the decoder must not leak into the encoder, hence the explicit reset.
+    pub fn send_frame(&mut self, frame: &mut frame::Video, pts: Ts90k, idr: bool) -> Result<()> {
+        frame.set_pts(Some(pts.0));
+        frame.set_kind(if idr {
+            picture::Type::I
+        } else {
+            picture::Type::None
+        });
+        self.encoder
+            .send_frame(frame)
+            .map_err(EngineError::ffmpeg("encoding video"))
+    }
+
+    pub fn send_eof(&mut self) -> Result<()> {
+        self.encoder
+            .send_eof()
+            .map_err(EngineError::ffmpeg("flushing the video encoder"))
+    }
+
+    /// Moves every packet the encoder has ready into `out` (pts/dts in 90 kHz).
+    pub fn receive_packets(&mut self, out: &mut Vec<Packet>) -> Result<()> {
+        receive_packets(&mut self.encoder, out)
+    }
+}
+
+/// Encodes the shared audio track to AAC-LC, stereo, 48 kHz.
+pub struct AudioEncoder {
+    encoder: encoder::Audio,
+    codecs: String,
+}
+
+impl AudioEncoder {
+    pub fn open() -> Result<AudioEncoder> {
+        let codec = encoder::find(codec::Id::AAC)
+            .ok_or_else(|| EngineError::Internal("libavcodec has no AAC encoder".into()))?;
+        let mut enc = codec::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(EngineError::ffmpeg("creating the AAC encoder"))?;
+        enc.set_rate(AUDIO_RATE as i32);
+        enc.set_format(format::Sample::F32(format::sample::Type::Planar));
+        enc.set_channel_layout(ffmpeg_next::ChannelLayout::STEREO);
+        enc.set_bit_rate(AUDIO_BITRATE);
+        enc.set_time_base(Rational(1, AUDIO_RATE as i32));
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        let encoder = enc
+            .open_as(codec)
+            .map_err(EngineError::ffmpeg("opening the AAC encoder"))?;
+        let codecs = crate::hls::codecs::mp4a(&ffi::extradata(&encoder));
+        Ok(AudioEncoder { encoder, codecs })
+    }
+
+    pub fn codecs(&self) -> &str {
+        &self.codecs
+    }
+
+    pub fn encoder(&self) -> &encoder::Audio {
+        &self.encoder
+    }
+
+    /// Samples per frame the encoder wants (1024 for AAC-LC).
+    pub fn frame_size(&self) -> u32 {
+        self.encoder.frame_size()
+    }
+
+    pub fn send_frame(&mut self, frame: &frame::Audio) -> Result<()> {
+        self.encoder
+            .send_frame(frame)
+            .map_err(EngineError::ffmpeg("encoding audio"))
+    }
+
+    pub fn send_eof(&mut self) -> Result<()> {
+        self.encoder
+            .send_eof()
+            .map_err(EngineError::ffmpeg("flushing the audio encoder"))
+    }
+
+    /// Moves every ready packet into `out` (pts/dts in 1/48000 s).
+    pub fn receive_packets(&mut self, out: &mut Vec<Packet>) -> Result<()> {
+        receive_packets(&mut self.encoder, out)
+    }
+}
+
+fn receive_packets(encoder: &mut encoder::Encoder, out: &mut Vec<Packet>) -> Result<()> {
+    loop {
+        let mut packet = Packet::empty();
+        match encoder.receive_packet(&mut packet) {
+            Ok(()) => out.push(packet),
+            Err(ffmpeg_next::Error::Eof) => return Ok(()),
+            Err(ffmpeg_next::Error::Other { errno }) if errno == ffmpeg_next::error::EAGAIN => return Ok(()),
+            Err(e) => {
+                return Err(EngineError::Ffmpeg {
+                    context: "receiving encoded packets",
+                    source: e,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The engine's typed errors. Each variant reads as a sentence a user can act on; none
+//! carries a path of the server's disk (the HTTP layer shows these messages verbatim).
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// libavformat could not recognise the container or find any decodable stream.
+    #[error("not a video file: {0}")]
+    NotAVideo(String),
+    /// The container opened but holds no video stream (audio-only, subtitles...).
+    #[error("no video stream in the file")]
+    NoVideoStream,
+    /// The video stream exists but no frame of it could be decoded.
+    #[error("the video stream could not be decoded: {0}")]
+    Undecodable(String),
+    /// A caller asked for something the engine cannot do (bad height, segment length...).
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The job was cancelled; everything it wrote has been removed.
+    #[error("cancelled")]
+    Cancelled,
+    /// An encoder or muxer failed mid-job.
+    #[error("{context} failed: {source}")]
+    Ffmpeg {
+        context: &'static str,
+        #[source]
+        source: ffmpeg_next::Error,
+    },
+    /// Reading the input or writing the output failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pipeline thread panicked or hung up; a bug, reported rather than hidden.
+    #[error("internal engine error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// Wraps an ffmpeg error with the step that produced it.
+    pub fn ffmpeg(context: &'static str) -> impl FnOnce(ffmpeg_next::Error) -> EngineError {
+        move |source| EngineError::Ffmpeg { context, source }
+    }
+
+    /// Wraps an I/O error with the step that produced it.
+    pub fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> EngineError {
+        move |source| EngineError::Io { context, source }
+    }
+
+    /// True when the error is the input's fault (the HTTP layer answers 415/400, not 500).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            EngineError::NotAVideo(_) | EngineError::NoVideoStream | EngineError::Undecodable(_)
+        )
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,94 @@
+//! The only place reel calls `ffmpeg-sys-next` directly.
+//!
+//! ffmpeg-next covers most of what the engine needs; these are the few operations it does
+//! not wrap. Each function is a safe wrapper: it takes the ffmpeg-next owner of the raw
+//! pointer by reference (so the pointer is alive and not aliased mutably elsewhere for the
+//! call's duration) and says in a `SAFETY:` note why the call is sound.
+
+use ffmpeg_next::{codec, ffi, format, util::format::pixel::Descriptor, Error};
+
+/// Bits per component of a pixel format (8 for yuv420p, 10 for yuv420p10le).
+pub fn pixel_bit_depth(desc: Descriptor) -> u8 {
+    // SAFETY: `Descriptor` only exists for a non-null pointer into libavutil's static,
+    // immutable table of pixel format descriptors; `comp[0]` is always present.
+    unsafe { (*desc.as_ptr()).comp[0].depth as u8 }
+}
+
+/// The container-level bit rate libavformat computed or read (0 when unknown).
+pub fn input_bit_rate(input: &format::context::Input) -> i64 {
+    // SAFETY: `input` owns a live AVFormatContext; reading a plain integer field.
+    unsafe { (*input.as_ptr()).bit_rate }
+}
+
+/// Ends the current fragment (fMP4 with `movflags=frag_custom`) or flushes pending PES
+/// packets (MPEG-TS), then pushes everything the AVIO buffer holds to the writer.
+///
+/// After this returns, every byte of the output so far has reached the custom writer, so
+/// the caller can cut a segment exactly here. ffmpeg-next has no wrapper for writing a
+/// NULL packet ("flush") nor for `avio_flush`.
+pub fn flush_fragment(output: &mut format::context::Output) -> Result<(), Error> {
+    // SAFETY: `output` owns a live AVFormatContext whose header has been written (the
+    // callers only flush between write_header and write_trailer). A NULL packet is the
+    // documented way to ask a muxer with AVFMT_ALLOW_FLUSH to flush; both muxers we use
+    // (mp4, mpegts) set that flag. `pb` is the custom AVIOContext ffmpeg-next installed
+    // and keeps alive as long as `output`.
+    unsafe {
+        let ctx = output.as_mut_ptr();
+        let ret = ffi::av_write_frame(ctx, std::ptr::null_mut());
+        if ret < 0 {
+            return Err(Error::from(ret));
+        }
+        if !(*ctx).pb.is_null() {
+            ffi::avio_flush((*ctx).pb);
+        }
+    }
+    Ok(())
+}
+
+/// The codec's global header (`extradata`): SPS/PPS for H.264 encoded with
+/// `GLOBAL_HEADER`, the AudioSpecificConfig for AAC.
+pub fn extradata(ctx: &codec::Context) -> Vec<u8> {
+    // SAFETY: `ctx` owns a live AVCodecContext; `extradata` is either null or points at
+    // `extradata_size` bytes owned by that context, which we copy before returning.
+    unsafe {
+        let raw = ctx.as_ptr();
+        if (*raw).extradata.is_null() || (*raw).extradata_size <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts((*raw).extradata, (*raw).extradata_size as usize).to_vec()
+    }
+}
+
+/// Marks an output stream as to be displayed rotated by `clockwise` degrees (writes a
+/// display matrix into the stream's side data, as a phone does for portrait video). Used
+/// by `reel sample` to make rotated test sources. Call before `write_header`.
+pub fn set_stream_rotation(
+    output: &mut format::context::Output,
+    stream_index: usize,
+    clockwise: u32,
+) -> Result<(), Error> {
+    // SAFETY: `output` owns a live AVFormatContext; the index is checked against
+    // nb_streams. `av_stream_new_side_data` allocates a buffer of the requested size owned
+    // by the stream (freed with it), which `av_display_rotation_set` fills with 9 int32.
+    unsafe {
+        let ctx = output.as_mut_ptr();
+        if stream_index >= (*ctx).nb_streams as usize {
+            return Err(Error::StreamNotFound);
+        }
+        let stream = *(*ctx).streams.add(stream_index);
+        let data = ffi::av_stream_new_side_data(
+            stream,
+            ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX,
+            9 * std::mem::size_of::<i32>(),
+        );
+        if data.is_null() {
+            return Err(Error::Other { errno: ENOMEM });
+        }
+        // The matrix `av_display_rotation_set(m, 90)` writes is what players (and the
+        // ffmpeg CLI's autorotate) read as "turn 90 degrees clockwise to display".
+        ffi::av_display_rotation_set(data as *mut i32, f64::from(clockwise));
+    }
+    Ok(())
+}
+
+const ENOMEM: i32 = 12;

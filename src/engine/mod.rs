@@ -1,0 +1,45 @@
+//! The media engine: everything that touches libav, behind a small safe API.
+//!
+//! * [`probe`](probe::probe) describes a file;
+//! * [`transcode`](transcode::transcode) turns it into an HLS ladder (decode once, one
+//!   encoder thread per rung);
+//! * [`pool::Pool`] runs transcodes on dedicated threads fed by a bounded queue;
+//! * [`sample::write_sample`] generates test clips from lavfi sources.
+//!
+//! Nothing outside this module sees an ffmpeg type; raw `ffmpeg-sys-next` calls live in
+//! [`ffi`] only.
+
+mod encoders;
+pub mod error;
+mod ffi;
+mod filters;
+pub mod ladder;
+pub mod pool;
+mod poster;
+pub mod probe;
+pub mod sample;
+mod segmenter;
+mod source;
+pub mod transcode;
+
+pub use encoders::DEFAULT_PRESET;
+pub use error::EngineError;
+pub use probe::{probe, Probe};
+pub use transcode::{transcode, CancelToken, LadderState, TranscodeOptions};
+
+use std::sync::Once;
+
+/// Initialises libav once per process and keeps its logging quiet unless `RUST_LOG`
+/// asks for debug output.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        ffmpeg_next::init().expect("libav initialises");
+        let level = if log::log_enabled!(log::Level::Debug) {
+            ffmpeg_next::util::log::Level::Info
+        } else {
+            ffmpeg_next::util::log::Level::Error
+        };
+        ffmpeg_next::util::log::set_level(level);
+    });
+}

@@ -1,0 +1,297 @@
+//! Cuts one rung's muxed output into HLS segments.
+//!
+//! A single muxer per rung (libavformat `mp4` or `mpegts`) writes into a custom output
+//! (ffmpeg-next `StreamIo`) backed by an in-memory buffer. At each IDR that starts a new
+//! segment we flush the muxer ([`ffi::flush_fragment`]), take the bytes written since the
+//! last cut, and write them as one segment file. For fMP4 the bytes before the first
+//! fragment are the init segment:
+//!
+//! ```text
+//! init.mp4      ftyp moov(mvhd trak(avc1) trak(mp4a) mvex)      write_header + flush
+//! seg00000.m4s  moof(mfhd traf(tfhd tfdt trun)...) mdat            flush at 2nd IDR
+//! seg00001.m4s  moof ... mdat                                      flush at 3rd IDR
+//! ```
+//!
+//! (`movflags=frag_custom+empty_moov+default_base_moof`, ISO 14496-12 §8.8.) For TS each
+//! segment is a run of 188-byte packets that starts with PAT/PMT (the muxer repeats them
+//! before every video keyframe) and an IDR with SPS/PPS.
+//!
+//! Audio and video reach the segmenter separately (audio is encoded once, for all rungs,
+//! and usually arrives ahead of video, which waits in x264's lookahead). A segment
+//! `[t_k, t_k+1)` holds the video from the IDR at `t_k` up to the next IDR and the audio
+//! packets whose pts fall in the same interval, so before cutting at an IDR the segmenter
+//! waits until audio has reached that instant.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ffmpeg_next::{format, Dictionary, Packet, Rational};
+use parking_lot::Mutex;
+
+use super::error::{EngineError, Result};
+use super::ffi;
+use crate::hls::{Segment, SegmentFormat};
+use crate::time::{Ts90k, TIME_BASE_90K};
+
+/// The muxer's output: a byte buffer the segmenter drains at each cut.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock())
+    }
+}
+
+/// A packet waiting to be muxed, with its timestamps already in 90 kHz.
+struct Queued {
+    packet: Packet,
+    pts: Ts90k,
+    dts: Ts90k,
+}
+
+pub struct Segmenter {
+    output: format::context::Output,
+    buffer: SharedBuffer,
+    format: SegmentFormat,
+    dir: PathBuf,
+    /// Prefix of segment URIs relative to the video directory (`720p/`).
+    uri_prefix: String,
+    video_tb: Rational,
+    audio: Option<AudioTrackState>,
+    pending_video: VecDeque<Queued>,
+    /// Start of the segment being written (pts of its IDR), once the first IDR is in.
+    segment_start: Option<Ts90k>,
+    segments: Vec<Segment>,
+}
+
+struct AudioTrackState {
+    stream_tb: Rational,
+    /// Time base of packets handed to [`Segmenter::push_audio`].
+    input_tb: Rational,
+    queue: VecDeque<Queued>,
+    /// The end of the latest audio packet seen: audio before this instant is complete.
+    reached: Ts90k,
+    done: bool,
+}
+
+impl Segmenter {
+    /// Opens the muxer for one rung. `video`/`audio` are the opened encoders whose
+    /// parameters (and extradata) the output streams copy. Returns the segmenter and,
+    /// for fMP4, the init segment bytes, already written to `dir/init.mp4`.
+    pub fn open(
+        dir: &Path,
+        uri_prefix: &str,
+        format: SegmentFormat,
+        video: &ffmpeg_next::codec::Context,
+        audio: Option<(&ffmpeg_next::codec::Context, Rational)>,
+    ) -> Result<Segmenter> {
+        let buffer = SharedBuffer::default();
+        let io = format::context::StreamIo::from_write(buffer.clone())
+            .map_err(EngineError::ffmpeg("creating the segment writer"))?;
+        let muxer = match format {
+            SegmentFormat::Fmp4 => "mp4",
+            SegmentFormat::Ts => "mpegts",
+        };
+        let mut output = format::output_to_stream(io, None, Some(muxer))
+            .map_err(EngineError::ffmpeg("creating the muxer"))?;
+        {
+            let mut st = output
+                .add_stream_with(video)
+                .map_err(EngineError::ffmpeg("adding the video stream"))?;
+            st.set_time_base(TIME_BASE_90K);
+        }
+        if let Some((a, tb)) = audio {
+            let mut st = output
+                .add_stream_with(a)
+                .map_err(EngineError::ffmpeg("adding the audio stream"))?;
+            st.set_time_base(tb);
+        }
+        let mut opts = Dictionary::new();
+        if format == SegmentFormat::Fmp4 {
+            opts.set(
+                "movflags",
+                "frag_custom+empty_moov+default_base_moof+skip_trailer",
+            );
+        }
+        output
+            .write_header_with(opts)
+            .map_err(EngineError::ffmpeg("writing the muxer header"))?;
+        // The muxer may pick its own time bases; read them after write_header.
+        let video_tb = output.stream(0).expect("video stream").time_base();
+        let audio = audio.map(|(_, input_tb)| AudioTrackState {
+            stream_tb: output.stream(1).expect("audio stream").time_base(),
+            input_tb,
+            queue: VecDeque::new(),
+            reached: Ts90k(i64::MIN),
+            done: false,
+        });
+        let mut seg = Segmenter {
+            output,
+            buffer,
+            format,
+            dir: dir.to_path_buf(),
+            uri_prefix: uri_prefix.to_string(),
+            video_tb,
+            audio,
+            pending_video: VecDeque::new(),
+            segment_start: None,
+            segments: Vec::new(),
+        };
+        if format == SegmentFormat::Fmp4 {
+            ffi::flush_fragment(&mut seg.output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
+            let init = seg.buffer.take();
+            crate::atomic_file::write(&seg.dir.join("init.mp4"), &init)
+                .map_err(EngineError::io("writing the init segment"))?;
+        } else {
+            // TS writes nothing useful before the first packet; keep whatever it wrote
+            // (PAT/PMT) at the head of the first segment.
+        }
+        Ok(seg)
+    }
+
+    /// Segments written so far.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Accepts one encoded video packet (pts/dts in 90 kHz, decode order). Returns how
+    /// many segments were completed by it.
+    pub fn push_video(&mut self, packet: Packet) -> Result<usize> {
+        let pts = Ts90k(packet.pts().or(packet.dts()).unwrap_or(0));
+        let dts = Ts90k(packet.dts().unwrap_or(pts.0));
+        self.pending_video.push_back(Queued { packet, pts, dts });
+        self.drain()
+    }
+
+    /// Accepts one encoded audio packet (timestamps in the time base given at open).
+    pub fn push_audio(&mut self, packet: Packet) -> Result<usize> {
+        let Some(a) = self.audio.as_mut() else {
+            return Ok(0);
+        };
+        let pts = Ts90k::from_time_base(packet.pts().unwrap_or(0), a.input_tb);
+        let dts = Ts90k::from_time_base(packet.dts().unwrap_or(0), a.input_tb);
+        let end = pts + Ts90k::from_time_base(packet.duration(), a.input_tb);
+        a.reached = a.reached.max(end);
+        a.queue.push_back(Queued { packet, pts, dts });
+        self.drain()
+    }
+
+    /// Marks the audio track complete (no more packets will come).
+    pub fn end_audio(&mut self) -> Result<usize> {
+        if let Some(a) = self.audio.as_mut() {
+            a.done = true;
+        }
+        self.drain()
+    }
+
+    /// Writes everything still queued and cuts the last segment, which ends at `end`
+    /// (the end of the last video frame). Returns the last segment.
+    pub fn finish(mut self, end: Ts90k) -> Result<Vec<Segment>> {
+        if let Some(a) = self.audio.as_mut() {
+            a.done = true;
+        }
+        self.drain()?;
+        self.write_audio_before(Ts90k(i64::MAX))?;
+        if let Some(start) = self.segment_start {
+            ffi::flush_fragment(&mut self.output)
+                .map_err(EngineError::ffmpeg("flushing the last segment"))?;
+            self.output
+                .write_trailer()
+                .map_err(EngineError::ffmpeg("writing the muxer trailer"))?;
+            self.cut(start, end.max(start))?;
+        }
+        Ok(self.segments)
+    }
+
+    /// Muxes what can be muxed now; cuts a segment at each IDR that starts a new one.
+    fn drain(&mut self) -> Result<usize> {
+        let mut cuts = 0;
+        while let Some(head) = self.pending_video.front() {
+            let (pts, dts, key) = (head.pts, head.dts, head.packet.is_key());
+            if key {
+                if let Some(start) = self.segment_start {
+                    if !self.audio_reached(pts) {
+                        break; // wait for audio to fill the segment that this IDR ends
+                    }
+                    self.write_audio_before(pts)?;
+                    ffi::flush_fragment(&mut self.output)
+                        .map_err(EngineError::ffmpeg("flushing a segment"))?;
+                    self.cut(start, pts)?;
+                    cuts += 1;
+                }
+                self.segment_start = Some(pts);
+            }
+            // Interleave: audio that precedes this video packet in decode time goes first.
+            if self.segment_start.is_some() {
+                self.write_audio_before(dts)?;
+            }
+            let q = self.pending_video.pop_front().expect("head exists");
+            self.write(q, 0)?;
+        }
+        Ok(cuts)
+    }
+
+    fn audio_reached(&self, t: Ts90k) -> bool {
+        self.audio.as_ref().is_none_or(|a| a.done || a.reached >= t)
+    }
+
+    /// Muxes queued audio packets whose pts is before `limit`.
+    fn write_audio_before(&mut self, limit: Ts90k) -> Result<()> {
+        loop {
+            let ready = match self.audio.as_ref().and_then(|a| a.queue.front()) {
+                Some(q) => q.pts < limit,
+                None => false,
+            };
+            if !ready {
+                return Ok(());
+            }
+            let q = self
+                .audio
+                .as_mut()
+                .and_then(|a| a.queue.pop_front())
+                .expect("head exists");
+            self.write(q, 1)?;
+        }
+    }
+
+    fn write(&mut self, q: Queued, stream: usize) -> Result<()> {
+        let mut packet = q.packet;
+        packet.set_stream(stream);
+        if stream == 0 {
+            packet.rescale_ts(TIME_BASE_90K, self.video_tb);
+        } else if let Some(a) = &self.audio {
+            packet.rescale_ts(a.input_tb, a.stream_tb);
+        }
+        packet
+            .write(&mut self.output)
+            .map_err(EngineError::ffmpeg("muxing a packet"))?;
+        Ok(())
+    }
+
+    /// Takes the bytes written since the last cut and stores them as the next segment.
+    fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
+        let bytes = self.buffer.take();
+        let name = format!("seg{:05}.{}", self.segments.len(), self.format.extension());
+        crate::atomic_file::write(&self.dir.join(&name), &bytes)
+            .map_err(EngineError::io("writing a segment"))?;
+        self.segments.push(Segment {
+            uri: format!("{}{}", self.uri_prefix, name),
+            duration: (end - start).secs(),
+            bytes: bytes.len() as u64,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,289 @@
+//! Demux and decode a source once: upright video frames with 90 kHz pts counted from the
+//! first video frame, and audio conformed to stereo 48 kHz in encoder-sized frames.
+//!
+//! This is the only place that reads the input. Timestamps are converted here, once, from
+//! the stream's time base (`video_tb`, `audio_tb`) to [`Ts90k`], and shifted so that the
+//! first video frame is at 0: HLS segment boundaries then fall at multiples of the
+//! segment length on every rung.
+
+use std::path::Path;
+
+use ffmpeg_next::{codec, decoder, format, frame, media, Rational};
+
+use super::error::{EngineError, Result};
+use super::filters::{AudioConform, Rotate};
+use super::probe::{normalized_sar, stream_rotation};
+use crate::time::Ts90k;
+
+/// What [`Source::run`] hands out, in decode order.
+pub enum Decoded {
+    /// An upright frame and its pts (90 kHz, first frame at 0).
+    Video(frame::Video, Ts90k),
+    /// Stereo 48 kHz planar float, pts in 1/48000 s counted from the first video frame.
+    Audio(frame::Audio),
+}
+
+pub struct Source {
+    input: format::context::Input,
+    video_index: usize,
+    video_tb: Rational,
+    video: decoder::Video,
+    rotate: Option<Rotate>,
+    rotation: u32,
+    audio: Option<AudioPath>,
+    /// pts (90 kHz, source timeline) of the first video frame: the output's zero.
+    origin: Option<Ts90k>,
+    last_pts: Option<Ts90k>,
+    /// Nominal frame duration, for frames without a duration and for the end time.
+    frame_duration: Ts90k,
+    /// End of the last video frame handed out (90 kHz, output timeline).
+    end: Ts90k,
+    /// Audio decoded before the first video frame fixed the origin.
+    early_audio: Vec<frame::Audio>,
+}
+
+struct AudioPath {
+    index: usize,
+    tb: Rational,
+    decoder: decoder::Audio,
+    conform: AudioConform,
+}
+
+impl Source {
+    /// Opens `path`, its best video stream and its `audio_track`-th audio stream (if any).
+    /// `audio_frame_size` is what the audio encoder wants per frame.
+    pub fn open(path: &Path, audio_track: Option<usize>, audio_frame_size: u32) -> Result<Source> {
+        let input = format::input(path).map_err(|e| EngineError::NotAVideo(e.to_string()))?;
+        let stream = input
+            .streams()
+            .best(media::Type::Video)
+            .ok_or(EngineError::NoVideoStream)?;
+        let video_index = stream.index();
+        let video_tb = stream.time_base();
+        let mut ctx = codec::Context::from_parameters(stream.parameters())
+            .map_err(|e| EngineError::Undecodable(e.to_string()))?;
+        ctx.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        });
+        let mut video = ctx
+            .decoder()
+            .video()
+            .map_err(|e| EngineError::Undecodable(e.to_string()))?;
+        video.set_packet_time_base(video_tb);
+        let rotation = stream_rotation(&stream);
+        let rate = stream.avg_frame_rate();
+        let frame_duration = if rate.numerator() > 0 && rate.denominator() > 0 {
+            Ts90k::from_time_base(1, rate.invert())
+        } else {
+            Ts90k(3000)
+        };
+
+        let audio = match audio_track {
+            None => None,
+            Some(n) => {
+                let audio_streams: Vec<_> = input
+                    .streams()
+                    .filter(|s| s.parameters().medium() == media::Type::Audio)
+                    .collect();
+                match audio_streams.get(n) {
+                    None => None,
+                    Some(s) => {
+                        let tb = s.time_base();
+                        let mut dec = codec::Context::from_parameters(s.parameters())
+                            .and_then(|c| c.decoder().audio())
+                            .map_err(EngineError::ffmpeg("opening the audio decoder"))?;
+                        dec.set_packet_time_base(tb);
+                        // The conform graph's input time base is the sample rate, so
+                        // pts we compute below are exact sample counts.
+                        let conform =
+                            AudioConform::new(&dec, Rational(1, dec.rate() as i32), audio_frame_size)?;
+                        Some(AudioPath {
+                            index: s.index(),
+                            tb,
+                            decoder: dec,
+                            conform,
+                        })
+                    }
+                }
+            }
+        };
+        Ok(Source {
+            input,
+            video_index,
+            video_tb,
+            video,
+            rotate: None,
+            rotation,
+            audio,
+            origin: None,
+            last_pts: None,
+            frame_duration,
+            end: Ts90k::ZERO,
+            early_audio: Vec::new(),
+        })
+    }
+
+    /// End of the last video frame handed out so far (output timeline).
+    pub fn end(&self) -> Ts90k {
+        self.end
+    }
+
+    /// Reads the whole input, handing every decoded item to `sink` in order. Stops early
+    /// (returning `Ok`) when `sink` returns `Ok(false)`. A demux error after some frames
+    /// ends the input there (a truncated file yields what was decodable); a decode error
+    /// in one packet skips that packet.
+    pub fn run(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<()> {
+        let mut packet = ffmpeg_next::Packet::empty();
+        loop {
+            match packet.read(&mut self.input) {
+                Ok(()) => {}
+                Err(ffmpeg_next::Error::Eof) => break,
+                Err(e) => {
+                    if self.last_pts.is_none() {
+                        return Err(EngineError::Undecodable(e.to_string()));
+                    }
+                    log::warn!("input ends early after {:.3}s: {e}", self.end.secs());
+                    break;
+                }
+            }
+            let index = packet.stream();
+            if index == self.video_index {
+                if self.video.send_packet(&packet).is_err() {
+                    continue;
+                }
+                if !self.receive_video(sink)? {
+                    return Ok(());
+                }
+            } else if self.audio.as_ref().is_some_and(|a| a.index == index) {
+                let a = self.audio.as_mut().expect("checked above");
+                if a.decoder.send_packet(&packet).is_err() {
+                    continue;
+                }
+                if !self.receive_audio(sink)? {
+                    return Ok(());
+                }
+            }
+        }
+        // Drain in order: decoders, then filters.
+        let _ = self.video.send_eof();
+        if !self.receive_video(sink)? {
+            return Ok(());
+        }
+        if let Some(a) = self.audio.as_mut() {
+            let _ = a.decoder.send_eof();
+            if !self.receive_audio(sink)? {
+                return Ok(());
+            }
+        }
+        if self.last_pts.is_none() {
+            return Err(EngineError::Undecodable("no video frame could be decoded".into()));
+        }
+        self.flush_early_audio(sink)?;
+        if let Some(a) = self.audio.as_mut() {
+            let mut out = Vec::new();
+            a.conform.run(None, &mut out)?;
+            for f in out {
+                if !sink(Decoded::Audio(f))? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn receive_video(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let mut decoded = frame::Video::empty();
+        while self.video.receive_frame(&mut decoded).is_ok() {
+            let source_pts = match decoded.timestamp() {
+                Some(ts) => Ts90k::from_time_base(ts, self.video_tb),
+                None => match self.last_pts {
+                    Some(last) => last + self.frame_duration + self.origin.unwrap_or_default(),
+                    None => Ts90k::ZERO,
+                },
+            };
+            let origin = *self.origin.get_or_insert(source_pts);
+            let pts = source_pts - origin;
+            // Encoders need strictly increasing pts: drop a frame that goes back.
+            if self.last_pts.is_some_and(|last| pts <= last) {
+                continue;
+            }
+            let duration = match decoded.packet().duration {
+                d if d > 0 => Ts90k::from_time_base(d, self.video_tb),
+                _ => self.frame_duration,
+            };
+            self.last_pts = Some(pts);
+            self.end = pts + duration;
+            if !self.flush_early_audio(sink)? {
+                return Ok(false);
+            }
+            let upright = self.upright(decoded)?;
+            decoded = frame::Video::empty();
+            for f in upright {
+                if !sink(Decoded::Video(f, pts))? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn upright(&mut self, frame: frame::Video) -> Result<Vec<frame::Video>> {
+        if self.rotation == 0 {
+            return Ok(vec![frame]);
+        }
+        if self.rotate.is_none() {
+            let sar = normalized_sar(frame.aspect_ratio());
+            self.rotate = Some(Rotate::new(
+                self.rotation,
+                frame.width(),
+                frame.height(),
+                frame.format(),
+                sar,
+                self.video_tb,
+            )?);
+        }
+        let mut out = Vec::with_capacity(1);
+        self.rotate.as_mut().expect("set above").run(&frame, &mut out)?;
+        Ok(out)
+    }
+
+    fn receive_audio(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let Some(a) = self.audio.as_mut() else {
+            return Ok(true);
+        };
+        let mut decoded = frame::Audio::empty();
+        while a.decoder.receive_frame(&mut decoded).is_ok() {
+            self.early_audio
+                .push(std::mem::replace(&mut decoded, frame::Audio::empty()));
+        }
+        if self.origin.is_some() {
+            return self.flush_early_audio(sink);
+        }
+        Ok(true)
+    }
+
+    /// Once the origin is known, passes decoded audio through the conform graph with
+    /// pts rebased to the first video frame (in 1/sample_rate units).
+    fn flush_early_audio(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let (Some(origin), Some(a)) = (self.origin, self.audio.as_mut()) else {
+            return Ok(true);
+        };
+        let mut out = Vec::new();
+        for mut f in self.early_audio.drain(..) {
+            let rate_tb = Rational(1, f.rate() as i32);
+            if let Some(ts) = f.timestamp() {
+                let rebased = Ts90k::from_time_base(ts, a.tb) - origin;
+                f.set_pts(Some(rebased.to_time_base(rate_tb)));
+            }
+            a.conform.run(Some(&f), &mut out)?;
+        }
+        for f in out {
+            if !sink(Decoded::Audio(f))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,567 @@
+//! Upload → adaptive ladder: decode once, encode many.
+//!
+//! ```text
+//!                      ┌──────────────── rung thread 1080p: scale → x264 → Segmenter ──┐
+//! decode thread ───────┼──────────────── rung thread  720p: scale → x264 → Segmenter ──┼──► events
+//! demux, decode,       └──────────────── rung thread  360p: ...                        ┘     │
+//! rotate, AAC once    (bounded channels of Arc<frame> + AAC packets, one per rung)          ▼
+//!                                                                coordinator (caller's thread):
+//!                                                                playlists, progress, cleanup
+//! ```
+//!
+//! The decode thread hands each upright frame (shared, `Arc`) to every rung with the
+//! decision "IDR here or not", taken once from pts: a frame whose pts reaches the next
+//! multiple of `segment_seconds` starts a segment on every rung. The channels are bounded,
+//! so the slowest rung paces decoding and memory stays flat. Each rung writes its own
+//! segments and media playlist; the coordinator writes the master playlist and reports
+//! progress. Any error or a cancel stops every thread and removes the output directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use ffmpeg_next::{codec, format, frame, software::scaling, Packet, Rational};
+use serde::{Deserialize, Serialize};
+
+use super::encoders::{AudioEncoder, VideoEncoder, DEFAULT_PRESET};
+use super::error::{EngineError, Result};
+use super::filters::AUDIO_RATE;
+use super::ladder::{self, Rung};
+use super::poster::PosterPicker;
+use super::probe::{probe, Probe};
+use super::segmenter::Segmenter;
+use super::source::{Decoded, Source};
+use crate::hls::{playlist, Rendition, SegmentFormat};
+use crate::time::Ts90k;
+
+/// Frames buffered between the decode thread and each rung.
+const RUNG_QUEUE: usize = 16;
+
+/// What to make of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscodeOptions {
+    /// Rung numbers (short sides); `None` for the default ladder.
+    pub heights: Option<Vec<u32>>,
+    pub segment_seconds: f64,
+    pub format: SegmentFormat,
+    pub preset: String,
+}
+
+impl Default for TranscodeOptions {
+    fn default() -> Self {
+        TranscodeOptions {
+            heights: None,
+            segment_seconds: 4.0,
+            format: SegmentFormat::Fmp4,
+            preset: DEFAULT_PRESET.into(),
+        }
+    }
+}
+
+impl TranscodeOptions {
+    pub fn validate(&self) -> Result<()> {
+        if !(1.0..=30.0).contains(&self.segment_seconds) || !self.segment_seconds.is_finite() {
+            return Err(EngineError::InvalidOption(
+                "segment_seconds must be a number from 1 to 30".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A ladder in progress or done: what manifest.json and the video object describe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LadderState {
+    /// Seconds of video actually encoded (the probe's duration until done).
+    pub duration: f64,
+    pub source: Probe,
+    pub segment_seconds: f64,
+    pub format: SegmentFormat,
+    pub renditions: Vec<Rendition>,
+    pub skipped_heights: Vec<u32>,
+    /// 0..1
+    pub progress: f64,
+}
+
+/// Stops a running job from another thread.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Input of a rung thread.
+enum RungInput {
+    Video {
+        frame: Arc<frame::Video>,
+        pts: Ts90k,
+        idr: bool,
+    },
+    Audio(Packet),
+    AudioEnd,
+    End(Ts90k),
+}
+
+/// What pipeline threads tell the coordinator.
+enum Event {
+    RungReady { rung: usize, codecs: String },
+    Segment { rung: usize, rendition: Rendition },
+    RungDone { rung: usize, rendition: Rendition },
+    Decoded(Ts90k),
+    DecodeDone(Ts90k),
+    Failed(EngineError),
+}
+
+/// Transcodes `input` into an HLS ladder under `out_dir` (created; must not exist).
+///
+/// `on_progress` is called on this thread whenever a segment lands or decoding moves on.
+/// On error or cancel, `out_dir` is removed and the error returned.
+pub fn transcode(
+    input: &Path,
+    out_dir: &Path,
+    opts: &TranscodeOptions,
+    on_progress: &mut dyn FnMut(&LadderState),
+    cancel: &CancelToken,
+) -> Result<LadderState> {
+    opts.validate()?;
+    let source = probe(input)?;
+    std::fs::create_dir_all(out_dir).map_err(EngineError::io("creating the output directory"))?;
+    let result = run(input, out_dir, opts, source, on_progress, cancel);
+    if result.is_err() {
+        if let Err(e) = std::fs::remove_dir_all(out_dir) {
+            log::warn!("could not clean up a failed job's output: {e}");
+        }
+    }
+    result
+}
+
+fn run(
+    input: &Path,
+    out_dir: &Path,
+    opts: &TranscodeOptions,
+    source: Probe,
+    on_progress: &mut dyn FnMut(&LadderState),
+    cancel: &CancelToken,
+) -> Result<LadderState> {
+    let plan = ladder::plan(
+        source.video.display_width,
+        source.video.display_height,
+        opts.heights.as_deref(),
+    )?;
+    let frame_rate = frame_rate_of(&source);
+    let audio = if source.audio_tracks.is_empty() {
+        None
+    } else {
+        Some(AudioEncoder::open()?)
+    };
+    let audio_params = audio.as_ref().map(|a| codec::Parameters::from(a.encoder()));
+    let audio_codecs = audio.as_ref().map(|a| a.codecs().to_string());
+
+    let mut state = LadderState {
+        duration: source.duration,
+        source: source.clone(),
+        segment_seconds: opts.segment_seconds,
+        format: opts.format,
+        renditions: Vec::new(),
+        skipped_heights: plan.skipped.clone(),
+        progress: 0.0,
+    };
+    for rung in &plan.rungs {
+        std::fs::create_dir_all(out_dir.join(rung.name()))
+            .map_err(EngineError::io("creating a rung directory"))?;
+        state.renditions.push(Rendition {
+            height: rung.short_side,
+            width: rung.width,
+            picture_height: rung.height,
+            bandwidth: rung.maxrate + ladder::AUDIO_BITRATE as u64,
+            average_bandwidth: 0,
+            codecs: String::new(),
+            frame_rate: f64::from(frame_rate),
+            playlist: format!("{}/index.m3u8", rung.name()),
+            init: (opts.format == SegmentFormat::Fmp4).then(|| format!("{}/init.mp4", rung.name())),
+            segments: Vec::new(),
+        });
+    }
+
+    let stop = CancelToken::new();
+    let (event_tx, event_rx) = bounded::<Event>(256);
+    let mut rung_txs = Vec::new();
+    let mut handles = Vec::new();
+    for (i, rung) in plan.rungs.iter().enumerate() {
+        let (tx, rx) = bounded::<RungInput>(RUNG_QUEUE);
+        rung_txs.push(tx);
+        let job = RungJob {
+            index: i,
+            rung: rung.clone(),
+            dir: out_dir.join(rung.name()),
+            video_dir: out_dir.to_path_buf(),
+            rendition: state.renditions[i].clone(),
+            format: opts.format,
+            segment_seconds: opts.segment_seconds,
+            preset: opts.preset.clone(),
+            frame_rate,
+            audio_params: audio_params.clone(),
+        };
+        let events = event_tx.clone();
+        handles.push(
+            thread::Builder::new()
+                .name(format!("rung-{}", rung.name()))
+                .spawn(move || {
+                    if let Err(e) = job.run(rx, &events) {
+                        let _ = events.send(Event::Failed(e));
+                    }
+                })
+                .map_err(EngineError::io("starting a rung thread"))?,
+        );
+    }
+    {
+        let decode = DecodeJob {
+            input: input.to_path_buf(),
+            has_audio: audio.is_some(),
+            audio,
+            segment: Ts90k::from_secs(opts.segment_seconds),
+            poster_path: out_dir.join("poster.jpg"),
+            duration: Ts90k::from_secs(source.duration),
+            stop: stop.clone(),
+        };
+        let events = event_tx.clone();
+        handles.push(
+            thread::Builder::new()
+                .name("decode".into())
+                .spawn(move || {
+                    if let Err(e) = decode.run(rung_txs, &events) {
+                        let _ = events.send(Event::Failed(e));
+                    }
+                })
+                .map_err(EngineError::io("starting the decode thread"))?,
+        );
+    }
+    drop(event_tx);
+
+    let outcome = coordinate(
+        &event_rx,
+        &mut state,
+        out_dir,
+        opts,
+        audio_codecs.as_deref(),
+        on_progress,
+        cancel,
+        &stop,
+    );
+    if outcome.is_err() {
+        stop.cancel();
+    }
+    drop(event_rx); // unblocks any thread still sending events
+    for h in handles {
+        if h.join().is_err() {
+            return Err(EngineError::Internal("a pipeline thread panicked".into()));
+        }
+    }
+    outcome?;
+    Ok(state)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn coordinate(
+    events: &Receiver<Event>,
+    state: &mut LadderState,
+    out_dir: &Path,
+    opts: &TranscodeOptions,
+    audio_codecs: Option<&str>,
+    on_progress: &mut dyn FnMut(&LadderState),
+    cancel: &CancelToken,
+    stop: &CancelToken,
+) -> Result<()> {
+    let rungs = state.renditions.len();
+    let (mut ready, mut done) = (0, 0);
+    let mut decode_end = None;
+    let duration = Ts90k::from_secs(state.source.duration.max(0.001));
+    while done < rungs || decode_end.is_none() {
+        let event = match events.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(e) => e,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if cancel.is_cancelled() {
+                    stop.cancel();
+                    return Err(EngineError::Cancelled);
+                }
+                continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(EngineError::Internal(
+                    "pipeline threads ended without finishing".into(),
+                ))
+            }
+        };
+        if cancel.is_cancelled() {
+            stop.cancel();
+            return Err(EngineError::Cancelled);
+        }
+        match event {
+            Event::RungReady { rung, codecs } => {
+                state.renditions[rung].codecs = match audio_codecs {
+                    Some(a) => format!("{codecs},{a}"),
+                    None => codecs,
+                };
+                ready += 1;
+                if ready == rungs {
+                    playlist::write_master(out_dir, &state.renditions, opts.format)
+                        .map_err(EngineError::io("writing the master playlist"))?;
+                    on_progress(state);
+                }
+            }
+            Event::Segment { rung, rendition } => {
+                state.renditions[rung].segments = rendition.segments;
+                on_progress(state);
+            }
+            Event::RungDone { rung, rendition } => {
+                state.renditions[rung].segments = rendition.segments;
+                done += 1;
+            }
+            Event::Decoded(pts) => {
+                state.progress = (pts.secs() / duration.secs()).clamp(0.0, 0.99);
+                on_progress(state);
+            }
+            Event::DecodeDone(end) => decode_end = Some(end),
+            Event::Failed(e) => return Err(e),
+        }
+    }
+    // Done: measured bandwidth, VOD playlists, then the master that points at them.
+    state.duration = decode_end.map(Ts90k::secs).unwrap_or(state.duration);
+    for r in &mut state.renditions {
+        r.measure_bandwidth();
+        playlist::write_media(out_dir, r, opts.format, opts.segment_seconds, true)
+            .map_err(EngineError::io("writing a media playlist"))?;
+    }
+    playlist::write_master(out_dir, &state.renditions, opts.format)
+        .map_err(EngineError::io("writing the master playlist"))?;
+    state.progress = 1.0;
+    Ok(())
+}
+
+fn frame_rate_of(p: &Probe) -> Rational {
+    if p.video.frame_rate > 0.0 {
+        Rational::from(p.video.frame_rate).reduce()
+    } else {
+        Rational(30, 1)
+    }
+}
+
+/// Everything a rung thread needs; moved onto it.
+struct RungJob {
+    index: usize,
+    rung: Rung,
+    dir: PathBuf,
+    video_dir: PathBuf,
+    rendition: Rendition,
+    format: SegmentFormat,
+    segment_seconds: f64,
+    preset: String,
+    frame_rate: Rational,
+    audio_params: Option<codec::Parameters>,
+}
+
+impl RungJob {
+    fn run(mut self, input: Receiver<RungInput>, events: &Sender<Event>) -> Result<()> {
+        let mut encoder = VideoEncoder::open(&self.rung, self.frame_rate, &self.preset, 0)?;
+        let audio_ctx = match &self.audio_params {
+            Some(p) => Some(
+                codec::Context::from_parameters(p.clone())
+                    .map_err(EngineError::ffmpeg("copying audio parameters"))?,
+            ),
+            None => None,
+        };
+        let mut segmenter = Segmenter::open(
+            &self.dir,
+            &format!("{}/", self.rung.name()),
+            self.format,
+            encoder.encoder(),
+            audio_ctx.as_ref().map(|c| (c, Rational(1, AUDIO_RATE as i32))),
+        )?;
+        playlist::write_media(
+            &self.video_dir,
+            &self.rendition,
+            self.format,
+            self.segment_seconds,
+            false,
+        )
+        .map_err(EngineError::io("writing a media playlist"))?;
+        send(
+            events,
+            Event::RungReady {
+                rung: self.index,
+                codecs: encoder.codecs().to_string(),
+            },
+        )?;
+
+        let mut scaler: Option<(scaling::Context, u32, u32, format::Pixel)> = None;
+        let mut packets = Vec::new();
+        let mut count = segmenter.segments().len();
+        for msg in input.iter() {
+            match msg {
+                RungInput::Video { frame, pts, idr } => {
+                    let (w, h, f) = (frame.width(), frame.height(), frame.format());
+                    if !matches!(&scaler, Some((_, sw, sh, sf)) if *sw == w && *sh == h && *sf == f) {
+                        let ctx = scaling::Context::get(
+                            f,
+                            w,
+                            h,
+                            format::Pixel::YUV420P,
+                            self.rung.width,
+                            self.rung.height,
+                            scaling::Flags::BICUBIC,
+                        )
+                        .map_err(EngineError::ffmpeg("creating a scaler"))?;
+                        scaler = Some((ctx, w, h, f));
+                    }
+                    let mut scaled = frame::Video::empty();
+                    scaler
+                        .as_mut()
+                        .expect("set above")
+                        .0
+                        .run(&frame, &mut scaled)
+                        .map_err(EngineError::ffmpeg("scaling"))?;
+                    drop(frame);
+                    encoder.send_frame(&mut scaled, pts, idr)?;
+                    encoder.receive_packets(&mut packets)?;
+                    for p in packets.drain(..) {
+                        segmenter.push_video(p)?;
+                    }
+                }
+                RungInput::Audio(p) => {
+                    segmenter.push_audio(p)?;
+                }
+                RungInput::AudioEnd => {
+                    segmenter.end_audio()?;
+                }
+                RungInput::End(end) => {
+                    encoder.send_eof()?;
+                    encoder.receive_packets(&mut packets)?;
+                    for p in packets.drain(..) {
+                        segmenter.push_video(p)?;
+                    }
+                    self.rendition.segments = segmenter.finish(end)?;
+                    send(
+                        events,
+                        Event::RungDone {
+                            rung: self.index,
+                            rendition: self.rendition,
+                        },
+                    )?;
+                    return Ok(());
+                }
+            }
+            if segmenter.segments().len() != count {
+                count = segmenter.segments().len();
+                self.rendition.segments = segmenter.segments().to_vec();
+                playlist::write_media(
+                    &self.video_dir,
+                    &self.rendition,
+                    self.format,
+                    self.segment_seconds,
+                    false,
+                )
+                .map_err(EngineError::io("writing a media playlist"))?;
+                send(
+                    events,
+                    Event::Segment {
+                        rung: self.index,
+                        rendition: self.rendition.clone(),
+                    },
+                )?;
+            }
+        }
+        // The decode thread hung up without End: cancelled or failed; nothing to finish.
+        Err(EngineError::Cancelled)
+    }
+}
+
+fn send(events: &Sender<Event>, e: Event) -> Result<()> {
+    events.send(e).map_err(|_| EngineError::Cancelled)
+}
+
+/// Everything the decode thread needs; moved onto it.
+struct DecodeJob {
+    input: PathBuf,
+    has_audio: bool,
+    audio: Option<AudioEncoder>,
+    segment: Ts90k,
+    poster_path: PathBuf,
+    duration: Ts90k,
+    stop: CancelToken,
+}
+
+impl DecodeJob {
+    fn run(mut self, rungs: Vec<Sender<RungInput>>, events: &Sender<Event>) -> Result<()> {
+        let frame_size = self.audio.as_ref().map(|a| a.frame_size()).unwrap_or(1024);
+        let mut source = Source::open(&self.input, self.has_audio.then_some(0), frame_size)?;
+        let mut next_boundary = Ts90k::ZERO;
+        let mut last_report: Option<Ts90k> = None;
+        let mut packets = Vec::new();
+        let broadcast = |msg: &dyn Fn() -> RungInput| -> Result<()> {
+            for tx in &rungs {
+                tx.send(msg()).map_err(|_| EngineError::Cancelled)?;
+            }
+            Ok(())
+        };
+        let stop = self.stop.clone();
+        let mut audio = self.audio.take();
+        let poster = &mut PosterPicker::new(&self.poster_path, self.duration);
+        let segment = self.segment;
+        source.run(&mut |item| {
+            if stop.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            match item {
+                Decoded::Video(frame, pts) => {
+                    poster.offer(&frame, pts)?;
+                    let idr = pts >= next_boundary;
+                    while next_boundary <= pts {
+                        next_boundary = next_boundary + segment;
+                    }
+                    let frame = Arc::new(frame);
+                    broadcast(&|| RungInput::Video {
+                        frame: frame.clone(),
+                        pts,
+                        idr,
+                    })?;
+                    if last_report.is_none_or(|last| pts.0 - last.0 >= crate::time::HZ / 2) {
+                        last_report = Some(pts);
+                        send(events, Event::Decoded(pts))?;
+                    }
+                }
+                Decoded::Audio(frame) => {
+                    if let Some(enc) = audio.as_mut() {
+                        enc.send_frame(&frame)?;
+                        enc.receive_packets(&mut packets)?;
+                        for p in packets.drain(..) {
+                            broadcast(&|| RungInput::Audio(p.clone()))?;
+                        }
+                    }
+                }
+            }
+            Ok(true)
+        })?;
+        if let Some(enc) = audio.as_mut() {
+            enc.send_eof()?;
+            enc.receive_packets(&mut packets)?;
+            for p in packets.drain(..) {
+                broadcast(&|| RungInput::Audio(p.clone()))?;
+            }
+        }
+        broadcast(&|| RungInput::AudioEnd)?;
+        let end = source.end();
+        broadcast(&|| RungInput::End(end))?;
+        send(events, Event::DecodeDone(end))
+    }
+}

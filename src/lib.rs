@@ -1,0 +1,16 @@
+//! reel: a video server on an in-process libav engine.
+//!
+//! * [`engine`]: probe, decode-once/encode-many HLS ladders, the job pool, test clips;
+//! * [`hls`]: renditions, segments, playlists, CODECS strings;
+//! * [`catalog`]: the video records (`manifest.json`) the CLI and the server share;
+//! * [`cli`]: `reel serve | transcode | probe | sample`.
+//!
+//! `docs/architecture.md` draws how the pieces and threads fit together.
+
+pub mod atomic_file;
+pub mod catalog;
+pub mod cli;
+pub mod engine;
+pub mod hls;
+pub mod http;
+pub mod time;

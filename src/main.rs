@@ -1,0 +1,5 @@
+//! The `reel` binary: parse the command line, run, map the outcome to an exit code.
+
+fn main() {
+    std::process::exit(reel::cli::main());
+}
