@@ -108,6 +108,9 @@ pub struct SampleArgs {
     /// Variable frame rate (drops every third frame).
     #[arg(long)]
     pub vfr: bool,
+    /// Audio only, no video stream.
+    #[arg(long)]
+    pub no_video: bool,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -149,6 +152,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 pix_fmt: a.pix_fmt,
                 rotation: a.rotation,
                 vfr: a.vfr,
+                video: !a.no_video,
             };
             engine::sample::write_sample(&a.out, &spec).map_err(|e| e.to_string())
         }
