@@ -92,7 +92,7 @@ fn cancel_stops_the_job_and_removes_its_output() {
         &out,
         &opts(None, 1.0, SegmentFormat::Fmp4),
         &mut |s| {
-            if s.renditions[0].segments.len() >= 1 {
+            if !s.renditions[0].segments.is_empty() {
                 c.cancel();
             }
         },
