@@ -1,8 +1,11 @@
 //! The engine end to end: clips generated with `reel::engine::sample`, transcoded with
 //! `reel::engine::transcode`, judged by ffprobe and an HLS parser (tests/judge).
 
+mod cli;
 mod errors;
+mod footage;
 mod ladder;
+mod pool;
 
 use std::path::{Path, PathBuf};
 

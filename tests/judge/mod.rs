@@ -150,7 +150,8 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
             .map(|m| rung_dir.join(&m.uri));
         let mut starts = Vec::new();
         let mut last_end = 0.0;
-        let mut frame: f64 = 1.0 / 30.0;
+        // The shortest mean frame interval over the segments: the frame duration.
+        let mut frame: f64 = f64::MAX;
         for seg in &media.segments {
             let file = joined(init.as_deref(), &rung_dir.join(&seg.uri));
             let (w, h, codec, pix) = video_stream(&file);
@@ -174,8 +175,12 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
                     .max(1.0 / 120.0);
             }
             starts.push(pts[0]);
-            last_end = pts[pts.len() - 1] + frame;
+            last_end = pts[pts.len() - 1];
         }
+        if frame == f64::MAX {
+            frame = 1.0 / 30.0; // one frame per segment: assume 30 fps
+        }
+        last_end += frame;
         let mut total = 0.0;
         for (i, seg) in media.segments.iter().enumerate() {
             let measured = if i + 1 < starts.len() {
