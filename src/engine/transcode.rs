@@ -31,7 +31,7 @@ use super::filters::AUDIO_RATE;
 use super::ladder::{self, Rung};
 use super::poster::PosterPicker;
 use super::probe::{probe, Probe};
-use super::segmenter::Segmenter;
+use super::segmenter::{FileSink, Segmenter, Timeline};
 use super::source::{Decoded, Source};
 use crate::hls::{playlist, Rendition, SegmentFormat};
 use crate::time::Ts90k;
@@ -381,10 +381,11 @@ impl RungJob {
             ),
             None => None,
         };
+        let sink = FileSink::new(&self.dir, &format!("{}/", self.rung.name()), self.format);
         let mut segmenter = Segmenter::open(
-            &self.dir,
-            &format!("{}/", self.rung.name()),
+            sink,
             self.format,
+            Timeline::ShiftToZero,
             encoder.encoder(),
             audio_ctx.as_ref().map(|c| (c, Rational(1, AUDIO_RATE as i32))),
         )?;
@@ -406,7 +407,7 @@ impl RungJob {
 
         let mut scaler: Option<(scaling::Context, u32, u32, format::Pixel)> = None;
         let mut packets = Vec::new();
-        let mut count = segmenter.segments().len();
+        let mut count = segmenter.cuts();
         for msg in input.iter() {
             match msg {
                 RungInput::Video { frame, pts, idr } => {
@@ -450,7 +451,7 @@ impl RungJob {
                     for p in packets.drain(..) {
                         segmenter.push_video(p)?;
                     }
-                    self.rendition.segments = segmenter.finish(end)?;
+                    self.rendition.segments = segmenter.finish(end)?.segments().to_vec();
                     send(
                         events,
                         Event::RungDone {
@@ -461,9 +462,9 @@ impl RungJob {
                     return Ok(());
                 }
             }
-            if segmenter.segments().len() != count {
-                count = segmenter.segments().len();
-                self.rendition.segments = segmenter.segments().to_vec();
+            if segmenter.cuts() != count {
+                count = segmenter.cuts();
+                self.rendition.segments = segmenter.sink().segments().to_vec();
                 playlist::write_media(
                     &self.video_dir,
                     &self.rendition,
