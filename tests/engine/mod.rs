@@ -5,6 +5,7 @@ mod cli;
 mod errors;
 mod footage;
 mod ladder;
+mod live;
 mod pool;
 
 use std::path::{Path, PathBuf};
