@@ -13,4 +13,5 @@ pub mod cli;
 pub mod engine;
 pub mod hls;
 pub mod http;
+pub mod live;
 pub mod time;
