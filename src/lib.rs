@@ -9,6 +9,7 @@
 
 pub mod atomic_file;
 pub mod catalog;
+pub mod channel;
 pub mod cli;
 pub mod engine;
 pub mod hls;
