@@ -216,10 +216,14 @@ fn a_client_hanging_up_mid_upload_leaves_nothing() {
 #[test]
 fn a_large_upload_streams_to_disk_in_flat_memory() {
     let server = Server::new();
-    // Warm up: thread pools, buffers and allocator arenas exist after one upload.
-    let res = upload(&server, &small_clip(), &[("heights", "180")]);
-    assert_eq!(res.status, 202);
-    wait_ready(&server, res.json()["id"].as_str().unwrap());
+    // Warm up the same path (thread pools, buffers, allocator arenas) with a small
+    // upload that is refused the same way; no transcode, whose peak would hide ours.
+    let res = post_form(
+        &server,
+        Form::new().file("file", "warm.mp4", &vec![0u8; 4 << 20]),
+        &[],
+    );
+    assert_eq!(res.status, 415);
     let (_, peak_before) = server.memory();
 
     let form = Form::new();
@@ -245,6 +249,11 @@ fn a_large_upload_streams_to_disk_in_flat_memory() {
     assert_error(&server, &res, 415, "not_a_video");
     let (_, peak_after) = server.memory();
     let growth = peak_after.saturating_sub(peak_before);
+    eprintln!(
+        "peak RSS {} KiB before, {} KiB after a 256 MiB upload",
+        peak_before >> 10,
+        peak_after >> 10
+    );
     assert!(
         growth < 16 << 20,
         "a 256 MiB upload grew the server's peak RSS by {} KiB",
