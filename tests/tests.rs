@@ -3,5 +3,6 @@
 //! Every test generates its media with the engine (lavfi sources) and checks reel's
 //! output with independent judges (`ffprobe`, `m3u8-rs`, real HTTP clients).
 
+mod browser;
 mod engine;
 mod judge;

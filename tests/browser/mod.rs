@@ -1,0 +1,159 @@
+//! The dashboard in a real browser: starts the real `reel serve` on a free port with a
+//! temporary media root, then runs `node tests/browser/dashboard.mjs <base-url>
+//! <screenshot-dir>` (headless Debian Chromium through playwright-core) and fails if it
+//! fails. Screenshots land in `target/screenshots/`.
+//!
+//! Node, Chromium and `web/node_modules` (hls.js, playwright-core) come from
+//! `scripts/setup --test`, which `scripts/test` runs first. A bare `cargo test` on a
+//! machine without them skips this test, saying why; with `CI` or
+//! `REEL_REQUIRE_BROWSER` set it fails instead.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const REEL: &str = env!("CARGO_BIN_EXE_reel");
+const STARTUP: Duration = Duration::from_secs(30);
+const WHOLE_RUN: Duration = Duration::from_secs(600);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the browser test needs that is not ours to install here; `Err` names the first gap.
+fn prerequisites() -> Result<(), String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Err(format!("{chromium} is absent"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("node is absent".into());
+    }
+    for package in ["hls.js/dist/hls.min.js", "playwright-core/package.json"] {
+        let p = root().join("web/node_modules").join(package);
+        if !p.exists() {
+            return Err(format!("{} is absent (npm install in web/)", p.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `reel serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(media: &Path, log: PathBuf) -> (Server, String) {
+        // A port the kernel just handed out and took back: free unless someone races us.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(REEL)
+            .args(["serve", "--bind", &addr, "--no-demo", "--media"])
+            .arg(media)
+            .current_dir(root())
+            .env("REEL_WEB", root().join("web"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("server log file"))
+            .spawn()
+            .expect("reel serve starts");
+        let mut server = Server { child, log };
+        let deadline = Instant::now() + STARTUP;
+        while !healthy(&addr) {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("reel serve exited ({status}):\n{}", server.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "reel serve did not answer /healthz within {STARTUP:?}:\n{}",
+                server.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (server, format!("http://{addr}"))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// GET /healthz answers 200.
+fn healthy(addr: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
+    if let Err(gap) = prerequisites() {
+        let required = std::env::var_os("CI").is_some() || std::env::var_os("REEL_REQUIRE_BROWSER").is_some();
+        assert!(
+            !required,
+            "the browser test cannot run: {gap} (scripts/setup --test installs it)"
+        );
+        eprintln!("skipping the browser test: {gap} (scripts/setup --test installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    std::fs::create_dir(&media).unwrap();
+    let (server, base) = Server::start(&media, tmp.path().join("server.log"));
+
+    // target/debug/reel → target/screenshots
+    let shots = Path::new(REEL)
+        .parent()
+        .and_then(Path::parent)
+        .map(|t| t.join("screenshots"))
+        .unwrap_or_else(|| root().join("target/screenshots"));
+    let mut node = Command::new("node")
+        .arg(root().join("tests/browser/dashboard.mjs"))
+        .arg(&base)
+        .arg(&shots)
+        .env("REEL_BIN", REEL)
+        .current_dir(root())
+        .spawn()
+        .expect("node runs");
+    let deadline = Instant::now() + WHOLE_RUN;
+    let status = loop {
+        if let Some(status) = node.try_wait().expect("waiting for node") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = node.kill();
+            let _ = node.wait();
+            panic!("the browser test took longer than {WHOLE_RUN:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.success(),
+        "tests/browser/dashboard.mjs failed ({status}); screenshots in {}; server log:\n{}",
+        shots.display(),
+        server.log_text()
+    );
+}
