@@ -161,6 +161,10 @@ createServer((req, res) => {
   const url = new URL(req.url, 'http://local');
   const p = decodeURIComponent(url.pathname);
   let m;
+  if (args['api-key'] && ['POST', 'PUT', 'DELETE'].includes(req.method)) {
+    const given = req.headers['x-api-key'] ?? String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+    if (given !== args['api-key']) return fail(res, 401, 'unauthorized', 'this server wants an API key (Authorization: Bearer <key>)');
+  }
   if (p === '/') return sendFile(res, path.join(web, 'index.html'), web);
   if ((m = p.match(/^\/assets\/(.+)$/))) return sendFile(res, path.join(web, 'assets', m[1]), path.join(web, 'assets'));
   if ((m = p.match(/^\/vendor\/([\w.-]+)$/))) {

@@ -37,10 +37,40 @@ function errorFrom(status, contentType, body) {
   });
 }
 
+// A server started with --api-key wants the key on every request that changes state.
+// The page asks for it once (the upload dialog) and keeps it in this browser.
+const KEY_STORAGE = 'reel.apiKey';
+
+export function apiKey() {
+  try {
+    return localStorage.getItem(KEY_STORAGE) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function setApiKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_STORAGE, key);
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage refused (private mode): the key lasts as long as the page.
+  }
+  memoryKey = key;
+}
+
+let memoryKey = '';
+const currentKey = () => apiKey() || memoryKey;
+
+function authHeaders(method) {
+  const key = currentKey();
+  return key && method !== 'GET' ? { Authorization: `Bearer ${key}` } : {};
+}
+
 async function request(method, url) {
   let res;
   try {
-    res = await fetch(url, { method, headers: { Accept: 'application/json' } });
+    res = await fetch(url, { method, headers: { Accept: 'application/json', ...authHeaders(method) } });
   } catch {
     throw new ApiError('The server cannot be reached.');
   }
@@ -66,6 +96,7 @@ export function uploadVideo({ file, heights, segmentSeconds, format }, onProgres
   const promise = new Promise((resolve, reject) => {
     xhr.open('POST', '/api/videos');
     xhr.setRequestHeader('Accept', 'application/json');
+    for (const [name, value] of Object.entries(authHeaders('POST'))) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener('progress', (e) => {
       onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
     });

@@ -43,6 +43,16 @@ for (const b of document.querySelectorAll('#upload-button, [data-action="upload"
   b.addEventListener('click', () => upload.open());
 }
 
+// A file dropped anywhere on the page opens the upload dialog with it.
+document.addEventListener('dragover', (e) => {
+  if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+});
+document.addEventListener('drop', (e) => {
+  if (!e.dataTransfer?.files.length) return;
+  e.preventDefault();
+  if (!upload.isOpen()) upload.open(e.dataTransfer.files);
+});
+
 function urlFor(id) {
   const url = new URL(location.href);
   if (id) url.searchParams.set('video', id);

@@ -57,6 +57,8 @@ export function setupHistory(store, hooks) {
         if (err.status === 404) {
           store.forget(video.id);
           hooks.onDeleted?.(video.id);
+        } else if (err.status === 401) {
+          hooks.onError?.(`Deleting needs this server's API key: the upload dialog asks for it. (${err.message})`);
         } else {
           hooks.onError?.(`Could not delete “${li.dataset.title}”: ${err.message}`);
         }

@@ -2,7 +2,7 @@
 // for the upload (bytes sent, from XHR upload progress) and the processing (from the
 // video's SSE events). When the ladder is ready the dialog closes and the video opens.
 
-import { uploadVideo } from './api.js';
+import { uploadVideo, apiKey, setApiKey } from './api.js';
 import { bytes, percent } from './format.js';
 
 export const RUNGS = [1080, 720, 480, 360, 240];
@@ -25,6 +25,8 @@ export function setupUpload(store, hooks) {
   const pct = $('upload-percent');
   const bar = $('upload-bar');
   const error = $('upload-error');
+  const keyRow = $('api-key-row');
+  const keyInput = $('upload-key');
 
   const options = $('height-options');
   for (const h of RUNGS) {
@@ -77,11 +79,15 @@ export function setupUpload(store, hooks) {
     refresh();
   }
 
-  function open() {
+  function open(file) {
     if (state === 'idle') {
       showError('');
       form.reset();
       for (const b of heightBoxes) b.checked = true;
+      if (file) setFiles(file);
+      // Shown once the server has asked for a key (401), or when one is kept already.
+      keyInput.value = apiKey();
+      keyRow.hidden = !keyInput.value;
     }
     refresh();
     hooks.onOpen?.();
@@ -112,9 +118,16 @@ export function setupUpload(store, hooks) {
   drop.addEventListener('drop', (e) => {
     if (state !== 'idle' || !e.dataTransfer?.files.length) return;
     e.preventDefault();
-    fileInput.files = e.dataTransfer.files;
-    fileInput.dispatchEvent(new Event('change'));
+    e.stopPropagation();
+    setFiles(e.dataTransfer.files);
   });
+
+  function setFiles(files) {
+    fileInput.files = files;
+    fileInput.dispatchEvent(new Event('change'));
+  }
+
+  keyInput.addEventListener('change', () => setApiKey(keyInput.value.trim()));
 
   for (const b of dialog.querySelectorAll('[data-action="close"]')) b.addEventListener('click', close);
   // Escape: the same as Cancel/Close.
@@ -134,6 +147,7 @@ export function setupUpload(store, hooks) {
     const file = fileInput.files?.[0];
     const heights = chosenHeights();
     if (!file || heights.length === 0 || state !== 'idle') return;
+    if (!keyRow.hidden) setApiKey(keyInput.value.trim());
     showError('');
     state = 'uploading';
     refresh();
@@ -155,7 +169,17 @@ export function setupUpload(store, hooks) {
       video = await job.promise;
     } catch (err) {
       reset();
-      if (err.code !== 'aborted') showError(err.message);
+      if (err.status === 401) {
+        keyRow.hidden = false;
+        keyInput.focus();
+        showError(
+          keyInput.value
+            ? 'The server refused this API key.'
+            : 'This server wants an API key for uploads: enter it above.',
+        );
+      } else if (err.code !== 'aborted') {
+        showError(err.message);
+      }
       return;
     }
 
