@@ -1,7 +1,16 @@
-//! The catalog record of a video: the "video object" of the API, stored as each video's
-//! `manifest.json`. The CLI (`reel transcode`) and the server write the same record, so a
-//! directory made by either can be served by the other.
+//! The catalog: the video records (`manifest.json`) the CLI and the server share, and the
+//! server's side of them.
+//!
+//! * [`video::Video`]: the API's video object, stored as `manifest.json`;
+//! * [`layout::Layout`]: where videos, job sources and uploads live under the media root;
+//! * [`store::Store`]: every video in memory, persisted, rebuilt at start;
+//! * [`jobs::Jobs`]: accepting uploads, running their transcodes, resuming after restarts;
+//! * [`demo`]: the clip an empty server makes for itself.
 
+pub mod demo;
+pub mod jobs;
+pub mod layout;
+pub mod store;
 pub mod video;
 
 pub use video::{Links, Status, Video};

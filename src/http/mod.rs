@@ -1,8 +1,192 @@
-//! The HTTP front (actix-web). Work in progress: see issue 3.
+//! The HTTP front (actix-web): uploads, the video API, media and library serving.
+//!
+//! ```text
+//! Logger ─► cors ─► auth ─► routes
+//!   /healthz  /metrics                               health, metrics.rs
+//!   /api/videos            GET list, POST upload     videos.rs, upload.rs
+//!   /api/videos/{id}       GET, DELETE               videos.rs
+//!   /api/videos/{id}/events  SSE                     sse.rs
+//!   /media/{id}/...  /library/...  GET, HEAD         media.rs (over root.rs)
+//! ```
+//!
+//! Threads: actix workers only parse, route and move bytes. Everything that blocks on the
+//! engine or the disk for long (probing, accepting, deleting, upload writes) goes through
+//! `web::block`; transcodes run on the engine's pool ([`Jobs`]).
+//!
+//! [`serve`] is what `reel serve` runs: it rebuilds the catalog from the media root, resumes
+//! interrupted jobs, prints `listening on http://ADDR` on stdout (tests bind port 0 and
+//! read it), and on SIGTERM or SIGINT drains: uploads are refused, event streams close,
+//! in-flight requests finish, running jobs are cancelled and left queued for the next start.
 
+mod auth;
+mod cors;
+pub mod error;
+pub mod media;
+mod metrics;
+mod root;
+mod sse;
+mod upload;
+mod videos;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::fn_service;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use tokio::sync::watch;
+
+use crate::catalog::demo::queue_demo;
+use crate::catalog::jobs::Jobs;
+use crate::catalog::layout::Layout;
+use crate::catalog::store::Store;
 use crate::cli::ServeArgs;
+pub use cors::Cors;
+use error::ApiError;
+use metrics::Metrics;
+pub use root::{RelPath, StaticRoot};
 
-/// Runs the server until it is stopped.
-pub fn serve(_args: ServeArgs) -> std::io::Result<()> {
-    Err(std::io::Error::other("the HTTP server is not built yet"))
+/// How long a graceful stop waits for open connections, then for running jobs.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub jobs: Jobs,
+    pub media_root: StaticRoot,
+    pub library_root: Option<StaticRoot>,
+    pub max_upload_bytes: u64,
+    pub api_key: Option<String>,
+    pub cors: Cors,
+    pub metrics: Arc<Metrics>,
+    pub moov_checks: media::MoovChecks,
+    /// Turns true when the server starts to stop; event streams end on it.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Registers every route; the middleware is added by [`serve`].
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(method_not_allowed);
+    cfg.service(
+        web::resource("/healthz")
+            .get(health)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/metrics")
+            .get(metrics::metrics)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/api/videos")
+            .get(videos::list)
+            .post(upload::upload)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/api/videos/{id}")
+            .get(videos::get)
+            .delete(videos::delete)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/api/videos/{id}/events")
+            .get(sse::events)
+            .default_service(not_allowed()),
+    )
+    .service(web::service("/media/{tail:.*}").finish(fn_service(media::media)))
+    .service(web::service("/library/{tail:.*}").finish(fn_service(media::library)))
+    .default_service(web::to(not_found));
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+}
+
+/// Runs the server until SIGTERM or SIGINT, then drains.
+pub fn serve(args: ServeArgs) -> std::io::Result<()> {
+    let layout = Layout::create(&args.media)?;
+    let stale = layout.clean_uploads()?;
+    if stale > 0 {
+        log::info!("removed {stale} unfinished upload(s) left by an earlier run");
+    }
+    let store = Arc::new(Store::load(layout)?);
+    let jobs = Jobs::new(store.clone(), args.workers, args.queue);
+    jobs.resume_interrupted();
+    if store.is_empty() && !args.no_demo {
+        queue_demo(jobs.clone());
+    }
+    let library_root =
+        match &args.library {
+            Some(dir) => Some(StaticRoot::new(dir).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("library folder {}: {e}", dir.display()))
+            })?),
+            None => None,
+        };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = web::Data::new(AppState {
+        store,
+        jobs: jobs.clone(),
+        media_root: StaticRoot::new(&args.media)?,
+        library_root,
+        max_upload_bytes: args.max_upload_bytes,
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        cors: Cors::parse(&args.cors_origin),
+        metrics: Arc::new(Metrics::default()),
+        moov_checks: Default::default(),
+        shutdown: shutdown_rx,
+    });
+
+    let draining = jobs.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(auth::require_key))
+                .wrap(from_fn(cors::cors))
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .configure(routes)
+        })
+        .disable_signals()
+        .shutdown_timeout(DRAIN.as_secs())
+        .bind(&args.bind)?;
+        for addr in server.addrs() {
+            log::info!("listening on http://{addr}");
+            println!("listening on http://{addr}");
+        }
+        let server = server.run();
+        let handle = server.handle();
+        let stopping = jobs.clone();
+        actix_web::rt::spawn(async move {
+            wait_for_stop_signal().await;
+            log::info!("stopping: finishing requests, then pausing jobs until the next start");
+            stopping.stop_accepting();
+            let _ = shutdown_tx.send(true);
+            handle.stop(true).await;
+        });
+        server.await
+    })?;
+    draining.shutdown(DRAIN);
+    log::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        log::error!("cannot listen for SIGTERM/SIGINT; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    futures_util::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
 }

@@ -1,0 +1,587 @@
+//! [`Jobs`]: from an accepted upload to a ready (or failed) video, across restarts.
+//!
+//! ```text
+//! accept ── probe, plan ──► .jobs/{id}/{source.ext, job.json} ──► {id}/manifest.json (queued)
+//!                                                                  │ Store + Pool::submit
+//!        pool thread: transcode ── on_progress ──► Store (processing, segments) ─► SSE
+//!                                └─ on_done ─────► ready | failed | queued again (shutdown)
+//! ```
+//!
+//! Everything here blocks (probing, renames, engine calls): the HTTP layer calls it from
+//! `web::block`, never from an actix worker.
+//!
+//! Restart safety: a job's source and description stay in `.jobs/{id}/` until it ends, so
+//! [`Jobs::resume_interrupted`] can run again whatever a crash (or SIGKILL) interrupted,
+//! and marks failed (with the reason) whatever it cannot. [`Jobs::shutdown`] cancels the
+//! running jobs and leaves them queued on disk, so SIGTERM loses nothing either.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use serde::{Deserialize, Serialize};
+
+use super::layout::{self, new_id};
+use super::store::{remove_dir_if_present, Store};
+use super::video::{now_ms, Status, Video};
+use crate::engine::pool::{Job, Pool};
+use crate::engine::{self, ladder, CancelToken, EngineError, LadderState, TranscodeOptions};
+use crate::hls::SegmentFormat;
+
+/// What a job needs to run (again): stored as `.jobs/{id}/job.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub title: String,
+    pub created_at_ms: u64,
+    /// Requested rung numbers; `None` for the default ladder.
+    pub heights: Option<Vec<u32>>,
+    pub segment_seconds: f64,
+    pub format: SegmentFormat,
+    /// File name of the source inside the job directory (`source.mp4`).
+    pub source: String,
+}
+
+impl JobSpec {
+    fn options(&self) -> TranscodeOptions {
+        TranscodeOptions {
+            heights: self.heights.clone(),
+            segment_seconds: self.segment_seconds,
+            format: self.format,
+            ..TranscodeOptions::default()
+        }
+    }
+
+    fn read(job_dir: &Path) -> std::io::Result<JobSpec> {
+        let bytes = std::fs::read(job_dir.join("job.json"))?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+
+    fn write(&self, job_dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        crate::atomic_file::write(&job_dir.join("job.json"), &json)
+    }
+}
+
+/// A received upload waiting to be accepted.
+pub struct Upload {
+    /// The bytes as received, in a temp file on the media volume (removed on drop).
+    pub file: tempfile::TempPath,
+    /// Extension for the kept source (`mp4`), already sanitised.
+    pub extension: String,
+    pub title: String,
+    pub heights: Option<Vec<u32>>,
+    pub segment_seconds: f64,
+    pub format: SegmentFormat,
+}
+
+/// Why an upload was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// Not a decodable video (the engine's sentence).
+    #[error("{0}")]
+    NotAVideo(String),
+    /// A field the engine refuses for this source.
+    #[error("{field}: {message}")]
+    InvalidOption { field: &'static str, message: String },
+    #[error("the transcode queue is full")]
+    QueueFull,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// Disk trouble and the like: logged, not shown.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct JobStats {
+    pub accepted: AtomicU64,
+    pub ready: AtomicU64,
+    pub failed: AtomicU64,
+    /// Deleted while queued or running.
+    pub cancelled: AtomicU64,
+    /// Stopped by a shutdown, to run again at the next start.
+    pub interrupted: AtomicU64,
+    /// Picked up again at start after an unclean stop.
+    pub resumed: AtomicU64,
+    pub running: AtomicI64,
+    rungs: Mutex<BTreeMap<u32, RungTime>>,
+}
+
+/// Wall time spent on ladders that included a rung. Rungs encode in parallel, so each
+/// rung of a job is charged the job's whole wall time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RungTime {
+    pub seconds: f64,
+    pub media_seconds: f64,
+    pub jobs: u64,
+}
+
+impl JobStats {
+    pub fn rung_times(&self) -> BTreeMap<u32, RungTime> {
+        self.rungs.lock().clone()
+    }
+}
+
+/// Cheap to clone; every clone drives the same pool.
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    pool: Pool,
+    active: Mutex<HashMap<String, Arc<JobCell>>>,
+    /// Signalled whenever a job leaves `active`.
+    finished: Condvar,
+    shutting_down: AtomicBool,
+    stats: JobStats,
+}
+
+/// Shared between the job's callbacks and the catalog.
+#[derive(Default)]
+struct JobCell {
+    cancel: CancelToken,
+    /// Set at the first progress report: the engine is writing files.
+    started: AtomicBool,
+    /// Cleared when the pool refused the job, so dropping it is not an ending.
+    submitted: AtomicBool,
+    started_at: Mutex<Option<Instant>>,
+}
+
+impl Jobs {
+    pub fn new(store: Arc<Store>, workers: usize, queue: usize) -> Jobs {
+        Jobs {
+            inner: Arc::new(Inner {
+                store,
+                pool: Pool::new(workers, queue),
+                active: Mutex::new(HashMap::new()),
+                finished: Condvar::new(),
+                shutting_down: AtomicBool::new(false),
+                stats: JobStats::default(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    pub fn stats(&self) -> &JobStats {
+        &self.inner.stats
+    }
+
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.inner.pool.queued()
+    }
+
+    /// True when a new job would be refused right now (a cheap early answer for uploads).
+    pub fn is_full(&self) -> bool {
+        self.inner.pool.queued() >= self.inner.pool.capacity()
+    }
+
+    /// Probes an upload, keeps it as a job's source, records a queued video and submits the
+    /// job. Blocking: call from `web::block` or a plain thread.
+    pub fn accept(&self, upload: Upload) -> Result<Video, AcceptError> {
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(AcceptError::ShuttingDown);
+        }
+        let probe = engine::probe(&upload.file).map_err(|e| {
+            if e.is_bad_input() {
+                AcceptError::NotAVideo(e.to_string())
+            } else {
+                AcceptError::Internal(format!("probing an upload: {e}"))
+            }
+        })?;
+        let spec = JobSpec {
+            title: upload.title,
+            created_at_ms: now_ms(),
+            heights: upload.heights,
+            segment_seconds: upload.segment_seconds,
+            format: upload.format,
+            source: format!("source.{}", upload.extension),
+        };
+        spec.options()
+            .validate()
+            .map_err(|e| invalid_option("segment_seconds", e))?;
+        ladder::plan(
+            probe.video.display_width,
+            probe.video.display_height,
+            spec.heights.as_deref(),
+        )
+        .map_err(|e| invalid_option("heights", e))?;
+
+        let layout = self.inner.store.layout();
+        let id = new_id();
+        let job_dir = layout.job_dir(&id);
+        let keep = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&job_dir)?;
+            upload
+                .file
+                .persist(job_dir.join(&spec.source))
+                .map_err(|e| e.error)?;
+            spec.write(&job_dir)
+        };
+        if let Err(e) = keep() {
+            remove_dir_if_present(&job_dir);
+            return Err(AcceptError::Internal(format!("keeping an upload: {e}")));
+        }
+        let mut video = Video::new(
+            &id,
+            &spec.title,
+            spec.created_at_ms,
+            spec.segment_seconds,
+            spec.format,
+        );
+        video.duration = probe.duration;
+        video.source = Some(probe);
+        let dir = layout.video_dir(&id);
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| video.write_manifest(&dir)) {
+            remove_dir_if_present(&job_dir);
+            remove_dir_if_present(&dir);
+            return Err(AcceptError::Internal(format!("writing a manifest: {e}")));
+        }
+
+        let result = self
+            .inner
+            .store
+            .insert_with(video.clone(), || self.submit(&id, &spec));
+        if result.is_err() {
+            remove_dir_if_present(&job_dir);
+            remove_dir_if_present(&dir);
+            return Err(AcceptError::QueueFull);
+        }
+        self.inner.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        log::info!("video {id} ({:?}) queued", spec.title);
+        Ok(video)
+    }
+
+    /// Hands a job to the pool. On refusal the job is forgotten (its callbacks never fire).
+    fn submit(&self, id: &str, spec: &JobSpec) -> Result<(), ()> {
+        let cell = Arc::new(JobCell::default());
+        cell.submitted.store(true, Ordering::SeqCst);
+        self.inner.active.lock().insert(id.to_string(), cell.clone());
+        let job = self.job(id, spec, cell.clone());
+        match self.inner.pool.submit(job) {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                cell.submitted.store(false, Ordering::SeqCst);
+                self.inner.active.lock().remove(id);
+                drop(refused);
+                Err(())
+            }
+        }
+    }
+
+    fn job(&self, id: &str, spec: &JobSpec, cell: Arc<JobCell>) -> Job {
+        let layout = self.inner.store.layout();
+        let mut progress = ProgressRecorder {
+            inner: self.inner.clone(),
+            id: id.to_string(),
+            cell: cell.clone(),
+            last_persist: None,
+            segments: 0,
+        };
+        let mut completion = Completion {
+            inner: self.inner.clone(),
+            id: id.to_string(),
+            cell: cell.clone(),
+            fired: false,
+        };
+        Job {
+            input: layout.job_dir(id).join(&spec.source),
+            out_dir: layout.video_dir(id),
+            options: spec.options(),
+            cancel: cell.cancel.clone(),
+            on_progress: Box::new(move |state| progress.record(state)),
+            on_done: Box::new(move |result| completion.fire(result)),
+        }
+    }
+
+    /// Deletes a video: forgets it (its SSE streams end), stops its job, removes its files.
+    /// False for an unknown id. Blocking.
+    pub fn delete(&self, id: &str) -> bool {
+        if self.inner.store.remove(id).is_none() {
+            return false;
+        }
+        self.cancel_and_wait(id, Duration::from_secs(10));
+        let layout = self.inner.store.layout();
+        remove_dir_if_present(&layout.video_dir(id));
+        remove_dir_if_present(&layout.job_dir(id));
+        log::info!("video {id} deleted");
+        true
+    }
+
+    /// Refuses new uploads from now on (the first step of a graceful stop).
+    pub fn stop_accepting(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Cancels a video's job if it has one and waits (up to `patience`) until a running job
+    /// has stopped writing. Call after removing the video from the store.
+    pub fn cancel_and_wait(&self, id: &str, patience: Duration) {
+        let mut active = self.inner.active.lock();
+        let Some(cell) = active.get(id).cloned() else {
+            return;
+        };
+        cell.cancel.cancel();
+        if !cell.started.load(Ordering::SeqCst) {
+            // Still in the queue: the pool will skip it; nothing is being written.
+            return;
+        }
+        let deadline = Instant::now() + patience;
+        while active.contains_key(id) {
+            if self.inner.finished.wait_until(&mut active, deadline).timed_out() {
+                log::warn!("video {id}: the cancelled job has not stopped yet");
+                break;
+            }
+        }
+    }
+
+    /// Stops taking work, cancels every job and waits (up to `patience`) until they have
+    /// recorded themselves as queued again, so the next start resumes them.
+    pub fn shutdown(&self, patience: Duration) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let mut active = self.inner.active.lock();
+        if active.is_empty() {
+            return;
+        }
+        log::info!("stopping {} job(s); they resume at the next start", active.len());
+        for cell in active.values() {
+            cell.cancel.cancel();
+        }
+        let deadline = Instant::now() + patience;
+        while !active.is_empty() {
+            if self.inner.finished.wait_until(&mut active, deadline).timed_out() {
+                log::warn!("{} job(s) did not stop in time", active.len());
+                break;
+            }
+        }
+    }
+
+    /// Brings back what an earlier run left unfinished: every queued or processing video
+    /// whose job directory survives is reset and queued again (on a background thread, as
+    /// the pool makes room); one whose source is gone is marked failed, saying why. Job
+    /// directories of finished or unknown videos are removed.
+    pub fn resume_interrupted(&self) -> std::thread::JoinHandle<()> {
+        let store = &self.inner.store;
+        let layout = store.layout().clone();
+        let mut to_submit: Vec<(String, JobSpec)> = Vec::new();
+
+        for id in store.ids_with_status(&[Status::Queued, Status::Processing]) {
+            match JobSpec::read(&layout.job_dir(&id)) {
+                Ok(spec) if layout.job_dir(&id).join(&spec.source).is_file() => {
+                    to_submit.push((id, spec));
+                }
+                _ => {
+                    log::warn!("video {id} was interrupted and its upload is gone: marking it failed");
+                    store.update_and_persist(&id, |v| {
+                        v.status = Status::Failed;
+                        v.error = Some(
+                            "the server stopped while this video was being processed, and its upload \
+                             could not be recovered; please upload it again"
+                                .into(),
+                        );
+                    });
+                }
+            }
+        }
+        // Job directories: resume orphans whose manifest never got written, drop the rest.
+        if let Ok(entries) = std::fs::read_dir(layout.jobs_dir()) {
+            for entry in entries.flatten() {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                if to_submit.iter().any(|(i, _)| *i == id) {
+                    continue;
+                }
+                let job_dir = entry.path();
+                let spec = JobSpec::read(&job_dir)
+                    .ok()
+                    .filter(|s| job_dir.join(&s.source).is_file());
+                match (layout::is_valid_id(&id) && !store.contains(&id), spec) {
+                    (true, Some(spec)) => {
+                        let video = Video::new(
+                            &id,
+                            &spec.title,
+                            spec.created_at_ms,
+                            spec.segment_seconds,
+                            spec.format,
+                        );
+                        store.persist(&video);
+                        let _ = store.insert_with(video, || Ok::<(), ()>(()));
+                        to_submit.push((id, spec));
+                    }
+                    _ => remove_dir_if_present(&job_dir),
+                }
+            }
+        }
+        for (id, _) in &to_submit {
+            reset_video_dir(&layout.video_dir(id));
+            store.update_and_persist(id, |v| {
+                *v = Video::new(&v.id, &v.title, v.created_at_ms, v.segment_seconds, v.format);
+            });
+            log::info!("video {id}: resuming the job an earlier run left unfinished");
+            self.inner.stats.resumed.fetch_add(1, Ordering::Relaxed);
+        }
+        let jobs = self.clone();
+        std::thread::Builder::new()
+            .name("resume".into())
+            .spawn(move || {
+                for (id, spec) in to_submit {
+                    while jobs.inner.store.contains(&id) && !jobs.inner.shutting_down.load(Ordering::SeqCst) {
+                        if jobs.submit(&id, &spec).is_ok() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+            })
+            .expect("spawning the resume thread")
+    }
+}
+
+fn invalid_option(field: &'static str, e: EngineError) -> AcceptError {
+    match e {
+        EngineError::InvalidOption(message) => AcceptError::InvalidOption { field, message },
+        e if e.is_bad_input() => AcceptError::NotAVideo(e.to_string()),
+        e => AcceptError::Internal(e.to_string()),
+    }
+}
+
+/// Empties a video directory of an interrupted job's output, keeping its manifest.
+fn reset_video_dir(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name() == "manifest.json" {
+            continue;
+        }
+        let path: PathBuf = entry.path();
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = result {
+            log::warn!("could not clear an interrupted job's output: {e}");
+        }
+    }
+}
+
+/// A job's `on_progress`: updates the store on every report (SSE sees each), and writes
+/// the manifest when a segment lands, the status changes or a second has passed.
+struct ProgressRecorder {
+    inner: Arc<Inner>,
+    id: String,
+    cell: Arc<JobCell>,
+    last_persist: Option<Instant>,
+    segments: usize,
+}
+
+impl ProgressRecorder {
+    fn record(&mut self, state: &LadderState) {
+        if !self.cell.started.swap(true, Ordering::SeqCst) {
+            self.inner.stats.running.fetch_add(1, Ordering::Relaxed);
+            *self.cell.started_at.lock() = Some(Instant::now());
+        }
+        let Some(video) = self.inner.store.update(&self.id, |v| {
+            v.apply(state);
+            v.status = Status::Processing;
+        }) else {
+            return; // deleted; the job is being cancelled
+        };
+        let segments: usize = state.renditions.iter().map(|r| r.segments.len()).sum();
+        let due = self
+            .last_persist
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if segments != self.segments || due {
+            self.segments = segments;
+            self.last_persist = Some(Instant::now());
+            self.inner.store.persist(&video);
+        }
+    }
+}
+
+/// A job's `on_done`. Also fires (as a failure) when the job is dropped without ending,
+/// e.g. a pool thread panicked, so no video is left processing forever.
+struct Completion {
+    inner: Arc<Inner>,
+    id: String,
+    cell: Arc<JobCell>,
+    fired: bool,
+}
+
+impl Completion {
+    fn fire(&mut self, result: Result<LadderState, EngineError>) {
+        self.fired = true;
+        let elapsed = self.cell.started_at.lock().map(|t| t.elapsed());
+        let inner = &self.inner;
+        let id = self.id.as_str();
+        let store = &inner.store;
+        let layout = store.layout();
+        if self.cell.started.load(Ordering::SeqCst) {
+            inner.stats.running.fetch_sub(1, Ordering::Relaxed);
+        }
+        let deleted = !store.contains(id);
+        match result {
+            _ if deleted => {
+                inner.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                remove_dir_if_present(&layout.video_dir(id));
+                remove_dir_if_present(&layout.job_dir(id));
+            }
+            Ok(state) => {
+                if let Some(elapsed) = elapsed {
+                    let mut rungs = inner.stats.rungs.lock();
+                    for r in &state.renditions {
+                        let t = rungs.entry(r.height).or_default();
+                        t.seconds += elapsed.as_secs_f64();
+                        t.media_seconds += state.duration;
+                        t.jobs += 1;
+                    }
+                }
+                store.update_and_persist(id, |v| {
+                    v.apply(&state);
+                    v.status = Status::Ready;
+                    v.progress = 1.0;
+                    v.error = None;
+                });
+                remove_dir_if_present(&layout.job_dir(id));
+                inner.stats.ready.fetch_add(1, Ordering::Relaxed);
+                log::info!("video {id} ready ({:.1}s of media)", state.duration);
+            }
+            Err(EngineError::Cancelled) if inner.shutting_down.load(Ordering::SeqCst) => {
+                store.update_and_persist(id, |v| {
+                    *v = Video::new(&v.id, &v.title, v.created_at_ms, v.segment_seconds, v.format);
+                });
+                inner.stats.interrupted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                log::warn!("video {id} failed: {e}");
+                store.update_and_persist(id, |v| {
+                    v.status = Status::Failed;
+                    v.error = Some(e.to_string());
+                    v.renditions.clear();
+                });
+                remove_dir_if_present(&layout.job_dir(id));
+                inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        inner.active.lock().remove(id);
+        inner.finished.notify_all();
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if !self.fired && self.cell.submitted.load(Ordering::SeqCst) {
+            self.fire(Err(EngineError::Internal(
+                "the transcode stopped unexpectedly".into(),
+            )));
+        }
+    }
+}

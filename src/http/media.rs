@@ -1,0 +1,384 @@
+//! Static serving for `/media/{id}/...` (a video's ladder) and `/library/...` (a folder of
+//! ready files), with the semantics of a good static server.
+//!
+//! actix-files' `NamedFile` does the heavy lifting: `ETag` (inode, size, mtime),
+//! `Last-Modified`, `If-None-Match`/`If-Modified-Since` → 304, `If-Match`/
+//! `If-Unmodified-Since` → 412, a single `Range` → 206 with `Content-Range`, an
+//! unsatisfiable one → 416. Checked against RFC 9110, it needs four corrections, made here:
+//!
+//! * `If-Range` is ignored by `NamedFile`: when the validator does not match the current
+//!   file, the `Range` header is dropped and the whole file is sent (200);
+//! * a multi-range or malformed `Range` would get the first range or a 416: it is ignored
+//!   instead (200), as the RFC allows;
+//! * `HEAD` would read the whole file only to throw it away: its body is replaced by an
+//!   empty one that still reports the length;
+//! * content types come from [`content_type`], not from a MIME guess (`.m4s`, `.ts`).
+//!
+//! Cache headers are for a CDN in front: segments and init segments never change
+//! (`immutable`); playlists, manifest and poster are `no-cache` while the video is still
+//! processing and cacheable for a short while once it is ready.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_files::NamedFile;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::{self, Bytes};
+use actix_web::HttpResponse;
+use parking_lot::Mutex;
+
+use super::error::ApiError;
+use super::root::RelPath;
+use super::AppState;
+use crate::catalog::Status;
+
+/// Ranges up to this size are read on the worker thread (one `read` from the page cache
+/// costs less than a hop to the blocking pool); larger bodies stream from the pool.
+pub const SYNC_READ_LIMIT: u64 = 1 << 20;
+
+/// Which tree a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Media,
+    Library,
+}
+
+impl Area {
+    fn prefix(self) -> &'static str {
+        match self {
+            Area::Media => "/media/",
+            Area::Library => "/library/",
+        }
+    }
+}
+
+/// Library files already checked for a trailing `moov` (each is logged once).
+#[derive(Default)]
+pub struct MoovChecks(Mutex<HashSet<std::path::PathBuf>>);
+
+/// The service behind `/media/...`.
+pub async fn media(req: ServiceRequest) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    Ok(respond(req, Area::Media))
+}
+
+/// The service behind `/library/...`.
+pub async fn library(req: ServiceRequest) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    Ok(respond(req, Area::Library))
+}
+
+fn respond(mut req: ServiceRequest, area: Area) -> ServiceResponse<BoxBody> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone();
+    match serve(&mut req, &state, area) {
+        Ok(res) => req.into_response(res),
+        Err(e) => req.error_response(e),
+    }
+}
+
+fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpResponse, ApiError> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
+    }
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix(area.prefix())
+        .ok_or(ApiError::NotFound)?
+        .to_string();
+    let rel = RelPath::parse(&raw)?;
+    let (root, cache) = match area {
+        Area::Media => {
+            // Only ids the catalog holds: a directory being deleted or half-made is invisible.
+            let status = state.store.status(rel.first()).ok_or(ApiError::NotFound)?;
+            if rel.depth() < 2 {
+                return Err(ApiError::NotFound);
+            }
+            (&state.media_root, media_cache_control(&rel, status))
+        }
+        Area::Library => (
+            state.library_root.as_ref().ok_or(ApiError::NotFound)?,
+            "public, max-age=300",
+        ),
+    };
+    let file = root.open(&rel)?;
+    if area == Area::Library && matches!(rel.extension().as_str(), "mp4" | "m4v" | "mov") {
+        check_moov_once(state, &rel, &file);
+    }
+
+    drop_unusable_range(req);
+    let mut res = named_response(req, file, &rel)?;
+    if res.status() == StatusCode::PARTIAL_CONTENT && !if_range_holds(req, &res) {
+        req.headers_mut().remove(header::RANGE);
+        res = named_response(req, root.open(&rel)?, &rel)?;
+    }
+    if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
+
+    let length = match res.body().size() {
+        BodySize::Sized(n) => n,
+        _ => 0,
+    };
+    if req.method() == Method::HEAD {
+        return Ok(res.map_body(|_, _| HeadBody(length).boxed()));
+    }
+    if res.status().is_success() {
+        state.metrics.served(area, length);
+    }
+    Ok(res)
+}
+
+fn named_response(req: &ServiceRequest, file: File, rel: &RelPath) -> Result<HttpResponse, ApiError> {
+    let named = NamedFile::from_file(file, rel.as_path())
+        .map_err(|e| ApiError::internal("preparing a file response", e))?
+        .set_content_type(content_type(rel).parse().expect("valid MIME"))
+        .disable_content_disposition()
+        .prefer_utf8(false)
+        .read_mode_threshold(SYNC_READ_LIMIT + 1);
+    Ok(named.into_response(req.request()))
+}
+
+/// Content types by extension (lowercase), the ones HLS players and browsers expect.
+pub fn content_type(rel: &RelPath) -> &'static str {
+    match rel.extension().as_str() {
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "m4s" => "video/iso.segment",
+        "mp4" | "m4v" => "video/mp4",
+        "ts" => "video/mp2t",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "json" => "application/json",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "avi" => "video/x-msvideo",
+        "ogv" => "video/ogg",
+        "m4a" => "audio/mp4",
+        "mp3" => "audio/mpeg",
+        "aac" => "audio/aac",
+        "flac" => "audio/flac",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "wav" => "audio/wav",
+        "vtt" => "text/vtt; charset=utf-8",
+        "srt" => "application/x-subrip",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `Cache-Control` for a file of a video's tree.
+fn media_cache_control(rel: &RelPath, status: Status) -> &'static str {
+    let ext = rel.extension();
+    if matches!(ext.as_str(), "m4s" | "ts" | "mp4") {
+        // Segment and init names are never reused for other bytes.
+        return "public, max-age=31536000, immutable";
+    }
+    match status {
+        Status::Ready if ext == "jpg" => "public, max-age=3600",
+        Status::Ready => "public, max-age=60",
+        _ => "no-cache",
+    }
+}
+
+/// Removes a `Range` header that asks for several ranges or does not parse as one byte
+/// range: the full representation is the right answer to both (RFC 9110 §14.2).
+fn drop_unusable_range(req: &mut ServiceRequest) {
+    let usable = match req.headers().get(header::RANGE).map(|v| v.to_str()) {
+        None => return,
+        Some(Ok(v)) => is_single_byte_range(v),
+        Some(Err(_)) => false,
+    };
+    if !usable {
+        req.headers_mut().remove(header::RANGE);
+    }
+}
+
+fn is_single_byte_range(v: &str) -> bool {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return false;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match (first.trim(), last.trim()) {
+        ("", l) => digits(l),
+        (f, "") => digits(f),
+        (f, l) => digits(f) && digits(l) && f.parse::<u64>().ok() <= l.parse::<u64>().ok(),
+    }
+}
+
+/// RFC 9110 §13.1.5: a `Range` counts only if `If-Range` (when present) names the current
+/// representation: its strong `ETag`, or exactly its `Last-Modified` date.
+fn if_range_holds(req: &ServiceRequest, res: &HttpResponse) -> bool {
+    let Some(cond) = req.headers().get(header::IF_RANGE).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let cond = cond.trim();
+    if cond.starts_with('"') {
+        return res
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|etag| etag == cond);
+    }
+    if cond.starts_with("W/") {
+        return false; // weak tags never validate a range
+    }
+    let parsed = |s: &str| httpdate::parse_http_date(s).ok();
+    match (
+        parsed(cond),
+        res.headers()
+            .get(header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parsed),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The body of a `HEAD` response: reports the length, sends nothing, reads nothing.
+struct HeadBody(u64);
+
+impl MessageBody for HeadBody {
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.0)
+    }
+
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Bytes, Infallible>>> {
+        Poll::Ready(None)
+    }
+}
+
+/// Logs, once per file, a library MP4 whose `moov` comes after its `mdat`: players must
+/// fetch the end of the file before they can start (run `ffmpeg -movflags +faststart`).
+fn check_moov_once(state: &AppState, rel: &RelPath, file: &File) {
+    {
+        let mut seen = state.moov_checks.0.lock();
+        if seen.len() > 10_000 {
+            seen.clear();
+        }
+        if !seen.insert(rel.as_path().to_path_buf()) {
+            return;
+        }
+    }
+    let Ok(file) = file.try_clone() else {
+        return;
+    };
+    let shown = rel.as_path().display().to_string();
+    actix_web::rt::task::spawn_blocking(move || {
+        if let Ok(true) = moov_after_mdat(&file) {
+            log::warn!(
+                "library file {shown:?} has its moov atom at the end: players must read the \
+                 end of the file before playing; remux it with `ffmpeg -i IN -c copy -movflags +faststart OUT`"
+            );
+        }
+    });
+}
+
+/// Walks the top-level ISO BMFF boxes (ISO 14496-12 §4.2: 32-bit size, 4cc, optional
+/// 64-bit size) until `moov` or `mdat` shows up.
+pub fn moov_after_mdat(file: &File) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    let mut offset = 0u64;
+    for _ in 0..64 {
+        if offset + 8 > len {
+            break;
+        }
+        let mut head = [0u8; 16];
+        file.read_exact_at(&mut head[..8], offset)?;
+        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        let kind = [head[4], head[5], head[6], head[7]];
+        let size = match size32 {
+            0 => len - offset,
+            1 => {
+                file.read_exact_at(&mut head[8..16], offset + 8)?;
+                u64::from_be_bytes(head[8..16].try_into().expect("8 bytes"))
+            }
+            n => u64::from(n),
+        };
+        match &kind {
+            b"moov" => return Ok(false),
+            b"mdat" => return Ok(true),
+            _ => {}
+        }
+        if size < 8 {
+            break;
+        }
+        offset += size;
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_byte_ranges_only() {
+        for ok in ["bytes=0-99", "bytes=100-", "bytes=-500", "bytes= 5-5"] {
+            assert!(is_single_byte_range(ok), "{ok}");
+        }
+        for bad in [
+            "bytes=0-1,5-6",
+            "items=0-5",
+            "bytes=abc",
+            "bytes=-",
+            "bytes=9-3",
+            "0-5",
+        ] {
+            assert!(!is_single_byte_range(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_types_players_expect() {
+        let ct = |p: &str| content_type(&RelPath::parse(p).unwrap());
+        assert_eq!(ct("a/master.m3u8"), "application/vnd.apple.mpegurl");
+        assert_eq!(ct("a/720p/init.mp4"), "video/mp4");
+        assert_eq!(ct("a/720p/seg00001.m4s"), "video/iso.segment");
+        assert_eq!(ct("a/720p/seg00001.ts"), "video/mp2t");
+        assert_eq!(ct("a/poster.jpg"), "image/jpeg");
+        assert_eq!(ct("a/manifest.json"), "application/json");
+        assert_eq!(ct("Film.MKV"), "video/x-matroska");
+    }
+
+    #[test]
+    fn finds_a_trailing_moov() {
+        let tmp = tempfile::tempdir().unwrap();
+        let boxed = |kind: &[u8; 4], body: usize| {
+            let mut b = ((8 + body) as u32).to_be_bytes().to_vec();
+            b.extend_from_slice(kind);
+            b.resize(8 + body, 0);
+            b
+        };
+        let late = tmp.path().join("late.mp4");
+        std::fs::write(
+            &late,
+            [boxed(b"ftyp", 8), boxed(b"mdat", 100), boxed(b"moov", 20)].concat(),
+        )
+        .unwrap();
+        let early = tmp.path().join("early.mp4");
+        std::fs::write(
+            &early,
+            [boxed(b"ftyp", 8), boxed(b"moov", 20), boxed(b"mdat", 100)].concat(),
+        )
+        .unwrap();
+        assert!(moov_after_mdat(&File::open(late).unwrap()).unwrap());
+        assert!(!moov_after_mdat(&File::open(early).unwrap()).unwrap());
+    }
+}
