@@ -1,4 +1,4 @@
-//! The dashboard in a real browser: starts the real `reel serve` on a free port with a
+//! The dashboard in a real browser: starts the real `reel serve` on port 0 with a
 //! temporary media root, then runs `node tests/browser/dashboard.mjs <base-url>
 //! <screenshot-dir>` (headless Debian Chromium through playwright-core) and fails if it
 //! fails. Screenshots land in `target/screenshots/`.
@@ -8,10 +8,10 @@
 //! machine without them skips this test, saying why; with `CI` or
 //! `REEL_REQUIRE_BROWSER` set it fails instead.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const REEL: &str = env!("CARGO_BIN_EXE_reel");
@@ -54,58 +54,42 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Starts `reel serve` on port 0 and reads the address it prints
+    /// (`listening on http://ADDR`): no guessing at free ports, no race.
     fn start(media: &Path, log: PathBuf) -> (Server, String) {
-        // A port the kernel just handed out and took back: free unless someone races us.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(REEL)
-            .args(["serve", "--bind", &addr, "--no-demo", "--media"])
+        let mut child = Command::new(REEL)
+            .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--media"])
             .arg(media)
             .current_dir(root())
             .env("REEL_WEB", root().join("web"))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("server log file"))
             .spawn()
             .expect("reel serve starts");
-        let mut server = Server { child, log };
-        let deadline = Instant::now() + STARTUP;
-        while !healthy(&addr) {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("reel serve exited ({status}):\n{}", server.log_text());
+        let stdout = child.stdout.take().expect("piped stdout");
+        let server = Server { child, log };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(base) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(base.trim().to_string());
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "reel serve did not answer /healthz within {STARTUP:?}:\n{}",
+        });
+        let base = rx.recv_timeout(STARTUP).unwrap_or_else(|_| {
+            panic!(
+                "reel serve did not say where it listens within {STARTUP:?}:\n{}",
                 server.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        (server, format!("http://{addr}"))
+            )
+        });
+        (server, base)
     }
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-}
-
-/// GET /healthz answers 200.
-fn healthy(addr: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if s.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
 }
 
 #[test]

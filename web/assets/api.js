@@ -11,13 +11,16 @@ export class ApiError extends Error {
   }
 }
 
+/// "the file is not a video" → "The file is not a video."
+const sentence = (s) => s[0].toUpperCase() + s.slice(1) + (/[.!?)]$/.test(s) ? '' : '.');
+
 /// Turns a non-2xx answer into an ApiError, reading the JSON error body when there is one.
 function errorFrom(status, contentType, body) {
   if (contentType && contentType.includes('application/json')) {
     try {
       const json = typeof body === 'string' ? JSON.parse(body) : body;
-      if (json && typeof json.error === 'string') {
-        return new ApiError(json.error, { status, code: json.code ?? 'error' });
+      if (json && typeof json.error === 'string' && json.error) {
+        return new ApiError(sentence(json.error), { status, code: json.code ?? 'error' });
       }
     } catch {
       // Not JSON after all: fall through to the generic sentence.
