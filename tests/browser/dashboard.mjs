@@ -36,7 +36,8 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-browser-'));
 const profile = path.join(work, 'profile');
 
 const started = Date.now();
-const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+const log = (...a) =>
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a.map((x) => String(x).replace(/\s*\n\s*/g, ' · ')));
 class TestFailure extends Error {}
 function check(cond, message) {
   if (!cond) throw new TestFailure(message);

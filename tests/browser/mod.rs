@@ -114,12 +114,17 @@ fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
         .and_then(Path::parent)
         .map(|t| t.join("screenshots"))
         .unwrap_or_else(|| root().join("target/screenshots"));
+    // Its running commentary is kept for a failure, not poured into a passing run.
+    let node_log = tmp.path().join("dashboard.log");
+    let out = std::fs::File::create(&node_log).expect("node log file");
     let mut node = Command::new("node")
         .arg(root().join("tests/browser/dashboard.mjs"))
         .arg(&base)
         .arg(&shots)
         .env("REEL_BIN", REEL)
         .current_dir(root())
+        .stdout(out.try_clone().expect("log handle"))
+        .stderr(out)
         .spawn()
         .expect("node runs");
     let deadline = Instant::now() + WHOLE_RUN;
@@ -130,13 +135,17 @@ fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
         if Instant::now() > deadline {
             let _ = node.kill();
             let _ = node.wait();
-            panic!("the browser test took longer than {WHOLE_RUN:?}");
+            panic!(
+                "the browser test took longer than {WHOLE_RUN:?}:\n{}",
+                std::fs::read_to_string(&node_log).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(
         status.success(),
-        "tests/browser/dashboard.mjs failed ({status}); screenshots in {}; server log:\n{}",
+        "tests/browser/dashboard.mjs failed ({status}):\n{}\nscreenshots in {}; server log:\n{}",
+        std::fs::read_to_string(&node_log).unwrap_or_default(),
         shots.display(),
         server.log_text()
     );
