@@ -6,9 +6,11 @@
 // Uploads a generated clip through the dialog (watching the upload and processing
 // progress), waits for the video to open, plays it (currentTime must advance), picks the
 // lowest rung by hand (hls.js must switch level and the labels must follow), hands the
-// choice back to hls.js, seeks from the segment list, copies the mpv command, shows a
-// readable error for a file that is not a video, folds the sidebar on a narrow screen,
-// deletes videos, and fails on any console error. Screenshots go to <screenshot-dir>.
+// choice back to hls.js, seeks from the segment list, copies the mpv command, watches a
+// longer upload (MPEG-TS) while it is still processing (EVENT playlists) until it is
+// ready, follows the address and Back between two videos, shows a readable error for a
+// file that is not a video, folds the sidebar on a narrow screen, deletes the videos,
+// and fails on any console error. Screenshots go to <screenshot-dir> (old ones removed).
 //
 // The clip comes from `reel sample`: the binary is $REEL_BIN, else target/debug/reel.
 // Chromium is Debian's /usr/bin/chromium ($CHROMIUM overrides); never a downloaded one.
@@ -32,6 +34,7 @@ const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const READY_MS = Number(process.env.REEL_READY_TIMEOUT_MS ?? 180_000);
 
 fs.mkdirSync(shots, { recursive: true });
+for (const f of fs.readdirSync(shots)) if (f.endsWith('.png')) fs.rmSync(path.join(shots, f));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-browser-'));
 const profile = path.join(work, 'profile');
 
@@ -55,6 +58,9 @@ try {
   // ---- the clip ----
   const clip = path.join(work, 'clip.mp4');
   execFileSync(reelBin, ['sample', clip, '--size', '640x360', '--seconds', '6'], { stdio: 'inherit' });
+  // Long enough that its transcode is still running when the player starts on it.
+  const longClip = path.join(work, 'long take.mp4');
+  execFileSync(reelBin, ['sample', longClip, '--size', '640x360', '--seconds', '60'], { stdio: 'inherit' });
   const notVideo = path.join(work, 'holiday.mp4');
   fs.writeFileSync(notVideo, 'This is a text file wearing a video extension.\n'.repeat(200));
   log(`clip ${clip} (${fs.statSync(clip).size} bytes)`);
@@ -265,6 +271,59 @@ try {
   const masterText = await page.evaluate((u) => fetch(u).then((r) => r.text()), master);
   check(masterText.startsWith('#EXTM3U'), 'the master playlist URL does not serve a playlist');
 
+  // ---- watch while it processes: EVENT playlists, MPEG-TS this time ----
+  await page.click('#upload-button');
+  await page.setInputFiles('#upload-file', longClip);
+  for (const box of await page.$$('#height-options input')) await box.uncheck();
+  for (const h of [360, 240]) await page.check(`#height-options input[value="${h}"]`);
+  await page.selectOption('#upload-segment', '2');
+  await page.selectOption('#upload-format', 'ts');
+  await page.click('#upload-submit');
+  await page.waitForSelector('#upload-watch:not([hidden])', { timeout: 60_000 });
+  await page.click('#upload-watch');
+  await page.waitForFunction(() => !document.getElementById('upload-dialog').open);
+  const longId = new URL(page.url()).searchParams.get('video');
+  check(longId && longId !== id, `"Watch while it processes" did not open the new video (${page.url()})`);
+  // Playing while the server is still at work: the media playlist is an EVENT one.
+  await page.waitForFunction(
+    () => {
+      const r = window.reel;
+      return (
+        r.video?.status === 'processing' &&
+        r.hls?.latestLevelDetails?.type === 'EVENT' &&
+        document.getElementById('video').currentTime > 0.5
+      );
+    },
+    null,
+    { timeout: 60_000 },
+  );
+  const early = await page.evaluate(() => ({
+    t: document.getElementById('video').currentTime,
+    progress: window.reel.video.progress,
+    note: document.getElementById('screen-note').textContent,
+  }));
+  log(`playing at ${early.t.toFixed(2)} s while processing (${Math.round(early.progress * 100)}%): "${early.note}"`);
+  check(/processing/i.test(early.note), 'no "still processing" note over the player');
+  await shot('08-playing-while-processing');
+  // Ready: the playlist ends (VOD + ENDLIST) under the same player, the note goes.
+  await page.waitForFunction(() => window.reel.video?.status === 'ready', null, { timeout: READY_MS });
+  await page.waitForFunction(() => window.reel.hls?.latestLevelDetails?.live === false, null, { timeout: 30_000 });
+  check(await page.isHidden('#screen-note'), 'the processing note stayed after the video was ready');
+  check(
+    (await page.evaluate(() => document.getElementById('video').currentTime)) > early.t,
+    'playback did not go on once the video was ready',
+  );
+
+  // ---- two videos: the address follows the selection, Back goes back ----
+  await page.click(`.video-item[data-id="${id}"] .video-select`);
+  await page.waitForFunction((id) => new URL(location.href).searchParams.get('video') === id, id);
+  check((await page.textContent('#player-title')) === 'clip', 'selecting from the list did not switch the player');
+  await page.goBack();
+  await page.waitForFunction((id) => window.reel.video?.id === id, longId);
+  check((await page.textContent('#player-title')) === 'long take', 'Back did not return to the previous video');
+  const order = await page.$$eval('#history-list .video-item', (lis) => lis.map((li) => li.dataset.id));
+  check(order[0] === longId && order[1] === id, `history is not newest first: ${order}`);
+
   // ---- a file that is not a video: a readable error, not a broken page ----
   await page.click('#upload-button');
   await page.setInputFiles('#upload-file', notVideo);
@@ -276,7 +335,7 @@ try {
   log(`error shown: "${errorText}"`);
   check(errorText.length > 10 && !/undefined|\[object|<html|stack/i.test(errorText), `unreadable error: ${errorText}`);
   check(!errorText.includes(work), 'the error shows a path of the server disk');
-  await shot('08-upload-error');
+  await shot('09-upload-error');
   await page.click('#upload-cancel');
   await page.waitForFunction(() => !document.getElementById('upload-dialog').open);
 
@@ -293,18 +352,18 @@ try {
   await page.waitForTimeout(300);
   check(await page.isVisible('#menu-button'), 'no menu button on a narrow screen');
   check(!(await page.isVisible('#history')), 'the sidebar is shown on a narrow screen before the menu is opened');
-  await shot('09-narrow');
+  await shot('10-narrow');
   await page.click('#menu-button');
   await page.waitForFunction(() => document.getElementById('history').getBoundingClientRect().left >= 0);
   check(await page.isVisible('#history'), 'the menu did not open the sidebar');
   check((await page.getAttribute('#menu-button', 'aria-expanded')) === 'true', 'menu button aria-expanded');
   await page.waitForTimeout(300);
-  await shot('10-narrow-drawer');
+  await shot('11-narrow-drawer');
   await page.click('#upload-button');
   await page.waitForSelector('#upload-dialog[open]');
   check((await page.getAttribute('#menu-button', 'aria-expanded')) === 'false', 'the sidebar stayed open under the upload dialog');
   await page.waitForFunction(() => getComputedStyle(document.getElementById('history')).visibility === 'hidden');
-  await shot('11-narrow-upload');
+  await shot('12-narrow-upload');
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.getElementById('upload-dialog').open);
   await page.click('#menu-button');
@@ -323,12 +382,13 @@ try {
     check(/^Failed: ./.test(status), `the failed upload reads "${status}"`);
     log(`failed upload in the list: "${status}"`);
   }
-  for (const v of [...failedOnes, video]) {
+  const longVideo = { id: longId };
+  for (const v of [...failedOnes, longVideo, video]) {
     const item = page.locator(`.video-item[data-id="${v.id}"]`);
     await item.hover();
     await item.locator('.delete').click();
     check((await item.getAttribute('class')).includes('confirming'), 'delete did not ask for confirmation');
-    if (v === video) await shot('12-delete-confirm');
+    if (v === video) await shot('13-delete-confirm');
     const deleted = page.waitForResponse((r) => r.url().endsWith(`/api/videos/${v.id}`) && r.request().method() === 'DELETE');
     await item.locator('.delete').click();
     check((await deleted).status() === 204, 'DELETE did not answer 204');
@@ -338,7 +398,7 @@ try {
   const gone = (await context.request.get(`${baseUrl}/api/videos/${id}`)).status();
   check(gone === 404, `the deleted video still answers ${gone}`);
   check(new URL(page.url()).searchParams.get('video') !== id, 'the address still names the deleted video');
-  await shot('13-after-delete');
+  await shot('14-after-delete');
 
   check(consoleErrors.length === 0, `console errors:\n  ${consoleErrors.join('\n  ')}`);
   log('dashboard: all checks passed');

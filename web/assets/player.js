@@ -65,6 +65,8 @@ export function setupPlayer(hooks = {}) {
     video = v;
     wantPlay = autoplay;
     section.hidden = false;
+    // A different video: bring its picture into view.
+    section.closest('.stage')?.scrollTo({ top: 0 });
     $('player-title').textContent = v.title || v.id;
     const master = abs(v.links.master);
     $('mpv-command').value = `mpv ${master}`;
