@@ -380,8 +380,10 @@ impl Jobs {
                 }
                 _ => {
                     log::warn!("video {id} was interrupted and its upload is gone: marking it failed");
+                    reset_video_dir(&layout.video_dir(&id));
                     store.update_and_persist(&id, |v| {
                         v.status = Status::Failed;
+                        v.renditions.clear();
                         v.error = Some(
                             "the server stopped while this video was being processed, and its upload \
                              could not be recovered; please upload it again"
@@ -544,6 +546,8 @@ impl Completion {
                         t.jobs += 1;
                     }
                 }
+                // Counted first: whoever sees the video ready sees it in the metrics too.
+                inner.stats.ready.fetch_add(1, Ordering::Relaxed);
                 store.update_and_persist(id, |v| {
                     v.apply(&state);
                     v.status = Status::Ready;
@@ -551,7 +555,6 @@ impl Completion {
                     v.error = None;
                 });
                 remove_dir_if_present(&layout.job_dir(id));
-                inner.stats.ready.fetch_add(1, Ordering::Relaxed);
                 log::info!("video {id} ready ({:.1}s of media)", state.duration);
             }
             Err(EngineError::Cancelled) if inner.shutting_down.load(Ordering::SeqCst) => {
@@ -562,13 +565,13 @@ impl Completion {
             }
             Err(e) => {
                 log::warn!("video {id} failed: {e}");
+                inner.stats.failed.fetch_add(1, Ordering::Relaxed);
                 store.update_and_persist(id, |v| {
                     v.status = Status::Failed;
                     v.error = Some(e.to_string());
                     v.renditions.clear();
                 });
                 remove_dir_if_present(&layout.job_dir(id));
-                inner.stats.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
         inner.active.lock().remove(id);

@@ -120,10 +120,14 @@ impl Store {
         out
     }
 
-    /// [`update`](Self::update), then writes the manifest.
+    /// Like [`update`](Self::update), but writes the manifest before anyone can see the
+    /// change: whatever the API has shown (ready, failed) survives a crash right after.
     pub fn update_and_persist(&self, id: &str, change: impl FnOnce(&mut Video)) -> Option<Video> {
-        let video = self.update(id, change)?;
+        let tx = self.videos.read().get(id).cloned()?;
+        let mut video = tx.borrow().clone();
+        change(&mut video);
         self.persist(&video);
+        tx.send_replace(video.clone());
         Some(video)
     }
 

@@ -29,6 +29,7 @@ mod sse;
 mod upload;
 mod videos;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,7 +165,9 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         .bind(&args.bind)?;
         for addr in server.addrs() {
             log::info!("listening on http://{addr}");
-            println!("listening on http://{addr}");
+            // For scripts and tests that bind port 0; a closed stdout is not an error.
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());
         }
         let server = server.run();
         let handle = server.handle();

@@ -1,5 +1,5 @@
-//! The dashboard in a real browser: starts the real `reel serve` on port 0 with a
-//! temporary media root, then runs `node tests/browser/dashboard.mjs <base-url>
+//! The dashboard in a real browser: starts the real `reel serve` (`util::Server`: port 0,
+//! a temporary media root), then runs `node tests/browser/dashboard.mjs <base-url>
 //! <screenshot-dir>` (headless Debian Chromium through playwright-core) and fails if it
 //! fails. Screenshots land in `target/screenshots/`.
 //!
@@ -8,14 +8,13 @@
 //! machine without them skips this test, saying why; with `CI` or
 //! `REEL_REQUIRE_BROWSER` set it fails instead.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::util::{Options, Server};
+
 const REEL: &str = env!("CARGO_BIN_EXE_reel");
-const STARTUP: Duration = Duration::from_secs(30);
 const WHOLE_RUN: Duration = Duration::from_secs(600);
 
 fn root() -> PathBuf {
@@ -40,58 +39,6 @@ fn prerequisites() -> Result<(), String> {
     Ok(())
 }
 
-/// `reel serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `reel serve` on port 0 and reads the address it prints
-    /// (`listening on http://ADDR`): no guessing at free ports, no race.
-    fn start(media: &Path, log: PathBuf) -> (Server, String) {
-        let mut child = Command::new(REEL)
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--media"])
-            .arg(media)
-            .current_dir(root())
-            .env("REEL_WEB", root().join("web"))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("server log file"))
-            .spawn()
-            .expect("reel serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let server = Server { child, log };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(base) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(base.trim().to_string());
-                }
-            }
-        });
-        let base = rx.recv_timeout(STARTUP).unwrap_or_else(|_| {
-            panic!(
-                "reel serve did not say where it listens within {STARTUP:?}:\n{}",
-                server.log_text()
-            )
-        });
-        (server, base)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
 #[test]
 fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
     if let Err(gap) = prerequisites() {
@@ -103,10 +50,12 @@ fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
         eprintln!("skipping the browser test: {gap} (scripts/setup --test installs it)");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let media = tmp.path().join("media");
-    std::fs::create_dir(&media).unwrap();
-    let (server, base) = Server::start(&media, tmp.path().join("server.log"));
+    let web = root().join("web").to_string_lossy().into_owned();
+    let server = Server::start(Options {
+        envs: vec![("REEL_WEB".into(), web)],
+        ..Options::default()
+    });
+    let base = format!("http://{}", server.addr);
 
     // target/debug/reel → target/screenshots
     let shots = Path::new(REEL)
@@ -115,7 +64,7 @@ fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
         .map(|t| t.join("screenshots"))
         .unwrap_or_else(|| root().join("target/screenshots"));
     // Its running commentary is kept for a failure, not poured into a passing run.
-    let node_log = tmp.path().join("dashboard.log");
+    let node_log = server.dir.join("dashboard.log");
     let out = std::fs::File::create(&node_log).expect("node log file");
     let mut node = Command::new("node")
         .arg(root().join("tests/browser/dashboard.mjs"))
@@ -144,9 +93,8 @@ fn dashboard_uploads_plays_switches_rungs_and_folds_in_chromium() {
     };
     assert!(
         status.success(),
-        "tests/browser/dashboard.mjs failed ({status}):\n{}\nscreenshots in {}; server log:\n{}",
+        "tests/browser/dashboard.mjs failed ({status}):\n{}\nscreenshots in {} (the server log follows)",
         std::fs::read_to_string(&node_log).unwrap_or_default(),
         shots.display(),
-        server.log_text()
     );
 }
