@@ -47,7 +47,6 @@ export function setupPlayer(hooks = {}) {
   let levels = []; // [{index, name, width, height, bitrate, peak, url}]
   let manual = -1; // the level chosen by hand, -1 when hls.js adapts
   let playingLevel = -1; // the level hls.js switched to (LEVEL_SWITCHED)
-  let fragment = null; // { sn, level, start, duration } of the fragment playing
   let nativeBandwidth = 0; // native engine: estimate from segment downloads
   let observer = null;
   let wantPlay = false; // play as soon as the manifest is in (a video the user just opened)
@@ -128,7 +127,6 @@ export function setupPlayer(hooks = {}) {
     levels = [];
     manual = -1;
     playingLevel = -1;
-    fragment = null;
     nativeBandwidth = 0;
     wantPlay = false;
     chipsBox.replaceChildren();
@@ -187,8 +185,7 @@ export function setupPlayer(hooks = {}) {
       renderChips();
       renderStats();
     });
-    hls.on(Hls.Events.FRAG_CHANGED, (_e, { frag }) => {
-      fragment = { sn: frag.sn, level: frag.level, start: frag.start, duration: frag.duration };
+    hls.on(Hls.Events.FRAG_CHANGED, () => {
       renderStats();
       markSegment();
     });
