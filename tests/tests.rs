@@ -5,10 +5,12 @@
 //!
 //! * `engine`: the media engine in-process;
 //! * `http`: the HTTP front, driven over the network against a real `reel serve` process;
+//! * `browser`: the dashboard in headless Chromium (Playwright), against `reel serve`;
 //! * `channel`: channel pieces judged by ffprobe;
 //! * `judge`: ffprobe and HLS-parser checks of a ladder;
 //! * `util`: shared helpers (server process, raw HTTP client, clips, ffprobe).
 
+mod browser;
 mod channel;
 mod engine;
 mod http;

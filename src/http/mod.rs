@@ -23,6 +23,7 @@ mod cors;
 pub mod error;
 pub mod media;
 mod metrics;
+mod pages;
 mod root;
 mod sse;
 mod upload;
@@ -97,6 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::service("/media/{tail:.*}").finish(fn_service(media::media)))
     .service(web::service("/library/{tail:.*}").finish(fn_service(media::library)))
+    .configure(pages::routes)
     .default_service(web::to(not_found));
 }
 
