@@ -67,6 +67,28 @@ pub struct ServeArgs {
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,
+    /// A JSON file defining more channels: `[{"name": "...", "items": ["video:<id>", ...],
+    /// "order": "listed"|"upload"}]` (channel `main` always exists).
+    #[arg(long, env = "REEL_CHANNELS")]
+    pub channels: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The channels of the `--channels` file (none without one).
+    pub fn channel_defs(&self) -> std::io::Result<Vec<crate::channel::hub::ChannelDef>> {
+        match &self.channels {
+            None => Ok(Vec::new()),
+            Some(path) => {
+                let bytes = std::fs::read(path)?;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    )
+                })
+            }
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -158,6 +158,11 @@ impl Channels {
         hub
     }
 
+    /// The hub's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.unix_ms()
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.channels.read().keys().cloned().collect()
     }

@@ -19,6 +19,7 @@
 //! in-flight requests finish, running jobs are cancelled and left queued for the next start.
 
 mod auth;
+mod channels;
 mod cors;
 pub mod error;
 pub mod media;
@@ -42,6 +43,7 @@ use crate::catalog::demo::queue_demo;
 use crate::catalog::jobs::Jobs;
 use crate::catalog::layout::Layout;
 use crate::catalog::store::Store;
+use crate::channel::hub::Channels;
 use crate::cli::ServeArgs;
 pub use cors::Cors;
 use error::ApiError;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub moov_checks: media::MoovChecks,
     /// Turns true when the server starts to stop; event streams end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// Synchronized channels.
+    pub channels: Arc<Channels>,
 }
 
 /// Registers every route; the middleware is added by [`serve`].
@@ -99,6 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::service("/media/{tail:.*}").finish(fn_service(media::media)))
     .service(web::service("/library/{tail:.*}").finish(fn_service(media::library)))
     .configure(pages::routes)
+    .configure(channels::routes)
     .default_service(web::to(not_found));
 }
 
@@ -136,6 +141,13 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
             })?),
             None => None,
         };
+    let channels = Channels::open(
+        &store.layout().root().join(".channels"),
+        args.channel_defs()?,
+        Arc::new(crate::live::SystemClock::default()),
+        store.clone(),
+    );
+    channels.spawn_publisher(Duration::from_secs(1));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
         store,
@@ -148,6 +160,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
+        channels,
     });
 
     let draining = jobs.clone();

@@ -26,7 +26,8 @@ use super::root::{RelPath, StaticRoot};
 pub struct Pages {
     assets: Option<StaticRoot>,
     vendor: Option<StaticRoot>,
-    index: PathBuf,
+    /// The `web/` folder itself (its top-level `.html` pages).
+    dir: PathBuf,
 }
 
 impl Pages {
@@ -50,8 +51,14 @@ impl Pages {
         Pages {
             assets: StaticRoot::new(&dir.join("assets")).ok(),
             vendor: StaticRoot::new(&vendor).ok(),
-            index: dir.join("index.html"),
+            dir: dir.to_path_buf(),
         }
+    }
+
+    /// Serves the top-level page `name` (`index.html`, `channel.html`...).
+    pub fn html(&self, req: &HttpRequest, name: &str) -> Result<HttpResponse, ApiError> {
+        let file = NamedFile::open(self.dir.join(name)).map_err(|_| ApiError::NotFound)?;
+        Ok(revalidate(file.into_response(req)))
     }
 }
 
@@ -68,8 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn index(req: HttpRequest, pages: web::Data<Pages>) -> Result<HttpResponse, ApiError> {
-    let file = NamedFile::open(&pages.index).map_err(|_| ApiError::NotFound)?;
-    Ok(revalidate(file.into_response(&req)))
+    pages.html(&req, "index.html")
 }
 
 async fn assets(req: ServiceRequest) -> Result<ServiceResponse, actix_web::Error> {
