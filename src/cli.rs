@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Seconds after which a live session with no open stream expires.
     #[arg(long, default_value_t = 60, env = "REEL_SESSION_IDLE_SECONDS")]
     pub session_idle_seconds: u64,
+    /// Live session streams that may encode at once (streams re-using a ladder do not
+    /// count); more answer 503 with Retry-After.
+    #[arg(long, default_value_t = default_live_encoders(), env = "REEL_MAX_LIVE_ENCODERS")]
+    pub max_live_encoders: usize,
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,
@@ -133,6 +137,10 @@ pub struct SampleArgs {
     /// Audio only, no video stream.
     #[arg(long)]
     pub no_video: bool,
+}
+
+fn default_live_encoders() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

@@ -26,6 +26,7 @@ pub mod media;
 mod metrics;
 mod pages;
 mod root;
+mod sessions;
 mod sse;
 mod upload;
 mod videos;
@@ -45,6 +46,7 @@ use crate::catalog::layout::Layout;
 use crate::catalog::store::Store;
 use crate::channel::hub::Channels;
 use crate::cli::ServeArgs;
+use crate::live::{SessionConfig, Sessions};
 pub use cors::Cors;
 use error::ApiError;
 use metrics::Metrics;
@@ -68,6 +70,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Synchronized channels.
     pub channels: Arc<Channels>,
+    /// Live sessions.
+    pub sessions: Arc<Sessions>,
 }
 
 /// Registers every route; the middleware is added by [`serve`].
@@ -104,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::service("/library/{tail:.*}").finish(fn_service(media::library)))
     .configure(pages::routes)
     .configure(channels::routes)
+    .configure(sessions::routes)
     .default_service(web::to(not_found));
 }
 
@@ -148,6 +153,15 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         store.clone(),
     );
     channels.spawn_publisher(Duration::from_secs(1));
+    let sessions = Sessions::new(
+        Arc::new(crate::live::SystemClock::default()),
+        SessionConfig {
+            idle: Duration::from_secs(args.session_idle_seconds),
+            max_encoders: args.max_live_encoders,
+            ..SessionConfig::default()
+        },
+    );
+    sessions.spawn_reaper();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
         store,
@@ -161,6 +175,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
         channels,
+        sessions,
     });
 
     let draining = jobs.clone();
