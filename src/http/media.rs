@@ -18,11 +18,12 @@
 //! (`immutable`); playlists, manifest and poster are `no-cache` while the video is still
 //! processing and cacheable for a short while once it is ready.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 
 use actix_files::NamedFile;
@@ -140,8 +141,13 @@ fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpR
 
 fn named_response(req: &ServiceRequest, file: File, rel: &RelPath) -> Result<HttpResponse, ApiError> {
     let named = NamedFile::from_file(file, rel.as_path())
-        .map_err(|e| ApiError::internal("preparing a file response", e))?
-        .set_content_type(content_type(rel).parse().expect("valid MIME"))
+        .map_err(|e| ApiError::internal("preparing a file response", e))?;
+    if !named.metadata().is_file() {
+        // Directories (there are no listings), devices, FIFOs: nothing to serve.
+        return Err(ApiError::NotFound);
+    }
+    let named = named
+        .set_content_type(mime_of(content_type(rel)))
         .disable_content_disposition()
         .prefer_utf8(false)
         .read_mode_threshold(SYNC_READ_LIMIT + 1);
@@ -175,6 +181,16 @@ pub fn content_type(rel: &RelPath) -> &'static str {
         "txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
+}
+
+/// The parsed form of a [`content_type`] value, parsed once per process.
+fn mime_of(content_type: &'static str) -> mime::Mime {
+    static PARSED: LazyLock<Mutex<HashMap<&'static str, mime::Mime>>> = LazyLock::new(Default::default);
+    PARSED
+        .lock()
+        .entry(content_type)
+        .or_insert_with(|| content_type.parse().expect("a valid MIME type"))
+        .clone()
 }
 
 /// `Cache-Control` for a file of a video's tree.
@@ -269,12 +285,13 @@ impl MessageBody for HeadBody {
 fn check_moov_once(state: &AppState, rel: &RelPath, file: &File) {
     {
         let mut seen = state.moov_checks.0.lock();
+        if seen.contains(rel.as_path()) {
+            return;
+        }
         if seen.len() > 10_000 {
             seen.clear();
         }
-        if !seen.insert(rel.as_path().to_path_buf()) {
-            return;
-        }
+        seen.insert(rel.as_path().to_path_buf());
     }
     let Ok(file) = file.try_clone() else {
         return;

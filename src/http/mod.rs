@@ -95,8 +95,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .get(sse::events)
             .default_service(not_allowed()),
     )
-    .service(web::service("/media/{tail:.*}").finish(fn_service(media::media)))
-    .service(web::service("/library/{tail:.*}").finish(fn_service(media::library)))
+    // Scopes match their prefix without a regex; the handlers parse the raw tail.
+    .service(web::scope("/media").default_service(fn_service(media::media)))
+    .service(web::scope("/library").default_service(fn_service(media::library)))
     .default_service(web::to(not_found));
 }
 

@@ -116,7 +116,8 @@ impl StaticRoot {
         &self.path
     }
 
-    /// Opens a regular file below the root for reading.
+    /// Opens a path below the root for reading. The caller checks that it is a regular
+    /// file (from the `fstat` it needs anyway): directories are never listed.
     pub fn open(&self, rel: &RelPath) -> Result<File, ApiError> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         let file = match rustix::fs::openat2(
@@ -130,13 +131,6 @@ impl StaticRoot {
             Err(Errno::NOSYS) => self.open_checked_in_user_space(rel)?,
             Err(e) => return Err(open_error(e)),
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| ApiError::internal("reading file metadata", e))?;
-        if !meta.is_file() {
-            // Directories (no listings), devices, FIFOs: nothing to serve.
-            return Err(ApiError::NotFound);
-        }
         Ok(file)
     }
 
@@ -218,16 +212,18 @@ mod tests {
         std::os::unix::fs::symlink(tmp.path(), root.join("dirlink")).unwrap();
         let r = StaticRoot::new(&root).unwrap();
         let open = |p: &str| {
-            r.open(&RelPath::parse(p).unwrap())
-                .map(|_| ())
-                .map_err(|e| e.code())
+            let file = r.open(&RelPath::parse(p).unwrap()).map_err(|e| e.code())?;
+            match file.metadata().unwrap().is_file() {
+                true => Ok(()),
+                false => Err("not a file"),
+            }
         };
         assert_eq!(open("sub/ok.txt"), Ok(()));
         assert_eq!(open("inside"), Ok(()));
         assert_eq!(open("abs"), Err("forbidden"));
         assert_eq!(open("rel"), Err("forbidden"));
         assert_eq!(open("dirlink/secret"), Err("forbidden"));
-        assert_eq!(open("sub"), Err("not_found"));
+        assert_eq!(open("sub"), Err("not a file"));
         assert_eq!(open("missing"), Err("not_found"));
     }
 }
