@@ -64,9 +64,35 @@ pub struct ServeArgs {
     /// Seconds after which a live session with no open stream expires.
     #[arg(long, default_value_t = 60, env = "REEL_SESSION_IDLE_SECONDS")]
     pub session_idle_seconds: u64,
+    /// Live session streams that may encode at once (streams re-using a ladder do not
+    /// count); more answer 503 with Retry-After.
+    #[arg(long, default_value_t = default_live_encoders(), env = "REEL_MAX_LIVE_ENCODERS")]
+    pub max_live_encoders: usize,
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,
+    /// A JSON file defining more channels: `[{"name": "...", "items": ["video:<id>", ...],
+    /// "order": "listed"|"upload"}]` (channel `main` always exists).
+    #[arg(long, env = "REEL_CHANNELS")]
+    pub channels: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The channels of the `--channels` file (none without one).
+    pub fn channel_defs(&self) -> std::io::Result<Vec<crate::channel::hub::ChannelDef>> {
+        match &self.channels {
+            None => Ok(Vec::new()),
+            Some(path) => {
+                let bytes = std::fs::read(path)?;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    )
+                })
+            }
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +134,13 @@ pub struct SampleArgs {
     /// Variable frame rate (drops every third frame).
     #[arg(long)]
     pub vfr: bool,
+    /// Audio only, no video stream.
+    #[arg(long)]
+    pub no_video: bool,
+}
+
+fn default_live_encoders() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -149,6 +182,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 pix_fmt: a.pix_fmt,
                 rotation: a.rotation,
                 vfr: a.vfr,
+                video: !a.no_video,
             };
             engine::sample::write_sample(&a.out, &spec).map_err(|e| e.to_string())
         }

@@ -9,8 +9,10 @@
 
 pub mod atomic_file;
 pub mod catalog;
+pub mod channel;
 pub mod cli;
 pub mod engine;
 pub mod hls;
 pub mod http;
+pub mod live;
 pub mod time;

@@ -7,6 +7,7 @@
 //! * [`jobs::Jobs`]: accepting uploads, running their transcodes, resuming after restarts;
 //! * [`demo`]: the clip an empty server makes for itself.
 
+pub mod channel_items;
 pub mod demo;
 pub mod jobs;
 pub mod layout;

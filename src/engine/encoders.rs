@@ -22,6 +22,44 @@ pub const X264_PARAMS: &str = "keyint=infinite:scenecut=0:open-gop=0";
 /// Default x264 preset (speed/quality trade-off); `reel transcode --preset` changes it.
 pub const DEFAULT_PRESET: &str = "veryfast";
 
+/// How x264 is driven: the ladder's settings or a live session's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct X264Settings {
+    pub preset: String,
+    pub tune: Option<&'static str>,
+    /// `x264-params`.
+    pub params: String,
+    /// Whether a frame marked `I` becomes an IDR (segment boundaries we force).
+    pub forced_idr: bool,
+    /// Encoder threads (0: x264 decides).
+    pub threads: usize,
+}
+
+impl X264Settings {
+    /// HLS ladder: IDRs only where the segmenter asks for them.
+    pub fn ladder(preset: &str) -> X264Settings {
+        X264Settings {
+            preset: preset.into(),
+            tune: None,
+            params: X264_PARAMS.into(),
+            forced_idr: true,
+            threads: 0,
+        }
+    }
+
+    /// Live session: no lookahead or B-frames (`zerolatency`, first bytes out at once),
+    /// an IDR every `keyint` frames so each ~1 s fragment starts with one.
+    pub fn live(keyint: u32) -> X264Settings {
+        X264Settings {
+            preset: DEFAULT_PRESET.into(),
+            tune: Some("zerolatency"),
+            params: format!("keyint={keyint}:min-keyint={keyint}:scenecut=0"),
+            forced_idr: false,
+            threads: 2,
+        }
+    }
+}
+
 /// Encodes one rung's upright, scaled frames to H.264.
 pub struct VideoEncoder {
     encoder: encoder::Video,
@@ -30,7 +68,7 @@ pub struct VideoEncoder {
 
 impl VideoEncoder {
     /// Opens libx264 for `rung`. Frame pts are in 90 kHz ticks.
-    pub fn open(rung: &Rung, frame_rate: Rational, preset: &str, threads: usize) -> Result<VideoEncoder> {
+    pub fn open(rung: &Rung, frame_rate: Rational, settings: &X264Settings) -> Result<VideoEncoder> {
         let codec = encoder::find_by_name("libx264")
             .ok_or_else(|| EngineError::Internal("libavcodec was built without libx264".into()))?;
         let mut enc = codec::Context::new_with_codec(codec)
@@ -46,20 +84,23 @@ impl VideoEncoder {
             enc.set_frame_rate(Some(frame_rate));
         }
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
-        if threads > 0 {
+        if settings.threads > 0 {
             enc.set_threading(codec::threading::Config {
                 kind: codec::threading::Type::Frame,
-                count: threads,
+                count: settings.threads,
                 ..Default::default()
             });
         }
         let mut opts = Dictionary::new();
-        opts.set("preset", preset);
+        opts.set("preset", &settings.preset);
+        if let Some(tune) = settings.tune {
+            opts.set("tune", tune);
+        }
         opts.set("crf", &CRF.to_string());
         opts.set("maxrate", &rung.maxrate.to_string());
         opts.set("bufsize", &rung.bufsize.to_string());
-        opts.set("forced-idr", "1");
-        opts.set("x264-params", X264_PARAMS);
+        opts.set("forced-idr", if settings.forced_idr { "1" } else { "0" });
+        opts.set("x264-params", &settings.params);
         let encoder = enc
             .open_with(opts)
             .map_err(EngineError::ffmpeg("opening libx264"))?;
@@ -135,6 +176,11 @@ impl AudioEncoder {
     }
 
     pub fn encoder(&self) -> &encoder::Audio {
+        &self.encoder
+    }
+
+    /// The opened codec context (parameters and extradata for a muxer's stream).
+    pub fn context(&self) -> &codec::Context {
         &self.encoder
     }
 

@@ -20,6 +20,9 @@ pub enum EngineError {
     /// The job was cancelled; everything it wrote has been removed.
     #[error("cancelled")]
     Cancelled,
+    /// A live stream's reader went away (the client disconnected).
+    #[error("the reader went away")]
+    ReaderGone,
     /// An encoder or muxer failed mid-job.
     #[error("{context} failed: {source}")]
     Ffmpeg {

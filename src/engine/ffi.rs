@@ -20,6 +20,14 @@ pub fn input_bit_rate(input: &format::context::Input) -> i64 {
     unsafe { (*input.as_ptr()).bit_rate }
 }
 
+/// The container's start time in microseconds (`AV_TIME_BASE`), when it has one. A media
+/// position of 0 s is this instant (MPEG-TS files often start at 1.4 s, MP4 at 0).
+pub fn input_start_time(input: &format::context::Input) -> Option<i64> {
+    // SAFETY: `input` owns a live AVFormatContext; reading a plain integer field.
+    let t = unsafe { (*input.as_ptr()).start_time };
+    (t != ffi::AV_NOPTS_VALUE).then_some(t)
+}
+
 /// Ends the current fragment (fMP4 with `movflags=frag_custom`) or flushes pending PES
 /// packets (MPEG-TS), then pushes everything the AVIO buffer holds to the writer.
 ///

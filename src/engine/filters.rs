@@ -4,7 +4,7 @@
 //!   after decoding, so every rung scales an upright picture.
 //! * [`AudioConform`]: resamples any audio to stereo 48 kHz planar float in frames of
 //!   exactly the AAC encoder's frame size, padding or trimming against timestamps so
-//!   audio stays in sync with video (`aresample` with `async` and `first_pts=0`).
+//!   audio stays in sync with video (`aresample` with `async` and `first_pts`).
 
 use ffmpeg_next::{filter, format, frame, Rational};
 
@@ -96,11 +96,13 @@ pub struct AudioConform {
 }
 
 impl AudioConform {
-    /// `time_base` is the input frames' pts time base; output pts count 1/48000 s from 0.
+    /// `time_base` is the input frames' pts time base; output pts count 1/48000 s and
+    /// start at `first_pts` (silence padded or samples trimmed to get there).
     pub fn new(
         decoder: &ffmpeg_next::decoder::Audio,
         time_base: Rational,
         frame_size: u32,
+        first_pts: i64,
     ) -> Result<AudioConform> {
         let layout = if decoder.channel_layout().is_empty() {
             ffmpeg_next::ChannelLayout::default(i32::from(decoder.channels()))
@@ -123,7 +125,7 @@ impl AudioConform {
             .add(&find("abuffersink")?, "out", "")
             .map_err(graph_error("audio filter sink"))?;
         let spec = format!(
-            "aresample={AUDIO_RATE}:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo:sample_rates={AUDIO_RATE}"
+            "aresample={AUDIO_RATE}:async=1:first_pts={first_pts},aformat=sample_fmts=fltp:channel_layouts=stereo:sample_rates={AUDIO_RATE}"
         );
         graph
             .output("in", 0)

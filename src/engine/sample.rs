@@ -28,6 +28,8 @@ pub struct SampleSpec {
     pub rotation: u32,
     /// Drop every third frame so frame durations vary.
     pub vfr: bool,
+    /// Include a video stream (false makes an audio-only file, for error tests).
+    pub video: bool,
 }
 
 impl Default for SampleSpec {
@@ -41,6 +43,7 @@ impl Default for SampleSpec {
             pix_fmt: "yuv420p".into(),
             rotation: 0,
             vfr: false,
+            video: true,
         }
     }
 }
@@ -59,52 +62,24 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
         .ok()
         .filter(|p| *p != format::Pixel::None)
         .ok_or_else(|| EngineError::InvalidOption(format!("unknown pixel format {}", spec.pix_fmt)))?;
+    // 4:2:0 needs even sizes; an odd-sized clip is made 4:4:4 (x264's High 4:4:4 takes it).
+    let subsampled = pix
+        .descriptor()
+        .is_some_and(|d| d.log2_chroma_w() > 0 || d.log2_chroma_h() > 0);
+    let pix = if (spec.width % 2 == 1 || spec.height % 2 == 1) && subsampled {
+        format::Pixel::YUV444P
+    } else {
+        pix
+    };
     let mut octx = format::output(out).map_err(EngineError::ffmpeg("creating the sample file"))?;
     let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
 
-    // Video: testsrc2 → format → buffersink.
-    let mut vgraph = filter::Graph::new();
-    let src = format!(
-        "testsrc2=size={}x{}:rate={}:duration={}",
-        spec.width, spec.height, spec.fps, spec.seconds
-    );
-    build_source_graph(
-        &mut vgraph,
-        "buffersink",
-        &format!("{src},format={}", spec.pix_fmt),
-    )?;
-    let vtb = Rational(1, spec.fps as i32);
-    let vcodec =
-        encoder::find_by_name("libx264").ok_or_else(|| EngineError::Internal("no libx264".into()))?;
-    let mut venc = codec::Context::new_with_codec(vcodec)
-        .encoder()
-        .video()
-        .map_err(EngineError::ffmpeg("sample video encoder"))?;
-    venc.set_width(spec.width);
-    venc.set_height(spec.height);
-    venc.set_format(pix);
-    venc.set_time_base(vtb);
-    venc.set_frame_rate(Some(Rational(spec.fps as i32, 1)));
-    if global {
-        venc.set_flags(codec::Flags::GLOBAL_HEADER);
-    }
-    let mut vopts = Dictionary::new();
-    vopts.set("preset", "ultrafast");
-    vopts.set("crf", "20");
-    let mut venc = venc
-        .open_with(vopts)
-        .map_err(EngineError::ffmpeg("opening the sample video encoder"))?;
-    {
-        let mut st = octx
-            .add_stream_with(&venc)
-            .map_err(EngineError::ffmpeg("adding the sample video stream"))?;
-        st.set_time_base(vtb);
-    }
-    if spec.rotation != 0 {
-        ffi::set_stream_rotation(&mut octx, 0, spec.rotation)
-            .map_err(EngineError::ffmpeg("tagging rotation"))?;
-    }
-
+    // Video: testsrc2 → format → buffersink → libx264.
+    let mut video = if spec.video {
+        Some(open_video(&mut octx, spec, pix, global)?)
+    } else {
+        None
+    };
     // Audio: one sine per track → AAC.
     let mut tracks = Vec::new();
     for t in 0..spec.audio_tracks {
@@ -155,24 +130,24 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
 
     octx.write_header()
         .map_err(EngineError::ffmpeg("writing the sample header"))?;
-    let vst_tb = octx.stream(0).expect("video stream").time_base();
-
-    // Video frames.
-    let mut n: i64 = 0;
-    let mut f = frame::Video::empty();
-    while vgraph.get("out").expect("sink").sink().frame(&mut f).is_ok() {
-        n += 1;
-        if spec.vfr && n % 3 == 0 {
-            continue;
+    if let Some((vgraph, venc, vtb)) = video.as_mut() {
+        let vst_tb = octx.stream(0).expect("video stream").time_base();
+        let mut n: i64 = 0;
+        let mut f = frame::Video::empty();
+        while vgraph.get("out").expect("sink").sink().frame(&mut f).is_ok() {
+            n += 1;
+            if spec.vfr && n % 3 == 0 {
+                continue;
+            }
+            f.set_kind(ffmpeg_next::picture::Type::None);
+            venc.send_frame(&f)
+                .map_err(EngineError::ffmpeg("encoding a sample frame"))?;
+            drain(venc, &mut octx, 0, *vtb, vst_tb)?;
         }
-        f.set_kind(ffmpeg_next::picture::Type::None);
-        venc.send_frame(&f)
-            .map_err(EngineError::ffmpeg("encoding a sample frame"))?;
-        drain(&mut venc, &mut octx, 0, vtb, vst_tb)?;
+        venc.send_eof()
+            .map_err(EngineError::ffmpeg("flushing the sample encoder"))?;
+        drain(venc, &mut octx, 0, *vtb, vst_tb)?;
     }
-    venc.send_eof()
-        .map_err(EngineError::ffmpeg("flushing the sample encoder"))?;
-    drain(&mut venc, &mut octx, 0, vtb, vst_tb)?;
 
     for (g, aenc, index) in tracks.iter_mut() {
         let ost_tb = octx.stream(*index).expect("audio stream").time_base();
@@ -216,4 +191,51 @@ fn drain(
             .map_err(EngineError::ffmpeg("writing a sample packet"))?;
     }
     Ok(())
+}
+
+/// Opens the test-pattern source and its encoder, and adds the video stream (index 0).
+fn open_video(
+    octx: &mut format::context::Output,
+    spec: &SampleSpec,
+    pix: format::Pixel,
+    global: bool,
+) -> Result<(filter::Graph, encoder::video::Encoder, Rational)> {
+    let mut vgraph = filter::Graph::new();
+    let src = format!(
+        "testsrc2=size={}x{}:rate={}:duration={}",
+        spec.width, spec.height, spec.fps, spec.seconds
+    );
+    let pix_name = pix.descriptor().map(|d| d.name()).unwrap_or("yuv420p");
+    build_source_graph(&mut vgraph, "buffersink", &format!("{src},format={pix_name}"))?;
+    let vtb = Rational(1, spec.fps as i32);
+    let vcodec =
+        encoder::find_by_name("libx264").ok_or_else(|| EngineError::Internal("no libx264".into()))?;
+    let mut venc = codec::Context::new_with_codec(vcodec)
+        .encoder()
+        .video()
+        .map_err(EngineError::ffmpeg("sample video encoder"))?;
+    venc.set_width(spec.width);
+    venc.set_height(spec.height);
+    venc.set_format(pix);
+    venc.set_time_base(vtb);
+    venc.set_frame_rate(Some(Rational(spec.fps as i32, 1)));
+    if global {
+        venc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let mut vopts = Dictionary::new();
+    vopts.set("preset", "ultrafast");
+    vopts.set("crf", "20");
+    let venc = venc
+        .open_with(vopts)
+        .map_err(EngineError::ffmpeg("opening the sample video encoder"))?;
+    {
+        let mut st = octx
+            .add_stream_with(&venc)
+            .map_err(EngineError::ffmpeg("adding the sample video stream"))?;
+        st.set_time_base(vtb);
+    }
+    if spec.rotation != 0 {
+        ffi::set_stream_rotation(octx, 0, spec.rotation).map_err(EngineError::ffmpeg("tagging rotation"))?;
+    }
+    Ok((vgraph, venc, vtb))
 }

@@ -62,19 +62,82 @@ struct Queued {
     dts: Ts90k,
 }
 
-pub struct Segmenter {
-    output: format::context::Output,
-    buffer: SharedBuffer,
+/// Where cut segments go: files of a ladder ([`FileSink`]) or one continuous stream.
+pub trait SegmentSink {
+    /// The bytes before the first segment (fMP4: `ftyp` + `moov`; TS: nothing useful).
+    fn init(&mut self, bytes: Vec<u8>) -> Result<()>;
+    /// One segment: video from the IDR at `start` to `end`, with its audio.
+    fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()>;
+}
+
+/// Writes a ladder rung's segments as files (`init.mp4`, `seg00000.m4s`...) and keeps
+/// the list for its playlist.
+pub struct FileSink {
     format: SegmentFormat,
     dir: PathBuf,
     /// Prefix of segment URIs relative to the video directory (`720p/`).
     uri_prefix: String,
+    segments: Vec<Segment>,
+}
+
+impl FileSink {
+    pub fn new(dir: &Path, uri_prefix: &str, format: SegmentFormat) -> FileSink {
+        FileSink {
+            format,
+            dir: dir.to_path_buf(),
+            uri_prefix: uri_prefix.to_string(),
+            segments: Vec::new(),
+        }
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+}
+
+impl SegmentSink for FileSink {
+    fn init(&mut self, bytes: Vec<u8>) -> Result<()> {
+        if self.format == SegmentFormat::Fmp4 {
+            crate::atomic_file::write(&self.dir.join("init.mp4"), &bytes)
+                .map_err(EngineError::io("writing the init segment"))?;
+        }
+        Ok(())
+    }
+
+    fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()> {
+        let name = format!("seg{:05}.{}", self.segments.len(), self.format.extension());
+        crate::atomic_file::write(&self.dir.join(&name), &bytes)
+            .map_err(EngineError::io("writing a segment"))?;
+        self.segments.push(Segment {
+            uri: format!("{}{}", self.uri_prefix, name),
+            duration: (end - start).secs(),
+            bytes: bytes.len() as u64,
+        });
+        Ok(())
+    }
+}
+
+/// How the muxer treats timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeline {
+    /// HLS ladder: the muxer may shift every track by the same amount so decode times
+    /// start at zero (x264's B-frame delay); all rungs shift alike.
+    ShiftToZero,
+    /// Live stream: keep the source's timestamps (`tfdt` of the first fragment is the
+    /// start position), so a stream started at 6 s begins at 6 s.
+    Keep,
+}
+
+pub struct Segmenter<S: SegmentSink> {
+    output: format::context::Output,
+    buffer: SharedBuffer,
+    sink: S,
     video_tb: Rational,
     audio: Option<AudioTrackState>,
     pending_video: VecDeque<Queued>,
     /// Start of the segment being written (pts of its IDR), once the first IDR is in.
     segment_start: Option<Ts90k>,
-    segments: Vec<Segment>,
+    cuts: usize,
 }
 
 struct AudioTrackState {
@@ -87,17 +150,17 @@ struct AudioTrackState {
     done: bool,
 }
 
-impl Segmenter {
-    /// Opens the muxer for one rung. `video`/`audio` are the opened encoders whose
-    /// parameters (and extradata) the output streams copy. Returns the segmenter and,
-    /// for fMP4, the init segment bytes, already written to `dir/init.mp4`.
+impl<S: SegmentSink> Segmenter<S> {
+    /// Opens the muxer. `video`/`audio` are the opened encoders whose parameters (and
+    /// extradata) the output streams copy; audio packets come in time base `audio.1`.
+    /// The init bytes go to the sink at once.
     pub fn open(
-        dir: &Path,
-        uri_prefix: &str,
+        mut sink: S,
         format: SegmentFormat,
+        timeline: Timeline,
         video: &ffmpeg_next::codec::Context,
         audio: Option<(&ffmpeg_next::codec::Context, Rational)>,
-    ) -> Result<Segmenter> {
+    ) -> Result<Segmenter<S>> {
         let buffer = SharedBuffer::default();
         let io = format::context::StreamIo::from_write(buffer.clone())
             .map_err(EngineError::ffmpeg("creating the segment writer"))?;
@@ -120,11 +183,15 @@ impl Segmenter {
             st.set_time_base(tb);
         }
         let mut opts = Dictionary::new();
+        let mut movflags = String::from("frag_custom+empty_moov+default_base_moof+skip_trailer");
+        if timeline == Timeline::Keep {
+            // frag_discont makes the first fragment's tfdt the first packet's dts, and
+            // without the default shift-to-zero the source's timestamps survive.
+            movflags.push_str("+frag_discont");
+            opts.set("avoid_negative_ts", "disabled");
+        }
         if format == SegmentFormat::Fmp4 {
-            opts.set(
-                "movflags",
-                "frag_custom+empty_moov+default_base_moof+skip_trailer",
-            );
+            opts.set("movflags", &movflags);
         }
         output
             .write_header_with(opts)
@@ -138,33 +205,32 @@ impl Segmenter {
             reached: Ts90k(i64::MIN),
             done: false,
         });
-        let mut seg = Segmenter {
+        if format == SegmentFormat::Fmp4 {
+            ffi::flush_fragment(&mut output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
+            sink.init(buffer.take())?;
+        }
+        // TS writes nothing useful before the first packet; whatever it wrote (PAT/PMT)
+        // stays at the head of the first segment.
+        Ok(Segmenter {
             output,
             buffer,
-            format,
-            dir: dir.to_path_buf(),
-            uri_prefix: uri_prefix.to_string(),
+            sink,
             video_tb,
             audio,
             pending_video: VecDeque::new(),
             segment_start: None,
-            segments: Vec::new(),
-        };
-        if format == SegmentFormat::Fmp4 {
-            ffi::flush_fragment(&mut seg.output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
-            let init = seg.buffer.take();
-            crate::atomic_file::write(&seg.dir.join("init.mp4"), &init)
-                .map_err(EngineError::io("writing the init segment"))?;
-        } else {
-            // TS writes nothing useful before the first packet; keep whatever it wrote
-            // (PAT/PMT) at the head of the first segment.
-        }
-        Ok(seg)
+            cuts: 0,
+        })
     }
 
-    /// Segments written so far.
-    pub fn segments(&self) -> &[Segment] {
-        &self.segments
+    /// Where segments go (a [`FileSink`] knows the segments written so far).
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Segments cut so far.
+    pub fn cuts(&self) -> usize {
+        self.cuts
     }
 
     /// Accepts one encoded video packet (pts/dts in 90 kHz, decode order). Returns how
@@ -198,8 +264,8 @@ impl Segmenter {
     }
 
     /// Writes everything still queued and cuts the last segment, which ends at `end`
-    /// (the end of the last video frame). Returns the last segment.
-    pub fn finish(mut self, end: Ts90k) -> Result<Vec<Segment>> {
+    /// (the end of the last video frame). Returns the sink.
+    pub fn finish(mut self, end: Ts90k) -> Result<S> {
         if let Some(a) = self.audio.as_mut() {
             a.done = true;
         }
@@ -213,7 +279,7 @@ impl Segmenter {
                 .map_err(EngineError::ffmpeg("writing the muxer trailer"))?;
             self.cut(start, end.max(start))?;
         }
-        Ok(self.segments)
+        Ok(self.sink)
     }
 
     /// Muxes what can be muxed now; cuts a segment at each IDR that starts a new one.
@@ -281,17 +347,9 @@ impl Segmenter {
         Ok(())
     }
 
-    /// Takes the bytes written since the last cut and stores them as the next segment.
+    /// Hands the bytes written since the last cut to the sink as the next segment.
     fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
-        let bytes = self.buffer.take();
-        let name = format!("seg{:05}.{}", self.segments.len(), self.format.extension());
-        crate::atomic_file::write(&self.dir.join(&name), &bytes)
-            .map_err(EngineError::io("writing a segment"))?;
-        self.segments.push(Segment {
-            uri: format!("{}{}", self.uri_prefix, name),
-            duration: (end - start).secs(),
-            bytes: bytes.len() as u64,
-        });
-        Ok(())
+        self.cuts += 1;
+        self.sink.segment(start, end, self.buffer.take())
     }
 }

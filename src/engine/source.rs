@@ -15,11 +15,32 @@ use super::filters::{AudioConform, Rotate};
 use super::probe::{normalized_sar, stream_rotation};
 use crate::time::Ts90k;
 
+/// Where a source's timeline has its zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The first decoded video frame (HLS ladders: segment boundaries at k x S).
+    FirstVideoFrame,
+    /// The container's start time: pts are media positions (live sessions: a stream that
+    /// starts at 6 s begins at 6 s).
+    ContainerStart,
+}
+
+/// How to read a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceOptions {
+    /// Which audio stream (counting audio streams from 0), or none.
+    pub audio_track: Option<usize>,
+    /// Start here: seek to the keyframe before and drop what precedes (needs
+    /// [`Origin::ContainerStart`]).
+    pub start: Option<Ts90k>,
+    pub origin: Origin,
+}
+
 /// What [`Source::run`] hands out, in decode order.
 pub enum Decoded {
-    /// An upright frame and its pts (90 kHz, first frame at 0).
+    /// An upright frame and its pts (90 kHz, on the timeline the [`Origin`] defines).
     Video(frame::Video, Ts90k),
-    /// Stereo 48 kHz planar float, pts in 1/48000 s counted from the first video frame.
+    /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline.
     Audio(frame::Audio),
 }
 
@@ -40,6 +61,8 @@ pub struct Source {
     end: Ts90k,
     /// Audio decoded before the first video frame fixed the origin.
     early_audio: Vec<frame::Audio>,
+    /// Video frames before this pts are decoded (to reach it) but not handed out.
+    start: Ts90k,
 }
 
 struct AudioPath {
@@ -50,10 +73,26 @@ struct AudioPath {
 }
 
 impl Source {
-    /// Opens `path`, its best video stream and its `audio_track`-th audio stream (if any).
+    /// Opens `path`, its best video stream and the chosen audio stream (if any).
     /// `audio_frame_size` is what the audio encoder wants per frame.
-    pub fn open(path: &Path, audio_track: Option<usize>, audio_frame_size: u32) -> Result<Source> {
-        let input = format::input(path).map_err(|e| EngineError::NotAVideo(e.to_string()))?;
+    pub fn open(path: &Path, options: &SourceOptions, audio_frame_size: u32) -> Result<Source> {
+        let mut input = format::input(path).map_err(|e| EngineError::NotAVideo(e.to_string()))?;
+        let container_start = super::ffi::input_start_time(&input).unwrap_or(0);
+        let origin = match options.origin {
+            Origin::FirstVideoFrame => None,
+            Origin::ContainerStart => Some(Ts90k::from_time_base(
+                container_start,
+                Rational(1, ffmpeg_next::ffi::AV_TIME_BASE),
+            )),
+        };
+        let start = options.start.unwrap_or(Ts90k::ZERO);
+        if start > Ts90k::ZERO {
+            // To the keyframe at or before the start, in AV_TIME_BASE (microseconds).
+            let target = container_start + start.to_time_base(Rational(1, ffmpeg_next::ffi::AV_TIME_BASE));
+            input
+                .seek(target, ..target + 1)
+                .map_err(|e| EngineError::Undecodable(format!("cannot seek: {e}")))?;
+        }
         let stream = input
             .streams()
             .best(media::Type::Video)
@@ -80,7 +119,7 @@ impl Source {
             Ts90k(3000)
         };
 
-        let audio = match audio_track {
+        let audio = match options.audio_track {
             None => None,
             Some(n) => {
                 let audio_streams: Vec<_> = input
@@ -97,8 +136,9 @@ impl Source {
                         dec.set_packet_time_base(tb);
                         // The conform graph's input time base is the sample rate, so
                         // pts we compute below are exact sample counts.
-                        let conform =
-                            AudioConform::new(&dec, Rational(1, dec.rate() as i32), audio_frame_size)?;
+                        let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
+                        let rate_tb = Rational(1, dec.rate() as i32);
+                        let conform = AudioConform::new(&dec, rate_tb, audio_frame_size, first)?;
                         Some(AudioPath {
                             index: s.index(),
                             tb,
@@ -117,11 +157,12 @@ impl Source {
             rotate: None,
             rotation,
             audio,
-            origin: None,
+            origin,
             last_pts: None,
             frame_duration,
             end: Ts90k::ZERO,
             early_audio: Vec::new(),
+            start,
         })
     }
 
@@ -215,6 +256,9 @@ impl Source {
             };
             self.last_pts = Some(pts);
             self.end = pts + duration;
+            if pts + duration <= self.start {
+                continue; // decoded only to reach the start position
+            }
             if !self.flush_early_audio(sink)? {
                 return Ok(false);
             }

@@ -22,17 +22,18 @@ use std::sync::Arc;
 use std::thread;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use ffmpeg_next::{codec, format, frame, software::scaling, Packet, Rational};
+use ffmpeg_next::{codec, frame, Packet, Rational};
 use serde::{Deserialize, Serialize};
 
-use super::encoders::{AudioEncoder, VideoEncoder, DEFAULT_PRESET};
+use super::encoders::{AudioEncoder, VideoEncoder, X264Settings, DEFAULT_PRESET};
 use super::error::{EngineError, Result};
 use super::filters::AUDIO_RATE;
 use super::ladder::{self, Rung};
 use super::poster::PosterPicker;
 use super::probe::{probe, Probe};
-use super::segmenter::Segmenter;
-use super::source::{Decoded, Source};
+use super::scale::Scaler;
+use super::segmenter::{FileSink, Segmenter, Timeline};
+use super::source::{Decoded, Origin, Source, SourceOptions};
 use crate::hls::{playlist, Rendition, SegmentFormat};
 use crate::time::Ts90k;
 
@@ -373,7 +374,8 @@ struct RungJob {
 
 impl RungJob {
     fn run(mut self, input: Receiver<RungInput>, events: &Sender<Event>) -> Result<()> {
-        let mut encoder = VideoEncoder::open(&self.rung, self.frame_rate, &self.preset, 0)?;
+        let mut encoder =
+            VideoEncoder::open(&self.rung, self.frame_rate, &X264Settings::ladder(&self.preset))?;
         let audio_ctx = match &self.audio_params {
             Some(p) => Some(
                 codec::Context::from_parameters(p.clone())
@@ -381,10 +383,11 @@ impl RungJob {
             ),
             None => None,
         };
+        let sink = FileSink::new(&self.dir, &format!("{}/", self.rung.name()), self.format);
         let mut segmenter = Segmenter::open(
-            &self.dir,
-            &format!("{}/", self.rung.name()),
+            sink,
             self.format,
+            Timeline::ShiftToZero,
             encoder.encoder(),
             audio_ctx.as_ref().map(|c| (c, Rational(1, AUDIO_RATE as i32))),
         )?;
@@ -404,33 +407,13 @@ impl RungJob {
             },
         )?;
 
-        let mut scaler: Option<(scaling::Context, u32, u32, format::Pixel)> = None;
+        let mut scaler = Scaler::new(self.rung.width, self.rung.height);
         let mut packets = Vec::new();
-        let mut count = segmenter.segments().len();
+        let mut count = segmenter.cuts();
         for msg in input.iter() {
             match msg {
                 RungInput::Video { frame, pts, idr } => {
-                    let (w, h, f) = (frame.width(), frame.height(), frame.format());
-                    if !matches!(&scaler, Some((_, sw, sh, sf)) if *sw == w && *sh == h && *sf == f) {
-                        let ctx = scaling::Context::get(
-                            f,
-                            w,
-                            h,
-                            format::Pixel::YUV420P,
-                            self.rung.width,
-                            self.rung.height,
-                            scaling::Flags::BICUBIC,
-                        )
-                        .map_err(EngineError::ffmpeg("creating a scaler"))?;
-                        scaler = Some((ctx, w, h, f));
-                    }
-                    let mut scaled = frame::Video::empty();
-                    scaler
-                        .as_mut()
-                        .expect("set above")
-                        .0
-                        .run(&frame, &mut scaled)
-                        .map_err(EngineError::ffmpeg("scaling"))?;
+                    let mut scaled = scaler.run(&frame)?;
                     drop(frame);
                     encoder.send_frame(&mut scaled, pts, idr)?;
                     encoder.receive_packets(&mut packets)?;
@@ -450,7 +433,7 @@ impl RungJob {
                     for p in packets.drain(..) {
                         segmenter.push_video(p)?;
                     }
-                    self.rendition.segments = segmenter.finish(end)?;
+                    self.rendition.segments = segmenter.finish(end)?.segments().to_vec();
                     send(
                         events,
                         Event::RungDone {
@@ -461,9 +444,9 @@ impl RungJob {
                     return Ok(());
                 }
             }
-            if segmenter.segments().len() != count {
-                count = segmenter.segments().len();
-                self.rendition.segments = segmenter.segments().to_vec();
+            if segmenter.cuts() != count {
+                count = segmenter.cuts();
+                self.rendition.segments = segmenter.sink().segments().to_vec();
                 playlist::write_media(
                     &self.video_dir,
                     &self.rendition,
@@ -504,7 +487,12 @@ struct DecodeJob {
 impl DecodeJob {
     fn run(mut self, rungs: Vec<Sender<RungInput>>, events: &Sender<Event>) -> Result<()> {
         let frame_size = self.audio.as_ref().map(|a| a.frame_size()).unwrap_or(1024);
-        let mut source = Source::open(&self.input, self.has_audio.then_some(0), frame_size)?;
+        let options = SourceOptions {
+            audio_track: self.has_audio.then_some(0),
+            start: None,
+            origin: Origin::FirstVideoFrame,
+        };
+        let mut source = Source::open(&self.input, &options, frame_size)?;
         let mut next_boundary = Ts90k::ZERO;
         let mut last_report: Option<Ts90k> = None;
         let mut packets = Vec::new();

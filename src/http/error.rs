@@ -19,6 +19,17 @@ pub enum ApiError {
     NoSuchVideo(String),
     #[error("nothing here")]
     NotFound,
+    #[error("no channel named {0:?}")]
+    NoSuchChannel(String),
+    #[error("channel {channel:?} has no item {index}")]
+    NoSuchItem { channel: String, index: usize },
+    #[error("no live session with id {0:?}")]
+    NoSuchSession(String),
+    /// Too many live sessions or encoders at once.
+    #[error("{0}")]
+    Busy(String),
+    #[error("too many requests from this address; slow down")]
+    TooManyRequests,
     #[error("this path does not allow {0}")]
     MethodNotAllowed(String),
     /// A form field with a bad value; `reason` says what a good one looks like.
@@ -62,7 +73,13 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::NoSuchVideo(_) | ApiError::NotFound => "not_found",
+            ApiError::NoSuchVideo(_)
+            | ApiError::NotFound
+            | ApiError::NoSuchChannel(_)
+            | ApiError::NoSuchItem { .. }
+            | ApiError::NoSuchSession(_) => "not_found",
+            ApiError::Busy(_) => "busy",
+            ApiError::TooManyRequests => "too_many_requests",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::BadField { .. } => "invalid_field",
             ApiError::MissingFile => "missing_file",
@@ -90,7 +107,13 @@ struct Body<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::NoSuchVideo(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NoSuchVideo(_)
+            | ApiError::NotFound
+            | ApiError::NoSuchChannel(_)
+            | ApiError::NoSuchItem { .. }
+            | ApiError::NoSuchSession(_) => StatusCode::NOT_FOUND,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadField { .. }
             | ApiError::MissingFile
@@ -112,7 +135,7 @@ impl ResponseError for ApiError {
         }
         let mut res = HttpResponse::build(self.status_code());
         match self {
-            ApiError::QueueFull | ApiError::ShuttingDown => {
+            ApiError::QueueFull | ApiError::ShuttingDown | ApiError::Busy(_) | ApiError::TooManyRequests => {
                 res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             ApiError::Unauthorized => {

@@ -24,6 +24,7 @@ pub struct Metrics {
     library_bytes: AtomicU64,
     open_event_streams: AtomicI64,
     open_uploads: AtomicI64,
+    open_session_streams: AtomicI64,
 }
 
 /// Which gauge a [`StreamGuard`] holds up.
@@ -31,6 +32,8 @@ pub struct Metrics {
 pub enum StreamKind {
     Events,
     Upload,
+    /// A live session's fragmented-MP4 stream.
+    Session,
 }
 
 impl Metrics {
@@ -65,6 +68,7 @@ impl Metrics {
         match kind {
             StreamKind::Events => &self.open_event_streams,
             StreamKind::Upload => &self.open_uploads,
+            StreamKind::Session => &self.open_session_streams,
         }
     }
 }
@@ -180,13 +184,17 @@ fn render(m: &Metrics, jobs: &JobStats, queued: usize) -> String {
     family(
         "reel_open_streams",
         "gauge",
-        "Long-lived requests in flight: SSE event streams and uploads being received.",
+        "Long-lived requests in flight: SSE event streams, uploads being received, live session streams.",
         &[
             (
                 "{kind=\"events\"}",
                 m.open_event_streams.load(Ordering::Relaxed) as f64,
             ),
             ("{kind=\"upload\"}", m.open_uploads.load(Ordering::Relaxed) as f64),
+            (
+                "{kind=\"session\"}",
+                m.open_session_streams.load(Ordering::Relaxed) as f64,
+            ),
         ],
     );
     out

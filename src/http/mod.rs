@@ -19,11 +19,14 @@
 //! in-flight requests finish, running jobs are cancelled and left queued for the next start.
 
 mod auth;
+mod channels;
 mod cors;
 pub mod error;
 pub mod media;
 mod metrics;
+mod pages;
 mod root;
+mod sessions;
 mod sse;
 mod upload;
 mod videos;
@@ -41,7 +44,9 @@ use crate::catalog::demo::queue_demo;
 use crate::catalog::jobs::Jobs;
 use crate::catalog::layout::Layout;
 use crate::catalog::store::Store;
+use crate::channel::hub::Channels;
 use crate::cli::ServeArgs;
+use crate::live::{SessionConfig, Sessions};
 pub use cors::Cors;
 use error::ApiError;
 use metrics::Metrics;
@@ -63,6 +68,10 @@ pub struct AppState {
     pub moov_checks: media::MoovChecks,
     /// Turns true when the server starts to stop; event streams end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// Synchronized channels.
+    pub channels: Arc<Channels>,
+    /// Live sessions.
+    pub sessions: Arc<Sessions>,
 }
 
 /// Registers every route; the middleware is added by [`serve`].
@@ -98,6 +107,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Scopes match their prefix without a regex; the handlers parse the raw tail.
     .service(web::scope("/media").default_service(fn_service(media::media)))
     .service(web::scope("/library").default_service(fn_service(media::library)))
+    .configure(pages::routes)
+    .configure(channels::routes)
+    .configure(sessions::routes)
     .default_service(web::to(not_found));
 }
 
@@ -135,6 +147,22 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
             })?),
             None => None,
         };
+    let channels = Channels::open(
+        &store.layout().root().join(".channels"),
+        args.channel_defs()?,
+        Arc::new(crate::live::SystemClock::default()),
+        store.clone(),
+    );
+    channels.spawn_publisher(Duration::from_secs(1));
+    let sessions = Sessions::new(
+        Arc::new(crate::live::SystemClock::default()),
+        SessionConfig {
+            idle: Duration::from_secs(args.session_idle_seconds),
+            max_encoders: args.max_live_encoders,
+            ..SessionConfig::default()
+        },
+    );
+    sessions.spawn_reaper();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
         store,
@@ -147,6 +175,8 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
+        channels,
+        sessions,
     });
 
     let draining = jobs.clone();

@@ -1,0 +1,327 @@
+//! Channels over HTTP: the API, the SSE stream, likes, the live HLS playlists for mpv and
+//! VLC, and the two pages.
+//!
+//! ```text
+//! GET  /api/channels                               {"channels": [channel, ...]}
+//! GET  /api/channels/{name}                        the channel object (now, next, items)
+//! GET  /api/channels/{name}/events                 SSE: update on item change, tick ≤ 5 s
+//! POST /api/channels/{name}/items/{i}/like|dislike {"likes", "dislikes"} (open, rate-limited)
+//! GET  /channels/{name}/live.m3u8                  master: one variant per rung height
+//! GET  /channels/{name}/live/{height}.m3u8         sliding-window media playlist
+//! GET  /channels/{name}/live/shift/{ms}/{id}/...   a ladder segment, tfdt shifted by ms
+//! GET  /channels/{name}          /ambient          the pages (web/channel.html, ambient.html)
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::stream;
+use m3u8_rs::{MasterPlaylist, Resolution, VariantStream};
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::error::ApiError;
+use super::pages::Pages;
+use super::root::RelPath;
+use super::AppState;
+use crate::channel::hub::Channels;
+use crate::channel::likes::Vote;
+use crate::channel::live_playlist;
+use crate::channel::retime;
+
+/// Votes one client address may cast per minute.
+const VOTES_PER_MINUTE: u32 = 30;
+
+/// Per-address vote counter for the current minute.
+#[derive(Default)]
+pub struct VoteLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
+
+impl VoteLimiter {
+    fn allow(&self, addr: IpAddr) -> bool {
+        let mut map = self.0.lock();
+        let now = Instant::now();
+        if map.len() > 10_000 {
+            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        }
+        let entry = map.entry(addr).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= VOTES_PER_MINUTE
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(VoteLimiter::default()))
+        .service(web::resource("/api/channels").get(list))
+        .service(web::resource("/api/channels/{name}").get(get))
+        .service(web::resource("/api/channels/{name}/events").get(events))
+        .service(web::resource("/api/channels/{name}/items/{index}/{vote}").post(vote))
+        .service(
+            web::resource("/channels/{name}/live.m3u8")
+                .get(master)
+                .head(master),
+        )
+        .service(
+            web::resource("/channels/{name}/live/{height}.m3u8")
+                .get(variant)
+                .head(variant),
+        )
+        .service(
+            web::resource("/channels/{name}/live/shift/{offset}/{tail:.*}")
+                .get(shifted)
+                .head(shifted),
+        )
+        .service(web::resource("/channels/{name}").get(watch_page).head(watch_page))
+        .service(
+            web::resource("/channels/{name}/ambient")
+                .get(ambient_page)
+                .head(ambient_page),
+        );
+}
+
+fn hub(state: &AppState) -> &Arc<Channels> {
+    &state.channels
+}
+
+async fn list(state: web::Data<AppState>) -> HttpResponse {
+    let hub = hub(&state);
+    let channels: Vec<_> = hub.names().iter().filter_map(|n| hub.view(n)).collect();
+    no_store(HttpResponse::Ok()).json(serde_json::json!({ "channels": channels }))
+}
+
+async fn get(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let view = hub(&state)
+        .view(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    Ok(no_store(HttpResponse::Ok()).json(view))
+}
+
+/// SSE: the current state at once (as `update`), then whatever the hub broadcasts.
+async fn events(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let hub = hub(&state);
+    let rx = hub
+        .subscribe(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    let first = hub.view(&name).map(|v| {
+        Bytes::from(format!(
+            "event: update\ndata: {}\n\n",
+            serde_json::to_string(&v).expect("views serialise")
+        ))
+    });
+    let shutdown = state.shutdown.clone();
+    let body = stream::unfold(
+        (first, rx, shutdown),
+        |(first, mut rx, mut shutdown)| async move {
+            if let Some(b) = first {
+                return Some((Ok::<_, actix_web::Error>(b), (None, rx, shutdown)));
+            }
+            loop {
+                if *shutdown.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    got = rx.recv() => match got {
+                        Ok(b) => return Some((Ok(b), (None, rx, shutdown))),
+                        // A slow client missed some events; the next one carries the full state.
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = shutdown.changed() => return None,
+                }
+            }
+        },
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+#[derive(Serialize)]
+struct VoteCounts {
+    likes: u64,
+    dislikes: u64,
+}
+
+async fn vote(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+    limiter: web::Data<VoteLimiter>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, index, which) = path.into_inner();
+    let vote = match which.as_str() {
+        "like" => Vote::Like,
+        "dislike" => Vote::Dislike,
+        _ => return Err(ApiError::NotFound),
+    };
+    let index: usize = index.parse().map_err(|_| ApiError::NotFound)?;
+    if let Some(addr) = req.peer_addr().map(|a| a.ip()) {
+        if !limiter.allow(addr) {
+            return Err(ApiError::TooManyRequests);
+        }
+    }
+    let hub = hub(&state).clone();
+    if hub.view(&name).is_none() {
+        return Err(ApiError::NoSuchChannel(name));
+    }
+    let n = name.clone();
+    let votes = web::block(move || hub.vote(&n, index, vote))
+        .await
+        .map_err(|e| ApiError::internal("voting", e))?
+        .ok_or(ApiError::NoSuchItem { channel: name, index })?
+        .map_err(|e| ApiError::internal("saving a vote", e))?;
+    Ok(no_store(HttpResponse::Ok()).json(VoteCounts {
+        likes: votes.likes,
+        dislikes: votes.dislikes,
+    }))
+}
+
+/// The master live playlist: one variant per rung height any item has, each served by
+/// the nearest rung of whatever item plays.
+async fn master(name: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (_, media) = hub(&state)
+        .playlist_inputs(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    let mut by_height: BTreeMap<u32, VariantStream> = BTreeMap::new();
+    for item in media.values() {
+        for r in &item.renditions {
+            let v = by_height.entry(r.height).or_insert_with(|| VariantStream {
+                uri: format!("live/{}.m3u8", r.height),
+                codecs: Some(r.codecs.clone()),
+                resolution: Some(Resolution {
+                    width: u64::from(r.width),
+                    height: u64::from(r.picture_height),
+                }),
+                frame_rate: (r.frame_rate > 0.0).then_some(r.frame_rate),
+                ..Default::default()
+            });
+            v.bandwidth = v.bandwidth.max(r.bandwidth);
+            if r.codecs > *v.codecs.as_ref().expect("set above") {
+                v.codecs = Some(r.codecs.clone());
+            }
+        }
+    }
+    if by_height.is_empty() {
+        return Err(ApiError::Busy(format!(
+            "channel {name:?} has nothing to play yet"
+        )));
+    }
+    let playlist = MasterPlaylist {
+        version: Some(7),
+        variants: by_height.into_values().rev().collect(),
+        independent_segments: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    playlist
+        .write_to(&mut out)
+        .map_err(|e| ApiError::internal("writing a playlist", e))?;
+    Ok(playlist_response(out))
+}
+
+async fn variant(
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, height) = path.into_inner();
+    let height: u32 = height.parse().map_err(|_| ApiError::NotFound)?;
+    let hub = hub(&state);
+    let (schedule, media) = hub
+        .playlist_inputs(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    let origin = schedule.epochs.first().map(|e| e.from_ms).unwrap_or(0);
+    let now = hub.now_ms();
+    let text = live_playlist::media_playlist(&schedule, now, origin, height, &|key| media.get(key).cloned())
+        .ok_or_else(|| ApiError::Busy(format!("channel {name:?} has nothing to play yet")))?;
+    Ok(playlist_response(text))
+}
+
+/// A ladder segment moved onto the channel timeline.
+async fn shifted(
+    path: web::Path<(String, u64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_name, offset_ms, tail) = path.into_inner();
+    let rel = RelPath::parse(&tail)?;
+    if rel.extension() != "m4s" || rel.depth() != 3 {
+        return Err(ApiError::NotFound);
+    }
+    let init_rel = RelPath::parse(&format!(
+        "{}/init.mp4",
+        tail.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+    ))?;
+    // Opening is a couple of syscalls; reading and rewriting go off the worker.
+    let init = state.media_root.open(&init_rel)?;
+    let segment = state.media_root.open(&rel)?;
+    let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
+        use std::io::Read;
+        let read = |mut f: std::fs::File| -> Result<Vec<u8>, ApiError> {
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf)
+                .map_err(|e| ApiError::internal("reading a segment", e))?;
+            Ok(buf)
+        };
+        let init = read(init)?;
+        let mut segment = read(segment)?;
+        let scales =
+            retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
+        retime::shift(&mut segment, &scales, offset_ms)
+            .map_err(|e| ApiError::internal("retiming a segment", e))?;
+        Ok(segment)
+    })
+    .await
+    .map_err(|e| ApiError::internal("retiming a segment", e))??;
+    state
+        .metrics
+        .served(super::media::Area::Media, bytes.len() as u64);
+    Ok(HttpResponse::Ok()
+        .content_type("video/iso.segment")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(bytes))
+}
+
+async fn watch_page(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+    pages: web::Data<Pages>,
+) -> Result<HttpResponse, ApiError> {
+    hub(&state)
+        .view(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    pages.html(&req, "channel.html")
+}
+
+async fn ambient_page(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+    pages: web::Data<Pages>,
+) -> Result<HttpResponse, ApiError> {
+    hub(&state)
+        .view(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    pages.html(&req, "ambient.html")
+}
+
+fn playlist_response(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/vnd.apple.mpegurl")
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .body(body)
+}
+
+fn no_store(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    b.insert_header((header::CACHE_CONTROL, "no-store"));
+    b
+}

@@ -1,0 +1,149 @@
+//! The bridge from a session's engine thread (blocking) to an HTTP body (async).
+//!
+//! The engine writes into [`ChannelWriter`], a `Write` that pushes chunks into a small
+//! bounded tokio channel with `blocking_send`: when the HTTP client stops reading, the
+//! socket fills, actix stops polling the body, the channel fills, and the engine thread
+//! blocks inside `write` using no CPU. That is the whole pause mechanism.
+//!
+//! Memory held per paused session is bounded by: [`CHANNEL_CHUNKS`] x [`CHUNK_BYTES`]
+//! (256 KiB) in the channel, plus the fragment being written (at most ~1 s of media at
+//! the rung's VBV cap: 375 KiB at 720p), plus the kernel's socket buffers.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::{mpsc, watch};
+
+/// Chunks the channel holds before the writer blocks.
+pub const CHANNEL_CHUNKS: usize = 4;
+/// Largest chunk pushed at once.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The engine side: a blocking writer into the channel.
+pub struct ChannelWriter {
+    tx: mpsc::Sender<Bytes>,
+    /// Set when the stream is ended from outside: a blocked write returns at once even
+    /// if the client stopped reading (a stalled socket never polls the body again).
+    stop: watch::Receiver<bool>,
+    /// Called once, when the first chunk is handed over (the session clock starts).
+    on_first: Option<Box<dyn FnOnce() + Send>>,
+    /// Bytes handed over so far.
+    pub written: u64,
+}
+
+impl ChannelWriter {
+    /// True once the reader is gone (client disconnected, or the stream was ended).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// A handle that answers [`ChannelWriter::is_closed`] from another closure.
+    pub fn closed_probe(&self) -> mpsc::Sender<Bytes> {
+        self.tx.clone()
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(CHUNK_BYTES);
+        let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away");
+        if *self.stop.borrow() {
+            return Err(gone());
+        }
+        // Wait (no CPU) for room in the channel, or for the stop switch.
+        let permit = futures_executor::block_on(async {
+            tokio::select! {
+                permit = self.tx.reserve() => permit.ok(),
+                _ = self.stop.changed() => None,
+            }
+        })
+        .ok_or_else(gone)?;
+        permit.send(Bytes::copy_from_slice(&buf[..n]));
+        self.written += n as u64;
+        if let Some(f) = self.on_first.take() {
+            f();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The HTTP side: chunks until the engine finishes, or until the stream is stopped
+/// (seek, track change, delete), whichever comes first.
+pub struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    stop: watch::Receiver<bool>,
+}
+
+impl ChannelReader {
+    /// The body stream. Dropping it (client gone) unblocks and stops the engine thread.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        futures_util::stream::unfold(self, |mut r| async move {
+            if *r.stop.borrow() {
+                return None;
+            }
+            tokio::select! {
+                chunk = r.rx.recv() => chunk.map(|c| (Ok(c), r)),
+                _ = r.stop.changed() => None,
+            }
+        })
+    }
+}
+
+/// Ends a stream from outside (seek, track change, delete).
+#[derive(Clone)]
+pub struct StreamStop(watch::Sender<bool>);
+
+impl StreamStop {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// A connected writer/reader pair and the stop switch of the reader.
+pub fn channel(on_first: Box<dyn FnOnce() + Send>) -> (ChannelWriter, ChannelReader, StreamStop) {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    (
+        ChannelWriter {
+            tx,
+            stop: stop_rx.clone(),
+            on_first: Some(on_first),
+            written: 0,
+        },
+        ChannelReader { rx, stop: stop_rx },
+        StreamStop(stop_tx),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_full_channel_blocks_the_writer_until_stopped() {
+        let (mut w, reader, stop) = channel(Box::new(|| {}));
+        let t = std::thread::spawn(move || {
+            let chunk = vec![0u8; CHUNK_BYTES];
+            let mut n = 0;
+            while w.write(&chunk).is_ok() {
+                n += 1;
+            }
+            n
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!t.is_finished(), "the writer should be blocked on a full channel");
+        stop.stop();
+        assert_eq!(
+            t.join().unwrap(),
+            CHANNEL_CHUNKS,
+            "exactly the channel's capacity went in"
+        );
+        drop(reader);
+    }
+}

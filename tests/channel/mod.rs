@@ -1,0 +1,3 @@
+//! Channels: schedule, retimed segments, live playlists.
+
+mod retime;

@@ -1,0 +1,228 @@
+//! Ladders that must come out right, one source shape at a time.
+
+use reel::engine::sample::SampleSpec;
+use reel::hls::SegmentFormat;
+use tempfile::tempdir;
+
+use super::{clip, opts, spec, transcode};
+use crate::judge::{self, check_ladder};
+
+fn sizes(r: &[judge::CheckedRendition]) -> Vec<(u64, u64)> {
+    r.iter().map(|c| (c.width, c.height)).collect()
+}
+
+#[test]
+fn landscape_with_audio_makes_the_default_ladder_up_to_the_source() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "in.mp4", spec(640, 360, 5.0));
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 2.0, SegmentFormat::Fmp4));
+    let state = state.unwrap();
+    let checked = check_ladder(&out, &src, 2.0);
+    assert_eq!(sizes(&checked), vec![(640, 360), (426, 240)]);
+    assert!(checked.iter().all(|c| c.segments == 3));
+    assert!((state.duration - 5.0).abs() < 0.05, "duration {}", state.duration);
+    // Audio muxed into every rung, AAC-LC advertised.
+    for r in &state.renditions {
+        assert!(r.codecs.ends_with(",mp4a.40.2"), "{}", r.codecs);
+        let seg = out.join(&r.segments[0].uri);
+        let mut bytes = std::fs::read(out.join(r.init.as_ref().unwrap())).unwrap();
+        bytes.extend(std::fs::read(&seg).unwrap());
+        let joined = dir.path().join("joined.mp4");
+        std::fs::write(&joined, bytes).unwrap();
+        assert_eq!(judge::audio_streams(&joined), 1);
+        // The advertised CODECS profile and level are the stream's own (ffprobe's view).
+        let v = judge::ffprobe(
+            &joined,
+            &["-select_streams", "v:0", "-show_entries", "stream=profile,level"],
+        );
+        let level = v["streams"][0]["level"].as_i64().unwrap();
+        assert_eq!(v["streams"][0]["profile"], "High");
+        assert!(
+            r.codecs.starts_with(&format!("avc1.6400{level:02x}")),
+            "{} vs level {level}",
+            r.codecs
+        );
+    }
+    // Poster: a real JPEG of a non-black frame.
+    let poster = out.join("poster.jpg");
+    let (w, _, codec, _) = judge::video_stream(&poster);
+    assert_eq!((w, codec.as_str()), (640, "mjpeg"));
+    // Bandwidth: measured peak >= average > 0, and the master carries them.
+    for r in &state.renditions {
+        assert!(r.bandwidth >= r.average_bandwidth && r.average_bandwidth > 0);
+    }
+}
+
+#[test]
+fn no_audio_odd_size_keeps_aspect_with_even_dimensions() {
+    let dir = tempdir().unwrap();
+    let src = clip(
+        dir.path(),
+        "odd.mp4",
+        SampleSpec {
+            audio_tracks: 0,
+            ..spec(854, 481, 3.0)
+        },
+    );
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 1.0, SegmentFormat::Fmp4));
+    let state = state.unwrap();
+    let checked = check_ladder(&out, &src, 1.0);
+    assert_eq!(sizes(&checked), vec![(852, 480), (640, 360), (426, 240)]);
+    assert!(state.renditions.iter().all(|r| !r.codecs.contains("mp4a")));
+    assert_eq!(judge::audio_streams(&out.join("480p/init.mp4")), 0);
+}
+
+#[test]
+fn portrait_source_rung_number_is_the_short_side() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "portrait.mp4", spec(360, 640, 2.0));
+    let (out, state) = transcode(
+        &src,
+        dir.path(),
+        &opts(Some(&[720, 360, 240]), 1.0, SegmentFormat::Fmp4),
+    );
+    let state = state.unwrap();
+    assert_eq!(state.skipped_heights, vec![720]);
+    assert_eq!(
+        sizes(&check_ladder(&out, &src, 1.0)),
+        vec![(360, 640), (240, 426)]
+    );
+}
+
+#[test]
+fn rotated_source_is_turned_upright() {
+    let dir = tempdir().unwrap();
+    let src = clip(
+        dir.path(),
+        "rotated.mp4",
+        SampleSpec {
+            rotation: 90,
+            ..spec(640, 360, 2.0)
+        },
+    );
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 1.0, SegmentFormat::Fmp4));
+    let state = state.unwrap();
+    assert_eq!(state.source.video.rotation, 90);
+    assert_eq!(
+        sizes(&check_ladder(&out, &src, 1.0)),
+        vec![(360, 640), (240, 426)]
+    );
+    // No rotation tag survives into the output: the pixels themselves are upright.
+    let v = judge::ffprobe(&out.join("360p/init.mp4"), &["-show_entries", "stream_side_data"]);
+    assert!(!v.to_string().contains("Display Matrix"), "{v}");
+}
+
+#[test]
+fn ten_bit_and_444_sources_become_8_bit_420() {
+    for pix in ["yuv420p10le", "yuv444p"] {
+        let dir = tempdir().unwrap();
+        let src = clip(
+            dir.path(),
+            "deep.mkv",
+            SampleSpec {
+                pix_fmt: pix.into(),
+                ..spec(320, 240, 2.0)
+            },
+        );
+        assert_eq!(judge::video_stream(&src).3, pix);
+        let (out, state) = transcode(&src, dir.path(), &opts(None, 1.0, SegmentFormat::Fmp4));
+        state.unwrap();
+        // check_ladder asserts yuv420p, 8-bit H.264 in every segment.
+        assert_eq!(sizes(&check_ladder(&out, &src, 1.0)), vec![(320, 240)]);
+    }
+}
+
+#[test]
+fn variable_frame_rate_keeps_boundaries_on_pts() {
+    let dir = tempdir().unwrap();
+    let src = clip(
+        dir.path(),
+        "vfr.mkv",
+        SampleSpec {
+            vfr: true,
+            ..spec(320, 180, 6.0)
+        },
+    );
+    let (out, state) = transcode(&src, dir.path(), &opts(Some(&[180]), 2.0, SegmentFormat::Fmp4));
+    state.unwrap();
+    let checked = check_ladder(&out, &src, 2.0);
+    assert_eq!(checked[0].segments, 3);
+}
+
+#[test]
+fn clip_shorter_than_one_segment_is_one_segment() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "short.mp4", spec(320, 180, 1.5));
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 4.0, SegmentFormat::Fmp4));
+    let state = state.unwrap();
+    assert_eq!(check_ladder(&out, &src, 4.0)[0].segments, 1);
+    assert!((state.renditions[0].segments[0].duration - 1.5).abs() < 0.04);
+}
+
+#[test]
+fn two_audio_tracks_probe_both_and_ladder_takes_the_first() {
+    let dir = tempdir().unwrap();
+    let src = clip(
+        dir.path(),
+        "two.mkv",
+        SampleSpec {
+            audio_tracks: 2,
+            ..spec(320, 180, 2.0)
+        },
+    );
+    let p = reel::engine::probe(&src).unwrap();
+    assert_eq!(p.audio_tracks.len(), 2);
+    assert_eq!(p.audio_tracks[1].index, 1);
+    assert_eq!(p.audio_tracks[1].language.as_deref(), Some("fra"));
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 1.0, SegmentFormat::Fmp4));
+    state.unwrap();
+    check_ladder(&out, &src, 1.0);
+    assert_eq!(judge::audio_streams(&out.join("180p/init.mp4")), 1);
+}
+
+#[test]
+fn transport_stream_segments_stand_alone() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "in.mp4", spec(320, 180, 3.0));
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 1.0, SegmentFormat::Ts));
+    let state = state.unwrap();
+    assert!(state.renditions[0].init.is_none());
+    assert!(state.renditions[0].segments[0].uri.ends_with(".ts"));
+    let checked = check_ladder(&out, &src, 1.0);
+    assert_eq!(checked[0].segments, 3);
+    // Each .ts segment carries audio on its own (no init segment to lean on).
+    assert_eq!(judge::audio_streams(&out.join("180p/seg00002.ts")), 1);
+}
+
+#[test]
+fn playlists_are_event_playlists_while_the_job_runs() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "in.mp4", spec(320, 180, 4.0));
+    let out = dir.path().join("out");
+    let mut seen_growing = false;
+    let result = reel::engine::transcode(
+        &src,
+        &out,
+        &opts(None, 1.0, SegmentFormat::Fmp4),
+        &mut |state| {
+            let r = &state.renditions[0];
+            if state.progress < 1.0 && !r.segments.is_empty() && r.segments.len() < 4 {
+                let text = std::fs::read_to_string(out.join(&r.playlist)).unwrap();
+                let playlist = crate::judge::parse_media(&out.join(&r.playlist));
+                assert!(
+                    text.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !playlist.end_list,
+                    "{text}"
+                );
+                assert!(out.join("master.m3u8").exists());
+                // Every listed segment is already complete on disk.
+                for s in &playlist.segments {
+                    assert!(out.join("180p").join(&s.uri).metadata().unwrap().len() > 0);
+                }
+                seen_growing = true;
+            }
+        },
+        &reel::engine::CancelToken::new(),
+    );
+    result.unwrap();
+    assert!(seen_growing, "never saw a partial playlist");
+}

@@ -1,0 +1,237 @@
+//! Independent judges of reel's output: the `ffprobe` CLI and the `m3u8-rs` parser.
+//!
+//! Nothing here uses reel's own code to decide whether reel's output is right.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+use serde_json::Value;
+
+/// Runs `ffprobe -of json` with `args` on `path`.
+pub fn ffprobe(path: &Path, args: &[&str]) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (scripts/setup --test installs it)");
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe prints JSON")
+}
+
+/// A video packet as ffprobe sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoPacket {
+    pub pts: f64,
+    pub key: bool,
+}
+
+/// Video packets of a file in decode order.
+pub fn video_packets(path: &Path) -> Vec<VideoPacket> {
+    let v = ffprobe(
+        path,
+        &["-select_streams", "v:0", "-show_entries", "packet=pts_time,flags"],
+    );
+    v["packets"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| VideoPacket {
+                    pts: p["pts_time"]
+                        .as_str()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(f64::NAN),
+                    key: p["flags"].as_str().unwrap_or("").starts_with('K'),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (width, height, codec, pix_fmt) of the first video stream.
+pub fn video_stream(path: &Path) -> (u64, u64, String, String) {
+    let v = ffprobe(
+        path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height,codec_name,pix_fmt",
+        ],
+    );
+    let s = &v["streams"][0];
+    (
+        s["width"].as_u64().unwrap_or(0),
+        s["height"].as_u64().unwrap_or(0),
+        s["codec_name"].as_str().unwrap_or("").to_string(),
+        s["pix_fmt"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// Number of audio streams.
+pub fn audio_streams(path: &Path) -> usize {
+    let v = ffprobe(path, &["-select_streams", "a", "-show_entries", "stream=index"]);
+    v["streams"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+/// Duration of the video as decoded: last packet pts + one frame - first pts.
+pub fn decoded_video_duration(path: &Path) -> f64 {
+    let mut pts: Vec<f64> = video_packets(path)
+        .iter()
+        .map(|p| p.pts)
+        .filter(|p| p.is_finite())
+        .collect();
+    pts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if pts.len() < 2 {
+        return 0.0;
+    }
+    let frame = (pts[pts.len() - 1] - pts[0]) / (pts.len() - 1) as f64;
+    pts[pts.len() - 1] + frame - pts[0]
+}
+
+pub fn parse_master(path: &Path) -> MasterPlaylist {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(Playlist::MasterPlaylist(m)) => m,
+        other => panic!("{} is not a master playlist: {other:?}", path.display()),
+    }
+}
+
+pub fn parse_media(path: &Path) -> MediaPlaylist {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    match m3u8_rs::parse_playlist_res(&bytes) {
+        Ok(Playlist::MediaPlaylist(m)) => m,
+        other => panic!("{} is not a media playlist: {other:?}", path.display()),
+    }
+}
+
+/// One rendition as the judges found it.
+#[derive(Debug)]
+pub struct CheckedRendition {
+    pub width: u64,
+    pub height: u64,
+    pub segments: usize,
+    pub total: f64,
+}
+
+/// Checks a finished ladder under `dir` against its source:
+/// - the master and every media playlist parse, media playlists are VOD with ENDLIST;
+/// - every segment (init + segment for fMP4) starts with a video keyframe, its picture
+///   size matches the variant's RESOLUTION, and ffprobe reads it as 8-bit yuv420p H.264;
+/// - every segment but the last lasts `segment_seconds` within one frame, and EXTINF
+///   matches the measured duration within one frame;
+/// - the rendition's total is within 0.1 s of the source's decoded duration.
+pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<CheckedRendition> {
+    let master = parse_master(&dir.join("master.m3u8"));
+    assert!(!master.variants.is_empty(), "master lists no variants");
+    let source_duration = decoded_video_duration(source);
+    let mut out = Vec::new();
+    for variant in &master.variants {
+        let codecs = variant.codecs.as_deref().unwrap_or("");
+        assert!(codecs.starts_with("avc1."), "CODECS {codecs:?}");
+        let res = variant.resolution.expect("RESOLUTION present");
+        let playlist_path = dir.join(&variant.uri);
+        let media = parse_media(&playlist_path);
+        assert!(media.end_list, "{} has no ENDLIST", variant.uri);
+        assert_eq!(media.playlist_type, Some(m3u8_rs::MediaPlaylistType::Vod));
+        let rung_dir = playlist_path.parent().unwrap().to_path_buf();
+        let init = media
+            .segments
+            .first()
+            .and_then(|s| s.map.as_ref())
+            .map(|m| rung_dir.join(&m.uri));
+        let mut starts = Vec::new();
+        let mut last_end = 0.0;
+        // The shortest mean frame interval over the segments: the frame duration.
+        let mut frame: f64 = f64::MAX;
+        for seg in &media.segments {
+            let file = joined(init.as_deref(), &rung_dir.join(&seg.uri));
+            let (w, h, codec, pix) = video_stream(&file);
+            assert_eq!((w, h), (res.width, res.height), "{} picture size", seg.uri);
+            assert_eq!(codec, "h264");
+            assert_eq!(pix, "yuv420p", "{} pixel format", seg.uri);
+            let packets = video_packets(&file);
+            assert!(!packets.is_empty(), "{} has no video", seg.uri);
+            assert!(
+                packets[0].key,
+                "{} of {} does not start with a keyframe",
+                seg.uri, variant.uri
+            );
+            let keys = packets.iter().filter(|p| p.key).count();
+            assert_eq!(keys, 1, "{} has {keys} keyframes (stray IDR)", seg.uri);
+            let mut pts: Vec<f64> = packets.iter().map(|p| p.pts).collect();
+            pts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            if pts.len() > 1 {
+                frame = frame
+                    .min((pts[pts.len() - 1] - pts[0]) / (pts.len() - 1) as f64)
+                    .max(1.0 / 120.0);
+            }
+            starts.push(pts[0]);
+            last_end = pts[pts.len() - 1];
+        }
+        if frame == f64::MAX {
+            frame = 1.0 / 30.0; // one frame per segment: assume 30 fps
+        }
+        last_end += frame;
+        let mut total = 0.0;
+        for (i, seg) in media.segments.iter().enumerate() {
+            let measured = if i + 1 < starts.len() {
+                starts[i + 1] - starts[i]
+            } else {
+                last_end - starts[i]
+            };
+            total += measured;
+            let tolerance = frame + 0.002;
+            assert!(
+                (f64::from(seg.duration) - measured).abs() <= tolerance,
+                "{}: EXTINF {} but measured {measured:.4}",
+                seg.uri,
+                seg.duration
+            );
+            if i + 1 < media.segments.len() {
+                assert!(
+                    (measured - segment_seconds).abs() <= tolerance,
+                    "{} lasts {measured:.4}, not {segment_seconds} within a frame",
+                    seg.uri
+                );
+            }
+        }
+        assert!(
+            (total - source_duration).abs() <= 0.1,
+            "{}: {total:.3}s of video, the source has {source_duration:.3}s",
+            variant.uri
+        );
+        out.push(CheckedRendition {
+            width: res.width,
+            height: res.height,
+            segments: media.segments.len(),
+            total,
+        });
+    }
+    out
+}
+
+/// For fMP4, a temp file holding init + segment (what a player feeds its decoder);
+/// for TS, the segment itself.
+fn joined(init: Option<&Path>, segment: &Path) -> PathBuf {
+    match init {
+        None => segment.to_path_buf(),
+        Some(init) => {
+            let mut bytes = std::fs::read(init).expect("init segment");
+            bytes.extend(std::fs::read(segment).expect("segment"));
+            // Next to the segment, which lives in the test's own temp directory.
+            let name = segment.file_name().unwrap().to_string_lossy();
+            let path = segment.with_file_name(format!(".judge-{name}.mp4"));
+            std::fs::write(&path, bytes).expect("temp file");
+            path
+        }
+    }
+}
