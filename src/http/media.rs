@@ -110,7 +110,7 @@ fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpR
             "public, max-age=300",
         ),
     };
-    let file = root.open(&rel)?;
+    let file = root.open_any(&rel)?;
     if area == Area::Library && matches!(rel.extension().as_str(), "mp4" | "m4v" | "mov") {
         check_moov_once(state, &rel, &file);
     }
@@ -119,7 +119,7 @@ fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpR
     let mut res = named_response(req, file, &rel)?;
     if res.status() == StatusCode::PARTIAL_CONTENT && !if_range_holds(req, &res) {
         req.headers_mut().remove(header::RANGE);
-        res = named_response(req, root.open(&rel)?, &rel)?;
+        res = named_response(req, root.open_any(&rel)?, &rel)?;
     }
     if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
         res.headers_mut()

@@ -116,9 +116,22 @@ impl StaticRoot {
         &self.path
     }
 
-    /// Opens a path below the root for reading. The caller checks that it is a regular
-    /// file (from the `fstat` it needs anyway): directories are never listed.
+    /// Opens a regular file below the root for reading; anything else (a directory, a
+    /// device, a FIFO) is "not found".
     pub fn open(&self, rel: &RelPath) -> Result<File, ApiError> {
+        let file = self.open_any(rel)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| ApiError::internal("reading file metadata", e))?;
+        if !meta.is_file() {
+            return Err(ApiError::NotFound);
+        }
+        Ok(file)
+    }
+
+    /// Like [`open`](Self::open) without the file type check, for a caller that makes it
+    /// from the `fstat` it does anyway (the media handler: one syscall less per request).
+    pub fn open_any(&self, rel: &RelPath) -> Result<File, ApiError> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         let file = match rustix::fs::openat2(
             &self.dir,
@@ -212,18 +225,18 @@ mod tests {
         std::os::unix::fs::symlink(tmp.path(), root.join("dirlink")).unwrap();
         let r = StaticRoot::new(&root).unwrap();
         let open = |p: &str| {
-            let file = r.open(&RelPath::parse(p).unwrap()).map_err(|e| e.code())?;
-            match file.metadata().unwrap().is_file() {
-                true => Ok(()),
-                false => Err("not a file"),
-            }
+            r.open(&RelPath::parse(p).unwrap())
+                .map(|_| ())
+                .map_err(|e| e.code())
         };
         assert_eq!(open("sub/ok.txt"), Ok(()));
         assert_eq!(open("inside"), Ok(()));
         assert_eq!(open("abs"), Err("forbidden"));
         assert_eq!(open("rel"), Err("forbidden"));
         assert_eq!(open("dirlink/secret"), Err("forbidden"));
-        assert_eq!(open("sub"), Err("not a file"));
+        assert_eq!(open("sub"), Err("not_found"));
+        let any = r.open_any(&RelPath::parse("sub").unwrap()).unwrap();
+        assert!(any.metadata().unwrap().is_dir());
         assert_eq!(open("missing"), Err("not_found"));
     }
 }
