@@ -42,6 +42,15 @@ fn metrics_count_uploads_jobs_and_bytes() {
     assert!(value("reel_transcode_seconds_total{rung=\"180p\"}") > 0.0);
     assert!(value("reel_served_bytes_total{area=\"media\"}") >= served as f64);
     assert_eq!(value("reel_open_streams{kind=\"events\"}"), 0.0);
+    assert!(value("reel_file_cache_blocks_total{result=\"miss\"}") >= 1.0);
+    let hits = value("reel_file_cache_blocks_total{result=\"hit\"}");
+    server.get(&format!("/media/{id}/master.m3u8"));
+    let text = server.get("/metrics").text();
+    let hit_line = format!("reel_file_cache_blocks_total{{result=\"hit\"}} {}", hits + 1.0);
+    assert!(
+        text.contains(&hit_line),
+        "a second read comes from memory:\n{text}"
+    );
     for family in [
         "reel_upload_bytes_total",
         "reel_jobs_running",
