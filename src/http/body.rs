@@ -28,16 +28,20 @@ pub const SYNC_READ_LIMIT: u64 = 1 << 20;
 pub const STREAM_CHUNK: u64 = 512 << 10;
 
 /// The body for `len` bytes of `file` (whose `fstat` is `meta`) from `offset`; small
-/// ranges go through the [`FileCache`].
+/// ranges go through the [`FileCache`] when one is given (files that never change in
+/// place), else straight to the file.
 pub fn file_range(
     file: File,
     meta: &Metadata,
     offset: u64,
     len: u64,
-    cache: &FileCache,
+    cache: Option<&FileCache>,
 ) -> std::io::Result<BoxBody> {
     if len <= SYNC_READ_LIMIT {
-        let mut parts = cache.read(&file, meta, offset, len)?;
+        let mut parts = match cache {
+            Some(cache) => cache.read(&file, meta, offset, len)?,
+            None => vec![read_range(&file, offset, len as usize)?],
+        };
         return Ok(match parts.len() {
             0 => BoxBody::new(Bytes::new()),
             1 => BoxBody::new(parts.pop().expect("one part")),

@@ -10,8 +10,11 @@
 //! * Blocks are [`BLOCK`] bytes at aligned offsets; a range is served as slices of the
 //!   blocks it covers, and a miss reads whole blocks (at most one block more than asked).
 //! * Keys carry the file's device, inode, size and modification time, so a file rewritten
-//!   or replaced (playlists are replaced by rename) is a different file: nothing stale is
-//!   ever served, and old blocks simply age out.
+//!   or replaced is a different file and old blocks simply age out. Those are the
+//!   validators static servers build ETags from; as they cannot tell apart two versions
+//!   written within one clock tick that reuse an inode at the same size, the media handler
+//!   only caches files that never change in place (segments, init segments, library
+//!   files), never playlists or manifests, which running jobs rewrite many times a second.
 //! * Eviction is CLOCK (second chance) over a byte budget (`--cache-mb`; 0 turns the cache
 //!   off), O(1) amortised under one short lock; reads from disk happen outside the lock.
 

@@ -130,7 +130,10 @@ fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpR
     if req.method() == Method::HEAD {
         return Ok(res.map_body(|_, _| HeadBody(length).boxed()));
     }
-    let body = file_range(source, &meta, offset, length, &state.file_cache)
+    // Playlists and manifests are rewritten while a job runs, each time by a rename, and
+    // cost little to read: only files that never change go through the memory cache.
+    let cache = (area == Area::Library || is_immutable(&rel)).then_some(&state.file_cache);
+    let body = file_range(source, &meta, offset, length, cache)
         .map_err(|e| ApiError::internal("reading a file to serve", e))?;
     state.metrics.served(area, length);
     Ok(res.set_body(body))
@@ -217,10 +220,14 @@ fn mime_of(content_type: &'static str) -> mime::Mime {
 }
 
 /// `Cache-Control` for a file of a video's tree.
+/// Segments and init segments: written once, under names never reused for other bytes.
+fn is_immutable(rel: &RelPath) -> bool {
+    matches!(rel.extension().as_str(), "m4s" | "ts" | "mp4")
+}
+
 fn media_cache_control(rel: &RelPath, status: Status) -> &'static str {
     let ext = rel.extension();
-    if matches!(ext.as_str(), "m4s" | "ts" | "mp4") {
-        // Segment and init names are never reused for other bytes.
+    if is_immutable(rel) {
         return "public, max-age=31536000, immutable";
     }
     match status {
