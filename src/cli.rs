@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// count); more answer 503 with Retry-After.
     #[arg(long, default_value_t = default_live_encoders(), env = "REEL_MAX_LIVE_ENCODERS")]
     pub max_live_encoders: usize,
+    /// Memory for hot blocks of served files (segments, library ranges), in MiB; 0 turns
+    /// the cache off.
+    #[arg(long, default_value_t = 128, env = "REEL_CACHE_MB")]
+    pub cache_mb: u64,
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,

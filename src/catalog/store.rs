@@ -37,6 +37,7 @@ impl Store {
             }
             match Video::read_manifest(&entry.path()) {
                 Ok(mut video) => {
+                    layout::remove_temp_files(&entry.path());
                     if video.id != name {
                         video.id = name.clone();
                         video.links = Links::for_id(&name);

@@ -85,7 +85,8 @@ impl Drop for StreamGuard {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let text = render(&state.metrics, state.jobs.stats(), state.jobs.queued());
+    let mut text = render(&state.metrics, state.jobs.stats(), state.jobs.queued());
+    text.push_str(&render_cache(state.file_cache.stats()));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
@@ -198,6 +199,19 @@ fn render(m: &Metrics, jobs: &JobStats, queued: usize) -> String {
         ],
     );
     out
+}
+
+/// The file cache's counters: `(hits, misses, bytes held)`.
+fn render_cache((hits, misses, bytes): (u64, u64, u64)) -> String {
+    format!(
+        "# HELP reel_file_cache_blocks_total Blocks of served files looked up in the memory cache, by result.\n\
+         # TYPE reel_file_cache_blocks_total counter\n\
+         reel_file_cache_blocks_total{{result=\"hit\"}} {hits}\n\
+         reel_file_cache_blocks_total{{result=\"miss\"}} {misses}\n\
+         # HELP reel_file_cache_bytes Bytes of file blocks held in the memory cache.\n\
+         # TYPE reel_file_cache_bytes gauge\n\
+         reel_file_cache_bytes {bytes}\n"
+    )
 }
 
 #[cfg(test)]

@@ -19,9 +19,11 @@
 //! in-flight requests finish, running jobs are cancelled and left queued for the next start.
 
 mod auth;
+mod body;
 mod channels;
 mod cors;
 pub mod error;
+mod file_cache;
 pub mod media;
 mod metrics;
 mod pages;
@@ -68,6 +70,8 @@ pub struct AppState {
     pub moov_checks: media::MoovChecks,
     /// Turns true when the server starts to stop; event streams end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// Hot blocks of served files.
+    pub file_cache: file_cache::FileCache,
     /// Synchronized channels.
     pub channels: Arc<Channels>,
     /// Live sessions.
@@ -104,8 +108,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .get(sse::events)
             .default_service(not_allowed()),
     )
-    .service(web::service("/media/{tail:.*}").finish(fn_service(media::media)))
-    .service(web::service("/library/{tail:.*}").finish(fn_service(media::library)))
+    // Scopes match their prefix without a regex; the handlers parse the raw tail.
+    .service(web::scope("/media").default_service(fn_service(media::media)))
+    .service(web::scope("/library").default_service(fn_service(media::library)))
     .configure(pages::routes)
     .configure(channels::routes)
     .configure(sessions::routes)
@@ -174,6 +179,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
+        file_cache: file_cache::FileCache::new(args.cache_mb.saturating_mul(1 << 20)),
         channels,
         sessions,
     });

@@ -116,8 +116,22 @@ impl StaticRoot {
         &self.path
     }
 
-    /// Opens a regular file below the root for reading.
+    /// Opens a regular file below the root for reading; anything else (a directory, a
+    /// device, a FIFO) is "not found".
     pub fn open(&self, rel: &RelPath) -> Result<File, ApiError> {
+        let file = self.open_any(rel)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| ApiError::internal("reading file metadata", e))?;
+        if !meta.is_file() {
+            return Err(ApiError::NotFound);
+        }
+        Ok(file)
+    }
+
+    /// Like [`open`](Self::open) without the file type check, for a caller that makes it
+    /// from the `fstat` it does anyway (the media handler: one syscall less per request).
+    pub fn open_any(&self, rel: &RelPath) -> Result<File, ApiError> {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
         let file = match rustix::fs::openat2(
             &self.dir,
@@ -130,13 +144,6 @@ impl StaticRoot {
             Err(Errno::NOSYS) => self.open_checked_in_user_space(rel)?,
             Err(e) => return Err(open_error(e)),
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| ApiError::internal("reading file metadata", e))?;
-        if !meta.is_file() {
-            // Directories (no listings), devices, FIFOs: nothing to serve.
-            return Err(ApiError::NotFound);
-        }
         Ok(file)
     }
 
@@ -228,6 +235,8 @@ mod tests {
         assert_eq!(open("rel"), Err("forbidden"));
         assert_eq!(open("dirlink/secret"), Err("forbidden"));
         assert_eq!(open("sub"), Err("not_found"));
+        let any = r.open_any(&RelPath::parse("sub").unwrap()).unwrap();
+        assert!(any.metadata().unwrap().is_dir());
         assert_eq!(open("missing"), Err("not_found"));
     }
 }

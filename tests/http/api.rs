@@ -42,6 +42,18 @@ fn metrics_count_uploads_jobs_and_bytes() {
     assert!(value("reel_transcode_seconds_total{rung=\"180p\"}") > 0.0);
     assert!(value("reel_served_bytes_total{area=\"media\"}") >= served as f64);
     assert_eq!(value("reel_open_streams{kind=\"events\"}"), 0.0);
+    // Segments come from the memory cache from their second read on; playlists never do.
+    let hits = value("reel_file_cache_blocks_total{result=\"hit\"}");
+    let segment = format!("/media/{id}/180p/seg00000.m4s");
+    server.get(&segment);
+    server.get(&segment);
+    let text = server.get("/metrics").text();
+    for line in [
+        format!("reel_file_cache_blocks_total{{result=\"hit\"}} {}", hits + 1.0),
+        "reel_file_cache_blocks_total{result=\"miss\"} 1\n".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line} in\n{text}");
+    }
     for family in [
         "reel_upload_bytes_total",
         "reel_jobs_running",

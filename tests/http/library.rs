@@ -105,3 +105,19 @@ fn a_library_mp4_with_its_moov_at_the_end_is_reported_in_the_log() {
         .count();
     assert_eq!(warnings, 1);
 }
+
+#[test]
+fn a_library_file_replaced_on_disk_is_served_fresh() {
+    let (server, library) = library_server();
+    let path = library.path().join("notes.txt");
+    std::fs::write(&path, "first version").unwrap();
+    assert_eq!(server.get("/library/notes.txt").text(), "first version");
+    assert_eq!(server.get("/library/notes.txt").text(), "first version");
+    // Same length, rewritten in place: the memory cache must not answer with the old bytes.
+    std::fs::write(&path, "later version").unwrap();
+    assert_eq!(server.get("/library/notes.txt").text(), "later version");
+    let replacement = library.path().join("notes.new");
+    std::fs::write(&replacement, "third version").unwrap();
+    std::fs::rename(&replacement, &path).unwrap();
+    assert_eq!(server.get("/library/notes.txt").text(), "third version");
+}

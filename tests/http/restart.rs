@@ -112,7 +112,11 @@ fn the_catalog_is_rebuilt_from_the_media_root() {
     let mut server = Server::new();
     let id = upload_ok(&server, &small_clip(), &[("heights", "180")]);
     let before = wait_ready(&server, &id);
+    // What an atomic write interrupted by a crash leaves: a hidden temp file.
+    let stale = server.media.join(&id).join("180p").join(".tmp-interrupted");
+    std::fs::write(&stale, b"half a playlist").unwrap();
     server.restart();
+    assert!(!stale.exists(), "temp files are cleaned at start");
     assert_eq!(
         server.get("/api/videos").json()["videos"],
         serde_json::json!([before])
