@@ -9,6 +9,7 @@
 //! POST   /api/sessions/{id}/pause | resume | seek {"position"} | tracks {"audio_track"}
 //!                                      | rate {"rate"} → the session
 //! DELETE /api/sessions/{id}            204
+//! GET    /live                         the live session page (web/live.html)
 //! ```
 //!
 //! A ready video is streamed from its own ladder (the top rendition's media playlist,
@@ -26,6 +27,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::metrics::StreamKind;
+use super::pages::Pages;
 use super::root::RelPath;
 use super::AppState;
 use crate::catalog::Status;
@@ -33,11 +35,16 @@ use crate::live::stream::ClientGone;
 use crate::live::{NewSession, SessionError, SessionSource};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/sessions").post(create))
-        .service(web::resource("/api/sessions/{id}").get(status).delete(delete))
-        .service(web::resource("/api/sessions/{id}/status").get(status))
-        .service(web::resource("/api/sessions/{id}/stream").get(stream))
-        .service(web::resource("/api/sessions/{id}/{action}").post(act));
+    cfg.service(
+        web::resource("/live")
+            .route(web::get().to(page))
+            .route(web::head().to(page)),
+    )
+    .service(web::resource("/api/sessions").post(create))
+    .service(web::resource("/api/sessions/{id}").get(status).delete(delete))
+    .service(web::resource("/api/sessions/{id}/status").get(status))
+    .service(web::resource("/api/sessions/{id}/stream").get(stream))
+    .service(web::resource("/api/sessions/{id}/{action}").post(act));
 }
 
 impl From<SessionError> for ApiError {
@@ -142,6 +149,10 @@ async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse,
         .insert_header((header::LOCATION, format!("/api/sessions/{}", session.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(session.status()))
+}
+
+async fn page(req: HttpRequest, pages: web::Data<Pages>) -> Result<HttpResponse, ApiError> {
+    pages.html(&req, "live.html")
 }
 
 async fn status(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -6,11 +6,13 @@
 //! * `pause`: a reader that stops reading: paused, frozen, bounded, the same connection
 //!   delivering again;
 //! * `lifetime`: DELETE, client disconnect, idle expiry, the encoder limit (503);
-//! * `mpv`: mpv plays a session's stream URL headless.
+//! * `mpv`: mpv plays a session's stream URL headless;
+//! * `browser`: the `/live` page in headless Chromium (`tests/browser/live.mjs`).
 //!
 //! Clips stay small (320x180, 640x360 for the backpressure test) and short so the whole
 //! module runs in a few tens of seconds on two cores.
 
+mod browser;
 mod lifetime;
 mod mpv;
 mod pause;
