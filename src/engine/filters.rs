@@ -74,19 +74,8 @@ impl Rotate {
             .source()
             .add(input)
             .map_err(graph_error("rotating a frame"))?;
-        loop {
-            let mut f = frame::Video::empty();
-            match self
-                .graph
-                .get("out")
-                .expect("graph has an output")
-                .sink()
-                .frame(&mut f)
-            {
-                Ok(()) => out.push(f),
-                Err(_) => return Ok(()),
-            }
-        }
+        pull(&mut self.graph, out, frame::Video::empty);
+        Ok(())
     }
 }
 
@@ -148,18 +137,27 @@ impl AudioConform {
             Some(f) => src.source().add(f).map_err(graph_error("resampling audio"))?,
             None => src.source().flush().map_err(graph_error("flushing audio"))?,
         }
-        loop {
-            let mut f = frame::Audio::empty();
-            match self
-                .graph
-                .get("out")
-                .expect("graph has an output")
-                .sink()
-                .frame(&mut f)
-            {
-                Ok(()) => out.push(f),
-                Err(_) => return Ok(()),
-            }
+        pull(&mut self.graph, out, frame::Audio::empty);
+        Ok(())
+    }
+}
+
+/// Moves every frame the graph's sink has ready into `out` (until it asks for more input).
+fn pull<F: std::ops::DerefMut<Target = frame::Frame>>(
+    graph: &mut filter::Graph,
+    out: &mut Vec<F>,
+    empty: fn() -> F,
+) {
+    loop {
+        let mut f = empty();
+        match graph
+            .get("out")
+            .expect("graph has an output")
+            .sink()
+            .frame(&mut f)
+        {
+            Ok(()) => out.push(f),
+            Err(_) => return,
         }
     }
 }

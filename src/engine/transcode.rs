@@ -373,6 +373,18 @@ struct RungJob {
 }
 
 impl RungJob {
+    /// Rewrites this rung's media playlist as an EVENT playlist of the segments so far.
+    fn write_event_playlist(&self) -> Result<()> {
+        playlist::write_media(
+            &self.video_dir,
+            &self.rendition,
+            self.format,
+            self.segment_seconds,
+            false,
+        )
+        .map_err(EngineError::io("writing a media playlist"))
+    }
+
     fn run(mut self, input: Receiver<RungInput>, events: &Sender<Event>) -> Result<()> {
         let mut encoder =
             VideoEncoder::open(&self.rung, self.frame_rate, &X264Settings::ladder(&self.preset))?;
@@ -391,14 +403,7 @@ impl RungJob {
             encoder.encoder(),
             audio_ctx.as_ref().map(|c| (c, Rational(1, AUDIO_RATE as i32))),
         )?;
-        playlist::write_media(
-            &self.video_dir,
-            &self.rendition,
-            self.format,
-            self.segment_seconds,
-            false,
-        )
-        .map_err(EngineError::io("writing a media playlist"))?;
+        self.write_event_playlist()?;
         send(
             events,
             Event::RungReady {
@@ -447,14 +452,7 @@ impl RungJob {
             if segmenter.cuts() != count {
                 count = segmenter.cuts();
                 self.rendition.segments = segmenter.sink().segments().to_vec();
-                playlist::write_media(
-                    &self.video_dir,
-                    &self.rendition,
-                    self.format,
-                    self.segment_seconds,
-                    false,
-                )
-                .map_err(EngineError::io("writing a media playlist"))?;
+                self.write_event_playlist()?;
                 send(
                     events,
                     Event::Segment {
