@@ -32,7 +32,7 @@ use reel::engine::sample::{write_sample, SampleSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Item changes measured after every client is connected.
-const BOUNDARIES: usize = 3;
+const BOUNDARIES: usize = 5;
 const ITEM_SECONDS: f64 = 3.0;
 const BATCH: usize = 200;
 
@@ -80,6 +80,7 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let rss_before = vm_rss(server.child.id());
+    let load_before = load_average();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -104,6 +105,7 @@ fn main() {
         }
     }
     server.stop();
+    let load_after = load_average();
     let pct = |v: &mut Vec<f64>, p: f64| -> f64 {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
@@ -127,6 +129,7 @@ fn main() {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| clients | {clients} |");
+    println!("| machine | {} CPUs, load average {load_before} → {load_after} (1 min) |", cpus());
     println!(
         "| `update` delay, change instant → receipt: p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
         pct(&mut delays, 0.5),
@@ -361,6 +364,18 @@ fn vm_rss(pid: u32) -> u64 {
         .and_then(|kb| kb.parse::<u64>().ok())
         .unwrap()
         * 1024
+}
+
+/// The 1-minute load average (other work on the machine skews the tail).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get())
 }
 
 /// The soft limit on open files (`ulimit -n`).
