@@ -36,7 +36,7 @@ const MAX_NUDGE = 0.05;
 /// Rate change per second of drift (1/s): 0.1 s of drift → 5 % faster or slower.
 const NUDGE_GAIN = 0.5;
 /// Drift below this is left alone (seconds): rate changes are not free for audio.
-const DEADBAND = 0.02;
+const DEADBAND = 0.01;
 /// The next item starts loading this long before its start (ms).
 const PRELOAD_MS = 6000;
 /// How often the player compares its position with the schedule (ms).
