@@ -129,7 +129,10 @@ fn main() {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| clients | {clients} |");
-    println!("| machine | {} CPUs, load average {load_before} → {load_after} (1 min) |", cpus());
+    println!(
+        "| machine | {} CPUs, load average {load_before} → {load_after} (1 min) |",
+        cpus()
+    );
     println!(
         "| `update` delay, change instant → receipt: p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
         pct(&mut delays, 0.5),
