@@ -88,12 +88,18 @@ impl ServeArgs {
             None => Ok(Vec::new()),
             Some(path) => {
                 let bytes = std::fs::read(path)?;
-                serde_json::from_slice(&bytes).map_err(|e| {
+                let invalid = |e: String| {
                     std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
                         format!("{}: {e}", path.display()),
                     )
-                })
+                };
+                let defs: Vec<crate::channel::hub::ChannelDef> =
+                    serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+                for def in &defs {
+                    def.check().map_err(invalid)?;
+                }
+                Ok(defs)
             }
         }
     }

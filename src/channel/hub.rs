@@ -65,6 +65,45 @@ fn default_order() -> String {
     "listed".into()
 }
 
+impl ChannelDef {
+    /// Checks a definition from the `--channels` file: the name goes into URLs and a file
+    /// name under the media root, so it is letters, digits, `-` and `_` only.
+    pub fn check(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(format!(
+                "channel name {:?}: use 1 to 64 letters, digits, '-' or '_'",
+                self.name
+            ));
+        }
+        if self.name == MAIN {
+            return Err("channel \"main\" always exists and cannot be redefined".into());
+        }
+        if !matches!(self.order.as_str(), "listed" | "upload") {
+            return Err(format!(
+                "channel {:?}: order {:?} is neither \"listed\" nor \"upload\"",
+                self.name, self.order
+            ));
+        }
+        if let Some(bad) = self
+            .items
+            .iter()
+            .find(|k| !(k.starts_with("video:") || k.starts_with("library:")))
+        {
+            return Err(format!(
+                "channel {:?}: item {bad:?} is neither \"video:<id>\" nor \"library:<path>\"",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// An item of a channel, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemView {

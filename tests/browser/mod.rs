@@ -8,6 +8,8 @@
 //! machine without them skips this test, saying why; with `CI` or
 //! `REEL_REQUIRE_BROWSER` set it fails instead.
 
+mod channel;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

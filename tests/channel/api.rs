@@ -69,8 +69,7 @@ fn two_sse_clients_agree_on_item_and_position() {
         .collect();
     let seen: Vec<Vec<_>> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     let common = Instant::now();
-    for k in 0..3 {
-        let (a, b) = (&seen[0][k], &seen[1][k]);
+    for (k, (a, b)) in seen[0].iter().zip(&seen[1]).enumerate() {
         // Position each client believes at one common instant: the event's position plus
         // the time since it arrived.
         let position = |(e, at, _): &(crate::util::client::Event, Instant, u64)| {
@@ -160,4 +159,70 @@ fn two_reel_processes_on_one_media_root_show_the_same_thing() {
         assert_eq!(a["items"], b["items"], "round {round}");
         std::thread::sleep(Duration::from_millis(3100));
     }
+}
+
+#[test]
+fn a_channel_from_the_channels_file_plays_only_its_items() {
+    let defs_dir = tempfile::tempdir().unwrap();
+    let defs = defs_dir.path().join("channels.json");
+    std::fs::write(&defs, "[]").unwrap();
+    let options = Options::args(&["--channels", defs.to_str().unwrap()]);
+    let (mut server, ids) = channel_server_with(options, &[("alpha", 3.0), ("bravo", 3.0)]);
+    let file = serde_json::json!([
+        {"name": "picks", "items": [format!("video:{}", ids[1])]},
+        {"name": "both", "items": [format!("video:{}", ids[1]), format!("video:{}", ids[0])], "order": "upload"},
+    ]);
+    std::fs::write(&defs, file.to_string()).unwrap();
+    server.restart();
+
+    let list = server.get("/api/channels").json();
+    let names: Vec<&str> = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["both", "main", "picks"]);
+    let picks = wait_for("picks to play", Duration::from_secs(10), || {
+        let v = server.get("/api/channels/picks").json();
+        (!v["now"].is_null()).then_some(v)
+    });
+    assert_eq!(picks["items"].as_array().unwrap().len(), 1);
+    assert_eq!(picks["now"]["video"], ids[1].as_str());
+    assert_eq!(picks["next"]["video"], ids[1].as_str(), "one item loops");
+    let both = server.get("/api/channels/both").json();
+    let order: Vec<&str> = both["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["video"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, [ids[0].as_str(), ids[1].as_str()], "\"upload\" order");
+    assert_eq!(server.get("/channels/picks/live.m3u8").status, 200);
+    assert_eq!(server.get("/channels/picks").status, 200);
+
+    // A name that would leave the channels folder is refused at start, with a reason.
+    std::fs::write(&defs, r#"[{"name": "../escape"}]"#).unwrap();
+    let out = std::process::Command::new("timeout")
+        .args([
+            "20",
+            env!("CARGO_BIN_EXE_reel"),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-demo",
+        ])
+        .arg("--media")
+        .arg(defs_dir.path().join("media"))
+        .arg("--channels")
+        .arg(&defs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && out.status.code() != Some(124),
+        "{}: {stderr}",
+        out.status
+    );
+    assert!(stderr.contains("channel name"), "{stderr}");
 }

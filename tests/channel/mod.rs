@@ -35,7 +35,12 @@ pub fn upload_item(server: &Server, name: &str, seconds: f64) -> String {
 /// A server whose `main` channel holds these clips (name, seconds), in this order, ready
 /// and listed. Returns the server and the video ids.
 pub fn channel_server(items: &[(&str, f64)]) -> (Server, Vec<String>) {
-    let server = Server::new();
+    channel_server_with(Options::default(), items)
+}
+
+/// [`channel_server`] with more `reel serve` options.
+pub fn channel_server_with(options: Options, items: &[(&str, f64)]) -> (Server, Vec<String>) {
+    let server = Server::start(options);
     let mut ids = Vec::new();
     // One at a time, so that upload order (the channel's order) is the order given.
     for (name, seconds) in items {

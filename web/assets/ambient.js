@@ -5,7 +5,7 @@
 
 import { ChannelFeed, SyncPlayer, channelNameFromPath } from './sync.js';
 
-const TITLE_MS = 6000;
+const TITLE_MS = 4000;
 const NOTE_MS = 4000;
 
 const $ = (id) => document.getElementById(id);

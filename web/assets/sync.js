@@ -15,13 +15,18 @@
 //                 Target position = (server now − item start) / 1000. Small drift is
 //                 absorbed by nudging playbackRate (0.95..1.05). Ahead by more than
 //                 0.25 s (after a join or a seek): pause until the schedule reaches the
-//                 picture. Behind by more than a second: seek, aiming ahead by how long
-//                 the last seek took, and let the pause absorb the rest.
+//                 picture. Behind by more than a second (or 0.25 s in the first seconds
+//                 after a load or a stall): seek, aiming ahead by how long the last seek
+//                 took, and let the pause absorb the rest.
 
 /// Samples kept for the offset estimate (ticks come every 5 s: about a minute).
 const CLOCK_SAMPLES = 12;
 /// Behind by more than this (seconds): seek (aiming a little ahead) instead of nudging.
 const SEEK_ABOVE = 1.0;
+/// ...or by more than HOLD_ABOVE within this long (ms) of a load or a stall: the viewer
+/// is waiting anyway, and a seek then a hold lands exactly, where nudging a few tenths of
+/// a second away at 5 % would take several seconds.
+const SETTLING_MS = 5000;
 /// Ahead by more than this (seconds): pause until the schedule catches up, then play
 /// once within HOLD_UNTIL of it.
 const HOLD_ABOVE = 0.25;
@@ -31,7 +36,7 @@ const MAX_NUDGE = 0.05;
 /// Rate change per second of drift (1/s): 0.1 s of drift → 5 % faster or slower.
 const NUDGE_GAIN = 0.5;
 /// Drift below this is left alone (seconds): rate changes are not free for audio.
-const DEADBAND = 0.03;
+const DEADBAND = 0.01;
 /// The next item starts loading this long before its start (ms).
 const PRELOAD_MS = 6000;
 /// How often the player compares its position with the schedule (ms).
@@ -75,6 +80,8 @@ export class ChannelFeed extends EventTarget {
     this.view = null;
     this.connected = false;
     this.source = null;
+    this.lastMessageAt = now();
+    this.watchdog = null;
   }
 
   get base() {
@@ -99,6 +106,23 @@ export class ChannelFeed extends EventTarget {
     }
     this.#accept(await res.json(), received, 'update');
     this.#follow();
+    this.watchdog = setInterval(() => this.#checkFresh(), 2000);
+  }
+
+  /// The stream is the usual source; if it falls silent (ticks come every 5 s) or the
+  /// schedule we know runs out (past `next`), ask the API directly.
+  async #checkFresh() {
+    const v = this.view;
+    const silent = now() - this.lastMessageAt > 12_000;
+    const ranOut = v?.next && this.clock.now() >= slotEnd(v.next);
+    if (!silent && !ranOut) return;
+    try {
+      const res = await fetch(this.base, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+      const received = now();
+      if (res.ok) this.#accept(await res.json(), received, 'update');
+    } catch {
+      // Still unreachable: try again on the next turn.
+    }
   }
 
   #follow() {
@@ -129,6 +153,7 @@ export class ChannelFeed extends EventTarget {
   }
 
   #accept(view, received, kind) {
+    this.lastMessageAt = received;
     this.clock.add(view.server_time_ms, received);
     this.view = view;
     this.dispatchEvent(new CustomEvent('view', { detail: { view, kind } }));
@@ -173,6 +198,7 @@ export class ChannelFeed extends EventTarget {
   }
 
   close() {
+    clearInterval(this.watchdog);
     this.source?.close();
   }
 }
@@ -185,6 +211,9 @@ class Deck {
     this.slot = null;
     this.key = '';
     this.failed = null;
+    /// When the deck last loaded or stalled (performance.now()).
+    this.disturbedAt = 0;
+    video.addEventListener('waiting', () => (this.disturbedAt = now()));
   }
 
   load(slot, startPosition) {
@@ -192,6 +221,7 @@ class Deck {
     this.slot = slot;
     this.key = slotKey(slot);
     this.failed = null;
+    this.disturbedAt = now();
     const Hls = window.Hls;
     const v = this.video;
     if (Hls?.isSupported()) {
@@ -419,8 +449,9 @@ export class SyncPlayer extends EventTarget {
       return;
     }
     if (v.paused && !this.blocked) this.#play(deck);
-    if (drift < -SEEK_ABOVE) {
-      if (this.seekStartedAt === null || now() - this.seekStartedAt > 4000) {
+    const settling = now() - deck.disturbedAt < SETTLING_MS;
+    if (drift < -(settling ? HOLD_ABOVE : SEEK_ABOVE)) {
+      if (this.seekStartedAt === null || now() - this.seekStartedAt > 3000) {
         this.seekStartedAt = now();
         v.playbackRate = 1;
         v.currentTime = Math.min(end, target + this.seekLead);
