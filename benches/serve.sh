@@ -4,6 +4,7 @@
 #   benches/serve.sh                  build reel (release), run both tests, print the table
 #   DURATION=30 CONNECTIONS=64 ROUNDS=5 benches/serve.sh
 #   REEL=target/release/reel SKIP_BUILD=1 benches/serve.sh
+#   REEL_ARGS="--cache-mb 0" benches/serve.sh      extra `reel serve` arguments
 #
 # Tests (identical URLs on both servers, keep-alive, wrk's 2 threads):
 #   segment  GET of a whole 1 MiB segment inside a video's tree   (/media/bench/720p/seg-1m.m4s)
@@ -102,7 +103,7 @@ pids+=("$nginx_pid")
 
 # --- reel ------------------------------------------------------------------------------
 "${server_cpus[@]}" "$REEL" serve --bind "127.0.0.1:$REEL_PORT" --media "$work/media" \
-  --library "$work/library" --no-demo > "$work/reel.out" 2> "$work/reel.log" &
+  --library "$work/library" --no-demo ${REEL_ARGS:-} > "$work/reel.out" 2> "$work/reel.log" &
 reel_pid=$!
 pids+=("$reel_pid")
 
