@@ -15,7 +15,7 @@ use crate::hls::SegmentFormat;
 #[derive(Parser, Debug)]
 #[command(
     name = "reel",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("REEL_GIT_COMMIT"), ")"),
     about = "A video server: upload to adaptive HLS, library serving, live sessions, synchronized channels"
 )]
 pub struct Cli {

@@ -15,4 +15,5 @@ mod channel;
 mod engine;
 mod http;
 mod judge;
+mod live;
 mod util;

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -23,6 +23,8 @@ use crate::live::Clock;
 
 /// Longest time between two events on a channel's stream.
 pub const TICK: Duration = Duration::from_secs(5);
+/// Longest sleep of the publisher thread (it also wakes at boundaries, ticks, refreshes).
+const MAX_SLEEP: Duration = Duration::from_millis(500);
 /// The channel every server has.
 pub const MAIN: &str = "main";
 
@@ -189,6 +191,7 @@ impl Channels {
                 .map(|i| ScheduleItem {
                     key: i.key.clone(),
                     duration_ms: (i.duration * 1000.0).round() as u64,
+                    segments: i.media.renditions.first().map_or(0, |r| r.segments.len() as u64),
                 })
                 .collect();
             let next = ch.schedule.with_items(keys, now);
@@ -277,38 +280,65 @@ impl Channels {
 
     /// Publishes `update` on item changes and `tick` every [`TICK`]; refreshes from the
     /// catalog every `refresh_every`. Runs on its own thread while the hub lives.
+    ///
+    /// The thread sleeps until the earliest of: the next item boundary of any channel,
+    /// the next tick, the next refresh, and [`MAX_SLEEP`]. Waking *at* the boundary (not
+    /// on the next turn of a fixed poll) is what keeps an `update` within a few
+    /// milliseconds of the schedule's change instant (see `benches/sse_fanout.rs`).
     pub fn spawn_publisher(self: &Arc<Self>, refresh_every: Duration) {
         let weak = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("channel-events".into())
             .spawn(move || {
-                let mut last_tick = std::time::Instant::now() - TICK;
-                let mut last_refresh = std::time::Instant::now();
+                let mut next_tick = Instant::now();
+                let mut next_refresh = Instant::now() + refresh_every;
                 loop {
-                    std::thread::sleep(Duration::from_millis(100));
                     let Some(hub) = weak.upgrade() else { return };
-                    if last_refresh.elapsed() >= refresh_every {
+                    let now = Instant::now();
+                    if now >= next_refresh {
                         hub.refresh();
-                        last_refresh = std::time::Instant::now();
+                        next_refresh = now + refresh_every;
                     }
-                    let tick = last_tick.elapsed() >= TICK;
+                    let tick = now >= next_tick;
                     if tick {
-                        last_tick = std::time::Instant::now();
+                        next_tick = now + TICK;
                     }
-                    hub.publish(tick);
+                    let boundary = hub.publish(tick);
+                    // Milliseconds until the next boundary, rounded up: the clock reads
+                    // whole milliseconds, so waking early would find the old item.
+                    let until_boundary = boundary
+                        .map(|at| Duration::from_millis(at.saturating_sub(hub.now_ms())))
+                        .unwrap_or(MAX_SLEEP);
+                    drop(hub);
+                    let now = Instant::now();
+                    let wait = until_boundary
+                        .min(next_tick.saturating_duration_since(now))
+                        .min(next_refresh.saturating_duration_since(now))
+                        .min(MAX_SLEEP);
+                    std::thread::sleep(wait.max(Duration::from_millis(1)));
                 }
             })
             .expect("spawning the channel publisher");
     }
 
     /// Sends `update` to channels whose item changed, and `tick` to all when `tick`.
-    pub fn publish(&self, tick: bool) {
+    /// Returns the next instant (Unix ms) at which some channel's item changes.
+    pub fn publish(&self, tick: bool) -> Option<u64> {
         let now = self.clock.unix_ms();
+        let mut next_boundary: Option<u64> = None;
         let mut channels = self.channels.write();
         let names: Vec<String> = channels.keys().cloned().collect();
         for name in names {
             let ch = channels.get_mut(&name).expect("listed above");
-            let current = ch.schedule.at(now).map(|n| (n.key, n.started_at_ms));
+            let playing = ch.schedule.at(now);
+            if let Some(end) = playing.as_ref().map(|n| n.ends_at_ms()) {
+                next_boundary = Some(next_boundary.map_or(end, |b| b.min(end)));
+            }
+            // A channel whose first epoch starts later (another reel wrote it) changes then.
+            if let Some(first) = ch.schedule.epochs.first().map(|e| e.from_ms).filter(|&f| f > now) {
+                next_boundary = Some(next_boundary.map_or(first, |b| b.min(first)));
+            }
+            let current = playing.map(|n| (n.key, n.started_at_ms));
             let changed = current != ch.announced;
             if !changed && !tick {
                 continue;
@@ -322,6 +352,7 @@ impl Channels {
                 .events
                 .send(Bytes::from(format!("event: {kind}\ndata: {data}\n\n")));
         }
+        next_boundary
     }
 }
 
@@ -432,5 +463,37 @@ mod tests {
             update.starts_with("event: update") && update.contains("\"title\":\"B\""),
             "{update}"
         );
+    }
+
+    #[test]
+    fn publish_names_the_next_boundary_and_announces_each_item_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::default();
+        let source = Arc::new(Fake(Mutex::new(vec![item("a", 3.0), item("b", 4.5)])));
+        let hub = Channels::open(dir.path(), Vec::new(), Arc::new(clock.clone()), source);
+        let start = hub.now_ms();
+        let mut rx = hub.subscribe(MAIN).unwrap();
+        let mut titles = Vec::new();
+        // Walk 30 s in 250 ms steps, as the publisher thread would (it wakes at boundaries).
+        for _ in 0..120 {
+            let next = hub.publish(false).expect("something plays");
+            assert!(next > hub.now_ms() && next - hub.now_ms() <= 4_500);
+            while let Ok(b) = rx.try_recv() {
+                let text = String::from_utf8(b.to_vec()).unwrap();
+                let data: serde_json::Value =
+                    serde_json::from_str(text.split_once("data: ").unwrap().1.trim()).unwrap();
+                let now = &data["now"];
+                // An update leaves at its item's start instant, never late.
+                assert!(text.starts_with("event: update"));
+                assert!(
+                    data["server_time_ms"].as_u64().unwrap() - now["started_at_ms"].as_u64().unwrap() < 250
+                );
+                titles.push(now["title"].as_str().unwrap().to_string());
+            }
+            clock.advance(Duration::from_millis(250));
+        }
+        // 30 s of a 7.5 s loop starting with "a": a b a b a b a b, each once.
+        assert_eq!(titles, ["A", "B", "A", "B", "A", "B", "A", "B"]);
+        assert_eq!(hub.view(MAIN).unwrap().now.unwrap().started_at_ms, start + 30_000);
     }
 }

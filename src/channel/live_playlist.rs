@@ -4,10 +4,11 @@
 //! * Sliding window: segments from [`WINDOW_BEHIND_MS`] before now up to
 //!   [`SEGMENTS_AHEAD`] segments past the one playing now, so a player that starts three
 //!   segments from the live edge (hls.js, mpv) starts at the segment playing now.
-//! * Media sequence and discontinuity sequence are derived from the schedule: within an
-//!   epoch, a segment's number counts the segments played since the epoch began; each
-//!   epoch's numbers start at its start instant in deciseconds, which is above anything
-//!   the previous epoch can reach (a segment lasts at least a second), so both only grow.
+//! * Media sequence and discontinuity sequence come from the schedule: a segment's number
+//!   is its item's channel-wide first segment number plus its index in the item, and the
+//!   discontinuity sequence counts item starts (`NowPlaying::segment_number`,
+//!   `NowPlaying::item_number`). Both carry over from epoch to epoch, so a change of the
+//!   item list never renumbers a segment already listed.
 //! * `EXT-X-DISCONTINUITY` and a new `EXT-X-MAP` at each item boundary, and
 //!   `EXT-X-PROGRAM-DATE-TIME` on every segment (the schedule's wall clock).
 //! * Timestamps run on across items: segment URIs name the offset (ms) of their item on
@@ -17,7 +18,7 @@
 use chrono::{FixedOffset, TimeZone};
 use m3u8_rs::{Map, MediaPlaylist, MediaSegment};
 
-use super::schedule::{NowPlaying, Schedule};
+use super::schedule::Schedule;
 use crate::hls::Rendition;
 
 /// How far back the window reaches.
@@ -67,7 +68,7 @@ pub fn media_playlist(
         }
         let media = lookup(&item.key)?;
         let rendition = media.nearest(height)?;
-        let seq_base = segment_number_base(schedule, &item, lookup)?;
+        let seq_base = item.segment_number;
         let mut t = item.started_at_ms;
         for (k, seg) in rendition.segments.iter().enumerate() {
             let d_ms = (seg.duration * 1000.0).round() as u64;
@@ -75,7 +76,7 @@ pub fn media_playlist(
             if end + WINDOW_BEHIND_MS > now_ms {
                 if media_sequence.is_none() {
                     media_sequence = Some(seq_base + k as u64);
-                    discontinuity_sequence = epoch_base(schedule, &item) + item.sequence;
+                    discontinuity_sequence = item.item_number;
                 }
                 let first_of_item = k == 0 || segments.is_empty();
                 let date = FixedOffset::east_opt(0).and_then(|z| z.timestamp_millis_opt(t as i64).single());
@@ -126,37 +127,6 @@ pub fn media_playlist(
     Some(out)
 }
 
-/// Numbers of an epoch start at its start instant in deciseconds.
-fn epoch_base(schedule: &Schedule, item: &NowPlaying) -> u64 {
-    schedule.epochs[item.epoch].from_ms / 100
-}
-
-/// The media sequence number of `item`'s first segment: the epoch's base plus every
-/// segment of the items played since the epoch began.
-fn segment_number_base(
-    schedule: &Schedule,
-    item: &NowPlaying,
-    lookup: &dyn Fn(&str) -> Option<ItemMedia>,
-) -> Option<u64> {
-    let epoch = &schedule.epochs[item.epoch];
-    let n = epoch.items.len() as u64;
-    let counts: Vec<u64> = epoch
-        .items
-        .iter()
-        .map(|i| {
-            lookup(&i.key)
-                .and_then(|m| m.renditions.first().map(|r| r.segments.len() as u64))
-                .unwrap_or(1)
-        })
-        .collect();
-    let cycle: u64 = counts.iter().sum();
-    let (loops, within) = (item.sequence / n, item.sequence % n);
-    let before: u64 = (0..within)
-        .map(|j| counts[((epoch.start as u64 + j) % n) as usize])
-        .sum();
-    Some(epoch_base(schedule, item) + loops * cycle + before)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,12 +169,16 @@ mod tests {
         let item = |k: &str| ScheduleItem {
             key: k.into(),
             duration_ms: 12_000,
+            segments: 3,
         };
         Schedule {
+            origin_ms: None,
             epochs: vec![Epoch {
                 from_ms: 1_000_000,
                 start: 0,
                 items: vec![item("a"), item("b")],
+                first_item: None,
+                first_segment: None,
             }],
         }
     }
@@ -247,5 +221,35 @@ mod tests {
         // The nearest rung of each item serves the variant.
         let low = parse(media_playlist(&s, 1_005_000, 1_000_000, 200, &lookup).unwrap());
         assert!(low.segments[0].uri.contains("240p"));
+    }
+
+    /// Regression: numbers used to restart from each epoch's start instant, so 30 s
+    /// after an upload every segment got a new number and mpv, seeing the media sequence
+    /// jump, skipped back to the start of the window.
+    #[test]
+    fn a_segment_keeps_its_number_when_the_item_list_changes() {
+        let s = schedule();
+        let item = |k: &str| ScheduleItem {
+            key: k.into(),
+            duration_ms: 12_000,
+            segments: 3,
+        };
+        // "c" arrives at 1 005 000, mid "a": a new epoch from 1 012 000 on.
+        let s = s.with_items(vec![item("a"), item("b"), item("c")], 1_005_000);
+        assert_eq!(s.epochs.len(), 2);
+        let mut numbers: std::collections::HashMap<String, (u64, u64)> = Default::default();
+        for t in (1_005_000..1_120_000).step_by(1_000) {
+            let p = parse(media_playlist(&s, t, 1_000_000, 360, &lookup).unwrap());
+            let mut disc = p.discontinuity_sequence;
+            for (i, seg) in p.segments.iter().enumerate() {
+                if seg.discontinuity {
+                    disc += 1;
+                }
+                let n = (p.media_sequence + i as u64, disc);
+                let seen = *numbers.entry(seg.uri.clone()).or_insert(n);
+                assert_eq!(seen, n, "{} renumbered at {t}", seg.uri);
+            }
+        }
+        assert!(numbers.len() > 20);
     }
 }

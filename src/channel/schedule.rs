@@ -10,6 +10,15 @@
 //! Changing the item list (an upload became ready, a video was deleted) never cuts the
 //! current item short: [`Schedule::with_items`] appends an epoch that takes effect when
 //! the current item ends. Restarting reel re-reads the epochs, so nothing jumps.
+//!
+//! Each epoch also records the channel-wide number of its first item and of its first
+//! media segment, carried over from where the previous epoch stopped. The live playlist
+//! numbers its segments (`EXT-X-MEDIA-SEQUENCE`) and item boundaries
+//! (`EXT-X-DISCONTINUITY-SEQUENCE`) from them, so a segment keeps its number when the item
+//! list changes; a player reloading the playlist (mpv, hls.js) then never sees the numbers
+//! jump and never skips or replays. The channel timeline's zero (`origin_ms`, from which
+//! segment timestamps are shifted) is recorded for the same reason: dropping old epochs
+//! must not move it.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +29,16 @@ pub struct ScheduleItem {
     pub key: String,
     /// Milliseconds.
     pub duration_ms: u64,
+    /// Media segments of the item (the same count on every rung). 0, in schedules written
+    /// before it was recorded, counts as 1.
+    #[serde(default)]
+    pub segments: u64,
+}
+
+impl ScheduleItem {
+    fn segment_count(&self) -> u64 {
+        self.segments.max(1)
+    }
 }
 
 /// From `from_ms` on, loop over `items` starting with `items[start]`.
@@ -28,6 +47,23 @@ pub struct Epoch {
     pub from_ms: u64,
     pub start: usize,
     pub items: Vec<ScheduleItem>,
+    /// Channel-wide number of the epoch's first item (`None` in schedules written before
+    /// it was recorded: `from_ms / 100` then, above anything an earlier epoch reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_item: Option<u64>,
+    /// Channel-wide number of the epoch's first media segment (same fallback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_segment: Option<u64>,
+}
+
+impl Epoch {
+    fn first_numbers(&self) -> (u64, u64) {
+        let legacy = self.from_ms / 100;
+        (
+            self.first_item.unwrap_or(legacy),
+            self.first_segment.unwrap_or(legacy),
+        )
+    }
 }
 
 /// The item playing at some instant.
@@ -38,8 +74,12 @@ pub struct NowPlaying {
     pub key: String,
     pub started_at_ms: u64,
     pub duration_ms: u64,
-    /// Items started since the epoch began (for a monotonic sequence number).
+    /// Items started since the epoch began.
     pub sequence: u64,
+    /// Channel-wide number of this play of the item (grows by one per item, across epochs).
+    pub item_number: u64,
+    /// Channel-wide number of its first media segment (grows by each item's segment count).
+    pub segment_number: u64,
     /// The epoch this comes from (its position in the schedule's list).
     pub epoch: usize,
 }
@@ -57,6 +97,9 @@ impl NowPlaying {
 /// Epochs of a channel, oldest first.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Schedule {
+    /// Zero of the channel timeline: the first epoch's start, kept when it is dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_ms: Option<u64>,
     pub epochs: Vec<Epoch>,
 }
 
@@ -77,12 +120,15 @@ impl Schedule {
         if items.is_empty() || cycle == 0 {
             return None;
         }
+        let cycle_segments: u64 = items.iter().map(ScheduleItem::segment_count).sum();
+        let (first_item, first_segment) = epoch.first_numbers();
         let elapsed = t_ms - epoch.from_ms;
         let loops = elapsed / cycle;
         let mut offset = elapsed % cycle;
         let mut index = epoch.start % items.len();
         let mut started = epoch.from_ms + loops * cycle;
         let mut sequence = loops * items.len() as u64;
+        let mut segment_number = first_segment + loops * cycle_segments;
         loop {
             let d = items[index].duration_ms.max(1);
             if offset < d {
@@ -92,12 +138,15 @@ impl Schedule {
                     started_at_ms: started,
                     duration_ms: d,
                     sequence,
+                    item_number: first_item + sequence,
+                    segment_number,
                     epoch: e_index,
                 });
             }
             offset -= d;
             started += d;
             sequence += 1;
+            segment_number += items[index].segment_count();
             index = (index + 1) % items.len();
         }
     }
@@ -106,6 +155,11 @@ impl Schedule {
     pub fn next_after(&self, t_ms: u64) -> Option<NowPlaying> {
         let now = self.at(t_ms)?;
         self.at(now.ends_at_ms())
+    }
+
+    /// The channel timeline's zero (Unix ms): segment timestamps are offsets from it.
+    pub fn origin_ms(&self) -> Option<u64> {
+        self.origin_ms.or_else(|| self.epochs.first().map(|e| e.from_ms))
     }
 
     /// The current item list (of the newest epoch).
@@ -122,13 +176,25 @@ impl Schedule {
             return self.clone();
         }
         let mut next = self.clone();
+        next.origin_ms = Some(self.origin_ms().unwrap_or(now_ms));
         match self.at(now_ms) {
             None => {
-                // Nothing plays (empty channel): start now, from the first item.
+                // Nothing plays (empty channel): start now, from the first item. Numbers
+                // go on from where the empty epoch left them (nothing played since).
+                let (first_item, first_segment) = self
+                    .epochs
+                    .iter()
+                    .rev()
+                    .find(|e| e.from_ms <= now_ms)
+                    .map(Epoch::first_numbers)
+                    .unwrap_or((now_ms / 100, now_ms / 100));
+                next.epochs.retain(|e| e.from_ms < now_ms);
                 next.epochs.push(Epoch {
                     from_ms: now_ms,
                     start: 0,
                     items,
+                    first_item: Some(first_item),
+                    first_segment: Some(first_segment),
                 });
             }
             Some(current) => {
@@ -143,12 +209,15 @@ impl Schedule {
                         .find_map(|k| position_of(&old[(current.index + k) % old.len()].key))
                         .unwrap_or(0),
                 };
+                let segments = old[current.index].segment_count();
                 // A later epoch already pending at `from` is replaced.
                 next.epochs.retain(|e| e.from_ms < from);
                 next.epochs.push(Epoch {
                     from_ms: from,
                     start,
                     items,
+                    first_item: Some(current.item_number + 1),
+                    first_segment: Some(current.segment_number + segments),
                 });
             }
         }
@@ -166,16 +235,24 @@ mod tests {
         ScheduleItem {
             key: key.into(),
             duration_ms: secs * 1000,
+            segments: secs / 2,
+        }
+    }
+
+    fn epoch(from_ms: u64, items: Vec<ScheduleItem>) -> Epoch {
+        Epoch {
+            from_ms,
+            start: 0,
+            items,
+            first_item: None,
+            first_segment: None,
         }
     }
 
     fn schedule() -> Schedule {
         Schedule {
-            epochs: vec![Epoch {
-                from_ms: 1_000_000,
-                start: 0,
-                items: vec![item("a", 10), item("b", 20)],
-            }],
+            origin_ms: None,
+            epochs: vec![epoch(1_000_000, vec![item("a", 10), item("b", 20)])],
         }
     }
 
@@ -216,11 +293,8 @@ mod tests {
     #[test]
     fn removing_the_playing_item_continues_with_its_successor() {
         let s = Schedule {
-            epochs: vec![Epoch {
-                from_ms: 0,
-                start: 0,
-                items: vec![item("a", 10), item("b", 10), item("c", 10)],
-            }],
+            origin_ms: None,
+            epochs: vec![epoch(0, vec![item("a", 10), item("b", 10), item("c", 10)])],
         };
         let s2 = s.with_items(vec![item("a", 10), item("c", 10)], 15_000);
         assert_eq!(s2.at(15_000).unwrap().key, "b", "b finishes");
@@ -231,5 +305,51 @@ mod tests {
     fn an_empty_channel_starts_when_its_first_item_arrives() {
         let s = Schedule::default().with_items(vec![item("a", 10)], 5_000);
         assert_eq!(s.at(5_000).unwrap().started_at_ms, 5_000);
+    }
+
+    #[test]
+    fn numbers_run_on_across_epochs_and_survive_dropped_epochs() {
+        // a: 5 segments, b: 10 segments; a new item list every 7 s for a while.
+        let mut s = schedule();
+        let first = s.at(1_000_000).unwrap();
+        assert_eq!((first.item_number, first.segment_number), (10_000, 10_000));
+        let mut t = 1_000_000;
+        let mut last = (first.item_number, first.segment_number, first.started_at_ms);
+        let mut lists = [
+            vec![item("a", 10), item("b", 20)],
+            vec![item("a", 10), item("b", 20), item("c", 4)],
+        ]
+        .into_iter()
+        .cycle();
+        for _ in 0..40 {
+            s = s.with_items(lists.next().unwrap(), t);
+            // Every item start from the previous one on: numbers grow by one item and by
+            // the previous item's segment count, whatever epoch each comes from.
+            let mut at = last.2;
+            let mut prev = s.at(at).unwrap();
+            for _ in 0..6 {
+                at = prev.ends_at_ms();
+                let n = s.at(at).unwrap();
+                assert_eq!(n.item_number, prev.item_number + 1, "at {at}");
+                let prev_segments = prev.duration_ms / 2000;
+                assert_eq!(n.segment_number, prev.segment_number + prev_segments, "at {at}");
+                prev = n;
+            }
+            let now = s.at(t).unwrap();
+            assert!(now.item_number >= last.0 && now.segment_number >= last.1);
+            last = (now.item_number, now.segment_number, now.started_at_ms);
+            t += 7_000;
+        }
+        assert!(s.epochs.len() <= KEEP_EPOCHS);
+        assert_eq!(s.origin_ms(), Some(1_000_000), "the timeline's zero stays put");
+    }
+
+    #[test]
+    fn schedules_written_before_numbers_were_recorded_still_load() {
+        let old = r#"{"epochs":[{"from_ms":1000000,"start":0,"items":[{"key":"a","duration_ms":10000}]}]}"#;
+        let s: Schedule = serde_json::from_str(old).unwrap();
+        let n = s.at(1_015_000).unwrap();
+        assert_eq!((n.item_number, n.segment_number), (10_001, 10_001));
+        assert_eq!(s.origin_ms(), Some(1_000_000));
     }
 }

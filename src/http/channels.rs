@@ -239,7 +239,7 @@ async fn variant(
     let (schedule, media) = hub
         .playlist_inputs(&name)
         .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
-    let origin = schedule.epochs.first().map(|e| e.from_ms).unwrap_or(0);
+    let origin = schedule.origin_ms().unwrap_or(0);
     let now = hub.now_ms();
     let text = live_playlist::media_playlist(&schedule, now, origin, height, &|key| media.get(key).cloned())
         .ok_or_else(|| ApiError::Busy(format!("channel {name:?} has nothing to play yet")))?;

@@ -194,6 +194,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
                 .configure(routes)
         })
+        .on_connect(sessions::remember_socket)
         .disable_signals()
         .shutdown_timeout(DRAIN.as_secs())
         .bind(&args.bind)?;

@@ -9,30 +9,42 @@
 //! POST   /api/sessions/{id}/pause | resume | seek {"position"} | tracks {"audio_track"}
 //!                                      | rate {"rate"} → the session
 //! DELETE /api/sessions/{id}            204
+//! GET    /live                         the live session page (web/live.html)
 //! ```
 //!
 //! A ready video is streamed from its own ladder (the top rendition's media playlist,
 //! read by libavformat's HLS demuxer when encoding, or its fMP4 segments as they are when
 //! the height matches a rung); a library file from the file itself.
 
+use std::any::Any;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use actix_web::dev::Extensions;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::error::ApiError;
 use super::metrics::StreamKind;
+use super::pages::Pages;
 use super::root::RelPath;
 use super::AppState;
 use crate::catalog::Status;
+use crate::live::stream::ClientGone;
 use crate::live::{NewSession, SessionError, SessionSource};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/sessions").post(create))
-        .service(web::resource("/api/sessions/{id}").get(status).delete(delete))
-        .service(web::resource("/api/sessions/{id}/status").get(status))
-        .service(web::resource("/api/sessions/{id}/stream").get(stream))
-        .service(web::resource("/api/sessions/{id}/{action}").post(act));
+    cfg.service(
+        web::resource("/live")
+            .route(web::get().to(page))
+            .route(web::head().to(page)),
+    )
+    .service(web::resource("/api/sessions").post(create))
+    .service(web::resource("/api/sessions/{id}").get(status).delete(delete))
+    .service(web::resource("/api/sessions/{id}/status").get(status))
+    .service(web::resource("/api/sessions/{id}/stream").get(stream))
+    .service(web::resource("/api/sessions/{id}/{action}").post(act));
 }
 
 impl From<SessionError> for ApiError {
@@ -43,7 +55,7 @@ impl From<SessionError> for ApiError {
                 field: "body",
                 reason,
             },
-            SessionError::Full => ApiError::Busy(e.to_string()),
+            SessionError::Full | SessionError::EncodersBusy => ApiError::Busy(e.to_string()),
         }
     }
 }
@@ -139,6 +151,10 @@ async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse,
         .json(session.status()))
 }
 
+async fn page(req: HttpRequest, pages: web::Data<Pages>) -> Result<HttpResponse, ApiError> {
+    pages.html(&req, "live.html")
+}
+
 async fn status(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let session = state.sessions.get(&id)?;
     Ok(no_store(session.status()))
@@ -184,9 +200,13 @@ async fn act(
 
 /// The session's stream: produced on the session's engine thread, handed over through a
 /// small bounded channel, so a reader that stops reading stops production.
-async fn stream(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn stream(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let session = state.sessions.get(&id)?;
-    let reader = session.open_stream()?;
+    let reader = session.open_stream(watch_socket(&req))?;
     let guard = state.metrics.open_stream(StreamKind::Session);
     let metrics = state.metrics.clone();
     let body = futures_util::StreamExt::map(reader.into_stream(), move |chunk| {
@@ -207,4 +227,55 @@ fn no_store(body: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
+}
+
+/// The socket of a connection, remembered by [`remember_socket`] when it is accepted.
+struct ConnectionSocket(RawFd);
+
+/// `HttpServer::on_connect` hook: notes each connection's socket (a number, nothing
+/// opened), so that a session stream can watch for its client hanging up.
+pub(super) fn remember_socket(connection: &dyn Any, data: &mut Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        data.insert(ConnectionSocket(tcp.as_raw_fd()));
+    }
+}
+
+/// The kernel's send buffer of a session stream's socket (Linux doubles the value for
+/// its bookkeeping). Left alone, Linux grows it up to `tcp_wmem`'s maximum (4 MiB by
+/// default) and a paused client's socket would hold that much of the stream; fixed, the
+/// bytes a paused session holds stay small and known (see `live::stream`). 256 KiB still
+/// carries 20 Mbit/s over a 200 ms round trip, more than a live rung needs.
+pub const STREAM_SEND_BUFFER: usize = 256 * 1024;
+
+/// Sets the send buffer of `req`'s socket to [`STREAM_SEND_BUFFER`] and returns a probe
+/// that tells whether its client has hung up, for the stream thread.
+///
+/// actix notices a hang-up only when it next writes to the socket, and a paused stream
+/// writes nothing, possibly for ever. So the thread checks the socket itself: it holds a
+/// duplicate of the connection's descriptor (the socket stays open until the stream
+/// ends) and peeks: end of file or a reset means gone. A client that only shuts down its
+/// sending side looks gone too; HTTP clients that read a response do not do that.
+fn watch_socket(req: &HttpRequest) -> Option<ClientGone> {
+    let raw = req.conn_data::<ConnectionSocket>()?.0;
+    // SAFETY: `raw` is the descriptor of the connection this request arrived on, noted
+    // when it was accepted. The connection (which owns the descriptor) is alive while
+    // one of its requests is being handled, which is now, so the descriptor is open and
+    // is that socket. It is only borrowed for the duplication.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
+    let socket: OwnedFd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0).ok()?;
+    if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&socket, STREAM_SEND_BUFFER) {
+        log::warn!("cannot size a session stream's send buffer: {e}");
+    }
+    Some(Box::new(move || peer_closed(&socket)))
+}
+
+fn peer_closed(socket: &OwnedFd) -> bool {
+    use rustix::net::{recv, RecvFlags};
+    let mut byte = [0u8; 1];
+    match recv(socket, &mut byte[..], RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+        Ok((0, _)) => true,
+        Ok(_) => false,
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => false,
+        Err(_) => true,
+    }
 }

@@ -1,7 +1,7 @@
 //! A live session: one client, one position, at most one open stream at a time.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::clock::Clock;
 use super::position::Position;
-use super::stream::{self, ChannelReader, StreamStop};
+use super::stream::{self, ChannelReader, ClientGone, StreamStop};
 use crate::engine::live::{stream_fmp4, LiveRequest};
 use crate::engine::{CancelToken, EngineError, Probe};
 use crate::hls::Rendition;
@@ -91,6 +91,9 @@ pub struct SessionStatus {
     pub duration: f64,
     /// Whether a stream is open right now.
     pub streaming: bool,
+    /// Bytes the latest stream has produced so far (handed to the HTTP body; what the
+    /// client has not read yet of them sits in the channel and the socket buffers).
+    pub stream_bytes: u64,
     /// How the current (or next) stream is produced: `encode` or `reuse`.
     pub mode: &'static str,
     pub server_time_ms: u64,
@@ -112,15 +115,32 @@ pub enum SessionError {
     Invalid(String),
     #[error("too many live sessions; try again shortly")]
     Full,
+    #[error("every live encoder is busy; try again shortly")]
+    EncodersBusy,
 }
 
 struct State {
     position: Position,
     height: Option<u32>,
     audio_track: usize,
-    /// The open stream's stop switch and cancel token.
-    stream: Option<(StreamStop, CancelToken)>,
+    /// The open stream's switches (None once it was ended from outside or finished).
+    stream: Option<OpenStream>,
+    /// Counts streams opened, so a finishing thread knows whether it is still current.
+    generation: u64,
+    /// Bytes the latest stream has produced.
+    stream_bytes: Arc<AtomicU64>,
+    /// This session's stream threads that are encoding (an old one may still be winding
+    /// down when the next starts). The session holds one of the server's encoder slots
+    /// while this is above zero, so a seek never competes with itself for a slot.
+    encoding_threads: usize,
     last_seen: Duration,
+}
+
+/// The handles of a session's current stream.
+struct OpenStream {
+    stop: StreamStop,
+    cancel: CancelToken,
+    generation: u64,
 }
 
 pub struct Session {
@@ -173,6 +193,9 @@ impl Session {
                 height,
                 audio_track,
                 stream: None,
+                generation: 0,
+                stream_bytes: Arc::new(AtomicU64::new(0)),
+                encoding_threads: 0,
                 last_seen: now,
             }),
             open_streams: AtomicUsize::new(0),
@@ -213,6 +236,7 @@ impl Session {
             },
             duration: self.probe.duration,
             streaming: self.open_streams.load(Ordering::SeqCst) > 0,
+            stream_bytes: st.stream_bytes.load(Ordering::Relaxed),
             mode: if self.reuse_plan(&st, position).is_some() {
                 "reuse"
             } else {
@@ -289,19 +313,28 @@ impl Session {
     }
 
     /// Starts producing a stream from the current position and returns its body. Any
-    /// previous stream of this session ends.
-    pub fn open_stream(self: &Arc<Self>) -> Result<ChannelReader, SessionError> {
+    /// previous stream of this session ends. `client_gone`, when given, tells the stream
+    /// thread that the client hung up while it was not writing (paused, or ahead by the
+    /// lead): without it such a stream would only end when its session does.
+    pub fn open_stream(
+        self: &Arc<Self>,
+        client_gone: Option<ClientGone>,
+    ) -> Result<ChannelReader, SessionError> {
         let mut st = self.state.lock();
         let now = self.touch(&mut st);
         end_stream(&mut st);
         let start = st.position.at(now);
         let reuse = self.reuse_plan(&st, start);
-        if reuse.is_none() {
-            let busy = self.encoders.fetch_add(1, Ordering::SeqCst);
-            if busy >= self.config.max_encoders {
-                self.encoders.fetch_sub(1, Ordering::SeqCst);
-                return Err(SessionError::Full);
+        let encoding = reuse.is_none();
+        if encoding {
+            if st.encoding_threads == 0 {
+                let busy = self.encoders.fetch_add(1, Ordering::SeqCst);
+                if busy >= self.config.max_encoders {
+                    self.encoders.fetch_sub(1, Ordering::SeqCst);
+                    return Err(SessionError::EncodersBusy);
+                }
             }
+            st.encoding_threads += 1;
         }
         let me = Arc::clone(self);
         let on_first = Box::new(move || {
@@ -310,57 +343,89 @@ impl Session {
         });
         let (writer, reader, stop) = stream::channel(on_first);
         let cancel = CancelToken::new();
-        st.stream = Some((stop, cancel.clone()));
+        st.generation += 1;
+        let generation = st.generation;
+        st.stream = Some(OpenStream {
+            stop,
+            cancel: cancel.clone(),
+            generation,
+        });
+        st.stream_bytes = writer.written();
         let request = LiveRequest {
             input: self.source.file().clone(),
             start,
             height: st.height,
             audio_track: st.audio_track,
         };
-        drop(st);
 
         let me = Arc::clone(self);
-        me.open_streams.fetch_add(1, Ordering::SeqCst);
+        self.open_streams.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name(format!("session-{}", self.id))
             .spawn(move || {
-                let encoding = reuse.is_none();
-                let result = match reuse {
-                    Some(plan) => super::reuse::stream_ladder(&plan, writer, &mut me.pacer(&cancel), &cancel),
-                    None => {
-                        let probe_closed = writer.closed_probe();
-                        let mut pace = me.pacer(&cancel);
-                        stream_fmp4(
-                            &request,
-                            writer,
-                            &mut |t| !probe_closed.is_closed() && pace(t),
-                            &cancel,
-                        )
+                // Answers "has the client gone?" while the writer is not being called
+                // (the pacer may wait for a long time, forever while paused).
+                let reader = writer.closed_probe();
+                let gone = || reader.is_closed() || client_gone.as_ref().is_some_and(|f| f());
+                let result = {
+                    let mut pace = me.pacer(&cancel, &gone);
+                    match reuse {
+                        Some(plan) => super::reuse::stream_ladder(&plan, writer, &mut pace, &cancel),
+                        None => stream_fmp4(&request, writer, &mut pace, &cancel),
                     }
                 };
                 match result {
                     Ok(()) | Err(EngineError::Cancelled) | Err(EngineError::ReaderGone) => {}
                     Err(e) => log::warn!("session {}: stream failed: {e}", me.id),
                 }
-                if encoding {
-                    me.encoders.fetch_sub(1, Ordering::SeqCst);
-                }
-                me.open_streams.fetch_sub(1, Ordering::SeqCst);
-                let now = me.clock.now();
-                me.state.lock().last_seen = now;
+                me.stream_ended(generation, encoding, gone() && !cancel.is_cancelled());
             });
         if let Err(e) = spawned {
             log::error!("cannot start a session thread: {e}");
-            return Err(SessionError::Full);
+            self.open_streams.fetch_sub(1, Ordering::SeqCst);
+            st.stream = None;
+            if encoding {
+                st.encoding_threads -= 1;
+                if st.encoding_threads == 0 {
+                    self.encoders.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            return Err(SessionError::EncodersBusy);
         }
         Ok(reader)
     }
 
+    /// The stream thread's last act: give back the encoder slot, and when the client went
+    /// away from the current stream, stop the clock (the next stream restarts it from
+    /// where the client left, not from where the wall clock would have got to since).
+    fn stream_ended(&self, generation: u64, encoding: bool, reader_gone: bool) {
+        let mut st = self.state.lock();
+        let now = self.touch(&mut st);
+        if encoding {
+            st.encoding_threads -= 1;
+            if st.encoding_threads == 0 {
+                self.encoders.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        if st.stream.as_ref().is_some_and(|s| s.generation == generation) {
+            st.stream = None;
+            if reader_gone {
+                let here = st.position.at(now);
+                st.position.seek(here);
+            }
+        }
+        self.open_streams.fetch_sub(1, Ordering::SeqCst);
+    }
+
     /// A pace function: waits until media time `t` is within the lead of the session
-    /// clock; false once the stream is cancelled.
-    fn pacer<'a>(&'a self, cancel: &'a CancelToken) -> impl FnMut(f64) -> bool + 'a {
+    /// clock; false once the stream is cancelled or its client is gone.
+    fn pacer<'a>(
+        &'a self,
+        cancel: &'a CancelToken,
+        gone: &'a dyn Fn() -> bool,
+    ) -> impl FnMut(f64) -> bool + 'a {
         move |t| loop {
-            if cancel.is_cancelled() {
+            if cancel.is_cancelled() || gone() {
                 return false;
             }
             let ahead = t - self.state.lock().position.at(self.clock.now());
@@ -407,9 +472,9 @@ impl Session {
 }
 
 fn end_stream(st: &mut State) {
-    if let Some((stop, cancel)) = st.stream.take() {
-        cancel.cancel();
-        stop.stop();
+    if let Some(open) = st.stream.take() {
+        open.cancel.cancel();
+        open.stop.stop();
     }
 }
 

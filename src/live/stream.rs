@@ -7,13 +7,27 @@
 //!
 //! Memory held per paused session is bounded by: [`CHANNEL_CHUNKS`] x [`CHUNK_BYTES`]
 //! (256 KiB) in the channel, plus the fragment being written (at most ~1 s of media at
-//! the rung's VBV cap: 375 KiB at 720p), plus the kernel's socket buffers.
+//! the rung's VBV cap: 375 KiB at 720p), plus actix's write buffer (32 KiB and the last
+//! chunk it polled), plus the kernel's socket buffers: the HTTP layer fixes a stream
+//! socket's send buffer at 256 KiB (Linux doubles it: at most 512 KiB queued) instead of
+//! letting it grow to 4 MiB. `tests/live/pause.rs` measures all of it.
+//!
+//! A stalled client holds the writer here; a client that hangs up while the engine is not
+//! writing (paused: the pace waits) is noticed through [`ClientGone`].
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::{mpsc, watch};
+
+/// Answers "has the client gone?" from the engine thread, for the times the engine is not
+/// writing (the pace may hold it for as long as a pause lasts, and a connection whose
+/// body is not being written gives the HTTP layer no chance to notice a hang-up). The
+/// HTTP layer builds it from the connection's socket.
+pub type ClientGone = Box<dyn Fn() -> bool + Send>;
 
 /// Chunks the channel holds before the writer blocks.
 pub const CHANNEL_CHUNKS: usize = 4;
@@ -28,8 +42,8 @@ pub struct ChannelWriter {
     stop: watch::Receiver<bool>,
     /// Called once, when the first chunk is handed over (the session clock starts).
     on_first: Option<Box<dyn FnOnce() + Send>>,
-    /// Bytes handed over so far.
-    pub written: u64,
+    /// Bytes handed over so far (shared: the session reports it as `stream_bytes`).
+    written: Arc<AtomicU64>,
 }
 
 impl ChannelWriter {
@@ -41,6 +55,11 @@ impl ChannelWriter {
     /// A handle that answers [`ChannelWriter::is_closed`] from another closure.
     pub fn closed_probe(&self) -> mpsc::Sender<Bytes> {
         self.tx.clone()
+    }
+
+    /// The count of bytes handed over so far, readable from other threads.
+    pub fn written(&self) -> Arc<AtomicU64> {
+        self.written.clone()
     }
 }
 
@@ -60,7 +79,7 @@ impl Write for ChannelWriter {
         })
         .ok_or_else(gone)?;
         permit.send(Bytes::copy_from_slice(&buf[..n]));
-        self.written += n as u64;
+        self.written.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(f) = self.on_first.take() {
             f();
         }
@@ -113,7 +132,7 @@ pub fn channel(on_first: Box<dyn FnOnce() + Send>) -> (ChannelWriter, ChannelRea
             tx,
             stop: stop_rx.clone(),
             on_first: Some(on_first),
-            written: 0,
+            written: Arc::new(AtomicU64::new(0)),
         },
         ChannelReader { rx, stop: stop_rx },
         StreamStop(stop_tx),

@@ -1,3 +1,139 @@
-//! Channels: schedule, retimed segments, live playlists.
+//! Channels: retimed segments judged by ffprobe (`retime`), and the channel API, its SSE
+//! stream, likes, restarts and two processes over HTTP against real `reel serve`
+//! processes (`api`), the live playlist judged by m3u8-rs, ffprobe and mpv (`live`).
+//!
+//! Channel items are short generated clips (320x180, 3–4 s, 1 s segments, one 180p rung)
+//! so that item boundaries come every few seconds and each test crosses some.
 
+mod api;
+mod live;
 mod retime;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::client::{Event, EventStream};
+use crate::util::clips::clip;
+use crate::util::*;
+
+/// A clip of `seconds` named `{name}-{seconds}s.mp4` (the item's title is the stem). Clips
+/// are made once per test run and shared by name, so the name carries the length.
+pub fn item_clip(name: &str, seconds: f64) -> std::path::PathBuf {
+    clip(&format!("{name}-{seconds}s.mp4"), 320, 180, seconds)
+}
+
+/// Uploads a clip as a channel item (one 180p rung, 1 s segments); returns its id.
+pub fn upload_item(server: &Server, name: &str, seconds: f64) -> String {
+    upload_ok(
+        server,
+        &item_clip(name, seconds),
+        &[("heights", "180"), ("segment_seconds", "1")],
+    )
+}
+
+/// A server whose `main` channel holds these clips (name, seconds), in this order, ready
+/// and listed. Returns the server and the video ids.
+pub fn channel_server(items: &[(&str, f64)]) -> (Server, Vec<String>) {
+    let server = Server::new();
+    let mut ids = Vec::new();
+    // One at a time, so that upload order (the channel's order) is the order given.
+    for (name, seconds) in items {
+        let id = upload_item(&server, name, *seconds);
+        wait_ready(&server, &id);
+        ids.push(id);
+    }
+    wait_listed(&server, ids.len());
+    (server, ids)
+}
+
+/// The channel object of `main`.
+pub fn channel(server: &Server) -> Value {
+    let res = server.get("/api/channels/main");
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.json()
+}
+
+/// Waits until `main` lists `n` items (the hub follows the catalog every second).
+pub fn wait_listed(server: &Server, n: usize) -> Value {
+    wait_for(
+        &format!("main to list {n} items"),
+        Duration::from_secs(20),
+        || {
+            let v = channel(server);
+            (v["items"].as_array().map(Vec::len) == Some(n) && !v["now"].is_null()).then_some(v)
+        },
+    )
+}
+
+/// `(video id, started_at_ms)` of a slot (`now` or `next`).
+pub fn slot(v: &Value) -> (String, u64) {
+    (
+        v["video"].as_str().expect("a video item").to_string(),
+        v["started_at_ms"].as_u64().expect("started_at_ms"),
+    )
+}
+
+/// Milliseconds of an item's slot, as the schedule rounds them.
+pub fn duration_ms(v: &Value) -> u64 {
+    (v["duration"].as_f64().unwrap() * 1000.0).round() as u64
+}
+
+/// What the channel object `view` says plays at instant `t_ms`, by walking its item list
+/// from its `now` (valid while the list does not change).
+pub fn expected_at(view: &Value, t_ms: u64) -> (String, u64) {
+    let items = view["items"].as_array().unwrap();
+    let now = &view["now"];
+    let mut index = now["index"].as_u64().unwrap() as usize;
+    let mut started = now["started_at_ms"].as_u64().unwrap();
+    assert!(t_ms >= started, "{t_ms} is before the view's now");
+    loop {
+        let d = duration_ms(&items[index]);
+        if t_ms < started + d {
+            return (items[index]["video"].as_str().unwrap().to_string(), started);
+        }
+        started += d;
+        index = (index + 1) % items.len();
+    }
+}
+
+/// An SSE client of `main` whose events are stamped with their arrival.
+pub struct Watcher {
+    stream: EventStream,
+}
+
+impl Watcher {
+    pub fn open(server: &Server) -> Watcher {
+        let stream = EventStream::open(server.addr, "/api/channels/main/events");
+        assert_eq!(stream.status, 200);
+        assert!(stream
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.starts_with("text/event-stream")));
+        Watcher { stream }
+    }
+
+    /// The next event and when it arrived.
+    pub fn next(&mut self) -> (Event, Instant, u64) {
+        let e = self.stream.next_event().expect("the stream stays open");
+        (e, Instant::now(), unix_ms())
+    }
+
+    /// The next `update` event (skipping ticks).
+    pub fn next_update(&mut self) -> (Event, Instant, u64) {
+        loop {
+            let got = self.next();
+            if got.0.name == "update" {
+                return got;
+            }
+            assert_eq!(got.0.name, "tick");
+        }
+    }
+}
+
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}

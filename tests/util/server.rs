@@ -61,9 +61,19 @@ impl Server {
         Server::start(Options::default())
     }
 
+    /// A second server over the same media root as `self` (two reel processes sharing one
+    /// root); its log is `server-2.log` in the same temp dir. `self` keeps the temp dir.
+    pub fn another(&self, options: Options) -> Server {
+        Server::spawn_logging(&self.dir, options, "server-2.log")
+    }
+
     fn spawn(dir: &Path, options: Options) -> Server {
+        Server::spawn_logging(dir, options, "server.log")
+    }
+
+    fn spawn_logging(dir: &Path, options: Options, log_name: &str) -> Server {
         let media = dir.join("media");
-        let log = dir.join("server.log");
+        let log = dir.join(log_name);
         let mut args = vec![
             "serve".to_string(),
             "--bind".into(),

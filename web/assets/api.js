@@ -70,10 +70,13 @@ function authHeaders(method) {
   return key && method !== 'GET' ? { Authorization: `Bearer ${key}` } : {};
 }
 
-async function request(method, url) {
+/// One API call; `body`, when given, is sent as JSON.
+async function request(method, url, body) {
   let res;
+  const headers = { Accept: 'application/json', ...authHeaders(method) };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   try {
-    res = await fetch(url, { method, headers: { Accept: 'application/json', ...authHeaders(method) } });
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError('The server cannot be reached.');
   }
@@ -159,4 +162,23 @@ export function followVideo(video, { onProgress, onDone, onLost }) {
     finished = true;
     source.close();
   };
+}
+
+// ---- live sessions (docs/sessions.md) ----
+
+const sessionUrl = (id, tail = '') => `/api/sessions/${encodeURIComponent(id)}${tail}`;
+
+/// `source` is {video: id} or {library: path}; optional start, height, audio_track, rate.
+export const createSession = (source) => request('POST', '/api/sessions', source);
+export const sessionStatus = (id) => request('GET', sessionUrl(id, '/status'));
+/// pause | resume | seek {position} | tracks {audio_track} | rate {rate} → the session.
+export const sessionAction = (id, action, body = {}) => request('POST', sessionUrl(id, `/${action}`), body);
+export const deleteSession = (id) => request('DELETE', sessionUrl(id));
+/// Ends a session while the page goes away (a request that outlives the page).
+export function dropSession(id) {
+  try {
+    fetch(sessionUrl(id), { method: 'DELETE', keepalive: true, headers: authHeaders('DELETE') });
+  } catch {
+    // The idle expiry will do it.
+  }
 }

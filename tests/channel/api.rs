@@ -1,0 +1,163 @@
+//! The channel over HTTP: what plays, when it changes, who agrees on it.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// Regression guard for the schedule's promise: a video that becomes ready while an item
+/// plays joins the channel after that item, never cutting it short.
+#[test]
+fn an_upload_mid_item_does_not_move_the_current_item() {
+    let (server, ids) = channel_server(&[("alpha", 4.0), ("bravo", 4.0)]);
+    let mut watcher = Watcher::open(&server);
+    let (first, _, _) = watcher.next_update(); // the state at connect
+    let mut updates = vec![first.data];
+
+    // Just after a boundary: the most time before the current item ends.
+    let (boundary, _, _) = watcher.next_update();
+    updates.push(boundary.data.clone());
+    let playing = slot(&boundary.data["now"]);
+    let charlie = upload_item(&server, "charlie", 3.0);
+    wait_ready(&server, &charlie);
+    let after = wait_listed(&server, 3);
+    let now_ms = after["server_time_ms"].as_u64().unwrap();
+    if now_ms < playing.1 + duration_ms(&boundary.data["now"]) {
+        assert_eq!(slot(&after["now"]), playing, "the upload moved the current item");
+    }
+    assert_eq!(
+        after["items"][2]["video"],
+        charlie.as_str(),
+        "uploads join at the end"
+    );
+
+    // Follow the channel until charlie has played: every item runs its full slot.
+    while updates.last().unwrap()["now"]["video"] != charlie.as_str() {
+        updates.push(watcher.next_update().0.data);
+        assert!(updates.len() < 12, "charlie never came on: {updates:#?}");
+    }
+    for pair in updates[1..].windows(2) {
+        let (a, b) = (&pair[0]["now"], &pair[1]["now"]);
+        assert_eq!(
+            slot(b).1,
+            slot(a).1 + duration_ms(a),
+            "{} was cut short or delayed by {}",
+            a["title"],
+            b["title"]
+        );
+        // The order after the change is the new list's: alpha, bravo, charlie.
+        let pos = |v: &Value| {
+            ids.iter()
+                .chain([&charlie])
+                .position(|id| v["video"] == id.as_str())
+                .unwrap()
+        };
+        assert_eq!((pos(a) + 1) % 3, pos(b) % 3, "{} then {}", a["title"], b["title"]);
+    }
+}
+
+#[test]
+fn two_sse_clients_agree_on_item_and_position() {
+    let (server, _) = channel_server(&[("alpha", 3.0), ("bravo", 3.0)]);
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let mut w = Watcher::open(&server);
+            std::thread::spawn(move || {
+                // The state at connect, then two item changes.
+                (0..3).map(|_| w.next_update()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let seen: Vec<Vec<_>> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let common = Instant::now();
+    for k in 0..3 {
+        let (a, b) = (&seen[0][k], &seen[1][k]);
+        // Position each client believes at one common instant: the event's position plus
+        // the time since it arrived.
+        let position = |(e, at, _): &(crate::util::client::Event, Instant, u64)| {
+            e.data["now"]["position"].as_f64().unwrap() + common.duration_since(*at).as_secs_f64()
+        };
+        if k > 0 {
+            assert_eq!(slot(&a.0.data["now"]), slot(&b.0.data["now"]), "change {k}");
+            let apart = if a.1 > b.1 { a.1 - b.1 } else { b.1 - a.1 };
+            assert!(
+                apart < Duration::from_millis(200),
+                "change {k} reached the clients {apart:?} apart"
+            );
+            // The update leaves at the change, not on the next turn of some poll.
+            let late = a.0.data["server_time_ms"].as_u64().unwrap() - slot(&a.0.data["now"]).1;
+            assert!(late < 500, "update sent {late} ms after the change");
+            let received_late = a.2 - slot(&a.0.data["now"]).1;
+            assert!(
+                received_late < 500,
+                "update received {received_late} ms after the change"
+            );
+        }
+        let (pa, pb) = (position(a), position(b));
+        if slot(&a.0.data["now"]) == slot(&b.0.data["now"]) {
+            assert!((pa - pb).abs() < 0.2, "event {k}: positions {pa:.3} and {pb:.3}");
+        }
+    }
+}
+
+#[test]
+fn a_restart_keeps_the_schedule_and_the_likes() {
+    let (mut server, _) = channel_server(&[("alpha", 3.0), ("bravo", 4.0)]);
+    let vote = |index: usize, which: &str| {
+        let res = server.request(
+            "POST",
+            &format!("/api/channels/main/items/{index}/{which}"),
+            &[],
+            b"",
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        res.json()
+    };
+    vote(0, "like");
+    let counts = vote(0, "like");
+    assert_eq!(
+        (counts["likes"].as_u64(), counts["dislikes"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let counts = vote(1, "dislike");
+    assert_eq!(
+        (counts["likes"].as_u64(), counts["dislikes"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let before = channel(&server);
+
+    server.kill();
+    server.restart();
+    let after = channel(&server);
+    let t = after["server_time_ms"].as_u64().unwrap();
+    assert_eq!(
+        slot(&after["now"]),
+        expected_at(&before, t),
+        "after the restart the channel is where the old schedule says"
+    );
+    for (i, (likes, dislikes)) in [(2, 0), (0, 1)].into_iter().enumerate() {
+        assert_eq!(after["items"][i]["likes"], likes, "{}", after["items"][i]);
+        assert_eq!(after["items"][i]["dislikes"], dislikes, "{}", after["items"][i]);
+    }
+
+    // Unknown items and channels answer 404 with a sentence.
+    let res = server.request("POST", "/api/channels/main/items/9/like", &[], b"");
+    assert_error(&server, &res, 404, "not_found");
+    let res = server.get("/api/channels/nope");
+    assert_error(&server, &res, 404, "not_found");
+}
+
+#[test]
+fn two_reel_processes_on_one_media_root_show_the_same_thing() {
+    let (first, _) = channel_server(&[("alpha", 3.0), ("bravo", 3.0)]);
+    let second = first.another(Options::default());
+    wait_listed(&second, 2);
+    // Twice, the second time on the other side of an item boundary.
+    for round in 0..2 {
+        let a = channel(&first);
+        let b = channel(&second);
+        let t = b["server_time_ms"].as_u64().unwrap();
+        assert_eq!(slot(&b["now"]), expected_at(&a, t), "round {round}");
+        assert_eq!(a["items"], b["items"], "round {round}");
+        std::thread::sleep(Duration::from_millis(3100));
+    }
+}

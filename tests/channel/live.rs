@@ -1,0 +1,179 @@
+//! `live.m3u8`: judged by m3u8-rs (window, numbers, discontinuities, program date time),
+//! ffprobe (timestamps run on across items) and mpv (plays across an item boundary).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use m3u8_rs::{MediaPlaylist, Playlist};
+
+use super::*;
+use crate::judge;
+use crate::util::clips::have;
+
+fn media_playlist(server: &Server, path: &str) -> MediaPlaylist {
+    let res = server.get(path);
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.header("content-type"), Some("application/vnd.apple.mpegurl"));
+    match m3u8_rs::parse_playlist_res(&res.body).expect("a playlist") {
+        Playlist::MediaPlaylist(p) => p,
+        Playlist::MasterPlaylist(_) => panic!("{path} is a master playlist"),
+    }
+}
+
+/// Sequence number and discontinuity number of every segment, by URI.
+fn numbers(p: &MediaPlaylist) -> HashMap<String, (u64, u64)> {
+    let mut disc = p.discontinuity_sequence;
+    p.segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if s.discontinuity {
+                disc += 1;
+            }
+            (s.uri.clone(), (p.media_sequence + i as u64, disc))
+        })
+        .collect()
+}
+
+#[test]
+fn the_live_playlist_slides_and_marks_each_item_boundary() {
+    let (server, ids) = channel_server(&[("alpha", 3.0), ("bravo", 3.0)]);
+    let master = server.get("/channels/main/live.m3u8");
+    assert_eq!(master.status, 200);
+    let Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(&master.body).unwrap() else {
+        panic!("live.m3u8 is not a master playlist");
+    };
+    let uris: Vec<&str> = master.variants.iter().map(|v| v.uri.as_str()).collect();
+    assert_eq!(uris, ["live/180.m3u8"]);
+
+    let view = channel(&server);
+    let p1 = media_playlist(&server, "/channels/main/live/180.m3u8");
+    assert!(!p1.end_list, "a live playlist has no end");
+    assert!(p1.segments.iter().all(|s| s.program_date_time.is_some()));
+    // Three segments ahead of the one playing: with 1 s segments and 3 s items, the next
+    // item is always listed, after a discontinuity, with its own init segment.
+    let b = p1
+        .segments
+        .iter()
+        .position(|s| s.discontinuity)
+        .expect("an item boundary in the window");
+    let (before, after) = (&p1.segments[b - 1], &p1.segments[b]);
+    let item_of = |uri: &str| ids.iter().find(|id| uri.contains(id.as_str())).cloned();
+    assert_ne!(
+        item_of(&before.uri),
+        item_of(&after.uri),
+        "{} | {}",
+        before.uri,
+        after.uri
+    );
+    let map = after.map.as_ref().expect("EXT-X-MAP at the boundary");
+    assert!(map.uri.contains(&item_of(&after.uri).unwrap()), "{}", map.uri);
+    // The boundary's wall-clock date is the schedule's.
+    let next = &view["next"];
+    let date = after.program_date_time.unwrap().timestamp_millis() as u64;
+    if item_of(&after.uri).as_deref() == next["video"].as_str() {
+        assert_eq!(date, next["started_at_ms"].as_u64().unwrap());
+    }
+
+    // Every listed segment is served, retimed.
+    let seg = server.get(&format!("/channels/main/live/{}", after.uri));
+    assert_eq!(seg.status, 200);
+    assert_eq!(seg.header("content-type"), Some("video/iso.segment"));
+
+    // After the next boundary, the window has moved on; no segment changed its numbers.
+    let moved_on = next["started_at_ms"].as_u64().unwrap() + 1_200;
+    std::thread::sleep(Duration::from_millis(moved_on.saturating_sub(unix_ms())));
+    let p2 = media_playlist(&server, "/channels/main/live/180.m3u8");
+    assert!(
+        p2.media_sequence > p1.media_sequence,
+        "{} then {}",
+        p1.media_sequence,
+        p2.media_sequence
+    );
+    assert!(p2.discontinuity_sequence >= p1.discontinuity_sequence);
+    let (n1, n2) = (numbers(&p1), numbers(&p2));
+    let common: Vec<_> = n1.keys().filter(|k| n2.contains_key(*k)).collect();
+    assert!(!common.is_empty());
+    for uri in common {
+        assert_eq!(n1[uri], n2[uri], "{uri} was renumbered");
+    }
+
+    // ffprobe, reading the live stream itself: video timestamps only go forward, with no
+    // gap or jump back where one item hands over to the next.
+    if !have("ffprobe") {
+        eprintln!("skipping the ffprobe part: no ffprobe");
+        return;
+    }
+    let url = format!("http://{}/channels/main/live/180.m3u8", server.addr);
+    let probe = judge::ffprobe(
+        Path::new(&url),
+        &[
+            "-select_streams",
+            "v:0",
+            "-read_intervals",
+            "%+4.5",
+            "-show_entries",
+            "packet=dts_time,duration_time",
+        ],
+    );
+    let packets = probe["packets"].as_array().expect("packets");
+    let time = |p: &Value, k: &str| p[k].as_str().unwrap().parse::<f64>().unwrap();
+    assert!(packets.len() > 90, "{} packets", packets.len());
+    for pair in packets.windows(2) {
+        let (a, b) = (time(&pair[0], "dts_time"), time(&pair[1], "dts_time"));
+        let step = b - a;
+        assert!(
+            step > 0.0 && step < 0.1,
+            "video dts {a:.3} -> {b:.3}: not continuous across items"
+        );
+    }
+}
+
+#[test]
+fn mpv_plays_the_live_playlist_across_an_item_boundary() {
+    if !have("mpv") {
+        eprintln!("skipping: mpv is not installed");
+        return;
+    }
+    let (server, ids) = channel_server(&[("alpha", 3.0), ("bravo", 3.0)]);
+    let view = channel(&server);
+    let remaining = view["now"]["duration"].as_f64().unwrap() - view["now"]["position"].as_f64().unwrap();
+    // mpv joins at the segment playing now; playing this long must cross into the next item.
+    let length = remaining + 2.5;
+    let log = server.dir.join("mpv.log");
+    let started = Instant::now();
+    let out = Command::new("timeout")
+        .arg("40")
+        .args(["mpv", "--no-config", "--vo=null", "--ao=null", "--really-quiet"])
+        .arg(format!("--length={length:.1}"))
+        .arg(format!("--log-file={}", log.display()))
+        .arg(format!("http://{}/channels/main/live.m3u8", server.addr))
+        .output()
+        .expect("mpv runs");
+    let took = started.elapsed();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let tail: String = text.lines().rev().take(40).collect::<Vec<_>>().join("\n");
+    assert!(
+        out.status.success() && text.contains("finished playback, success"),
+        "mpv failed ({}): {}\n{tail}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It played in real time (a live stream), not to a premature end.
+    assert!(took.as_secs_f64() > length - 1.0, "mpv stopped after {took:?}");
+    // It fetched segments of both items...
+    let segments_of = |id: &str| {
+        text.lines()
+            .filter(|l| l.contains("/live/shift/") && l.contains(&format!("/{id}/")))
+            .count()
+    };
+    for id in &ids {
+        assert!(segments_of(id) > 0, "mpv fetched no segment of {id}\n{tail}");
+    }
+    // ...and its decoders saw no timestamp go back at the boundary.
+    for complaint in ["Invalid video timestamp", "Invalid audio PTS", "timestamp reset"] {
+        assert!(!text.contains(complaint), "mpv: {complaint}\n{tail}");
+    }
+}
