@@ -4,6 +4,7 @@
 #   benches/serve.sh                  build reel (release), run both tests, print the table
 #   DURATION=30 CONNECTIONS=64 ROUNDS=5 benches/serve.sh
 #   REEL=target/release/reel SKIP_BUILD=1 benches/serve.sh
+#   REEL_ARGS="--cache-mb 0" benches/serve.sh      extra `reel serve` arguments
 #
 # Tests (identical URLs on both servers, keep-alive, wrk's 2 threads):
 #   segment  GET of a whole 1 MiB segment inside a video's tree   (/media/bench/720p/seg-1m.m4s)
@@ -11,7 +12,9 @@
 #            (/library/film-50m.mp4)
 #
 # Each test alternates nginx and reel runs ROUNDS times (default 3) and reports the
-# median requests/s of each, so a burst of noise from other processes hits both.
+# median requests/s of each, so a burst of noise from other processes hits both, and the
+# median server CPU time per request (user + system, from /proc), which other load on the
+# machine disturbs much less than throughput.
 #
 # Fairness: by default each server is pinned to CPU 0 with one worker (nginx
 # worker_processes 1; actix sizes its workers from the CPU affinity) and wrk to CPU 1, so
@@ -95,12 +98,14 @@ http {
 }
 CONF
 "${server_cpus[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 
 # --- reel ------------------------------------------------------------------------------
 "${server_cpus[@]}" "$REEL" serve --bind "127.0.0.1:$REEL_PORT" --media "$work/media" \
-  --library "$work/library" --no-demo > "$work/reel.out" 2> "$work/reel.log" &
-pids+=($!)
+  --library "$work/library" --no-demo ${REEL_ARGS:-} > "$work/reel.out" 2> "$work/reel.log" &
+reel_pid=$!
+pids+=("$reel_pid")
 
 for url in "http://127.0.0.1:$NGINX_PORT/media/bench/720p/seg-1m.m4s" \
            "http://127.0.0.1:$REEL_PORT/media/bench/720p/seg-1m.m4s"; do
@@ -109,15 +114,29 @@ for url in "http://127.0.0.1:$NGINX_PORT/media/bench/720p/seg-1m.m4s" \
 done
 
 # --- runs ------------------------------------------------------------------------------
-run() { # test server port path script round -> requests/s
+server_pids() { # server -> the processes doing its work (nginx: the workers)
+  if [[ $1 == nginx ]]; then pgrep -P "$nginx_pid"; else echo "$reel_pid"; fi
+}
+cpu_ticks() { # pids... -> user + system clock ticks so far (all threads)
+  local total=0 p
+  for p in "$@"; do
+    total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+run() { # test server port path script round -> "requests/s server-CPU-us-per-request"
   local out="$work/wrk-$1-$2-$6.txt"
   local args=(-t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
   [[ -n "$5" ]] && args+=(-s "$5")
+  local procs; procs=$(server_pids "$2")
+  local before; before=$(cpu_ticks $procs)
   "${wrk_cpus[@]}" wrk "${args[@]}" "http://127.0.0.1:$3$4" > "$out"
+  local after; after=$(cpu_ticks $procs)
   if grep -q "Non-2xx" "$out"; then
     echo "serve.sh: $2 answered errors in the $1 test:" >&2; cat "$out" >&2; exit 1
   fi
-  awk '/Requests\/sec/ {print $2}' "$out"
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {
+    rps = $2; printf "%s %.1f\n", rps, ticks / hz * 1e6 / (rps * '"$DURATION"') }' "$out"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 p99() { # test server: median of the runs' 99th percentile latencies, in ms
@@ -128,18 +147,21 @@ p99() { # test server: median of the runs' 99th percentile latencies, in ms
 
 printf "reel serving benchmark: %s rounds of %ss, %s connections, pinned=%s, %s CPUs, load %s\n" \
   "$ROUNDS" "$DURATION" "$CONNECTIONS" "$PIN" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-36s %12s %12s %7s %13s %13s\n" test "nginx req/s" "reel req/s" ratio "nginx p99 ms" "reel p99 ms"
+printf "%-36s %11s %11s %6s %10s %10s %12s %12s\n" test "nginx req/s" "reel req/s" ratio \
+  "nginx p99" "reel p99" "nginx us/req" "reel us/req"
 for t in segment range; do
   if [[ $t == segment ]]; then path=/media/bench/720p/seg-1m.m4s; script=""; label="whole 1 MiB segment (/media)"
   else path=/library/film-50m.mp4; script="$work/range.lua"; label="64 KiB range of 50 MiB (/library)"; fi
-  n_all=(); r_all=()
+  n_rps=(); r_rps=(); n_cpu=(); r_cpu=()
   for round in $(seq "$ROUNDS"); do
-    n_all+=("$(run "$t" nginx "$NGINX_PORT" "$path" "$script" "$round")")
-    r_all+=("$(run "$t" reel "$REEL_PORT" "$path" "$script" "$round")")
+    read -r rps cpu < <(run "$t" nginx "$NGINX_PORT" "$path" "$script" "$round"); n_rps+=("$rps"); n_cpu+=("$cpu")
+    read -r rps cpu < <(run "$t" reel "$REEL_PORT" "$path" "$script" "$round"); r_rps+=("$rps"); r_cpu+=("$cpu")
   done
-  n=$(printf "%s\n" "${n_all[@]}" | median)
-  r=$(printf "%s\n" "${r_all[@]}" | median)
+  n=$(printf "%s\n" "${n_rps[@]}" | median)
+  r=$(printf "%s\n" "${r_rps[@]}" | median)
   ratio=$(awk -v r="$r" -v n="$n" 'BEGIN { printf "%.2f", r / n }')
-  printf "%-36s %12.0f %12.0f %6sx %13.1f %13.1f\n" "$label" "$n" "$r" "$ratio" "$(p99 "$t" nginx)" "$(p99 "$t" reel)"
-  [[ -n "${VERBOSE:-}" ]] && echo "  runs: nginx ${n_all[*]} | reel ${r_all[*]}"
+  printf "%-36s %11.0f %11.0f %5sx %8.1fms %8.1fms %12.1f %12.1f\n" "$label" "$n" "$r" "$ratio" \
+    "$(p99 "$t" nginx)" "$(p99 "$t" reel)" \
+    "$(printf "%s\n" "${n_cpu[@]}" | median)" "$(printf "%s\n" "${r_cpu[@]}" | median)"
+  [[ -n "${VERBOSE:-}" ]] && echo "  req/s runs: nginx ${n_rps[*]} | reel ${r_rps[*]}"
 done

@@ -16,6 +16,7 @@
 //! running jobs and leaves them queued on disk, so SIGTERM loses nothing either.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -151,6 +152,8 @@ struct JobCell {
     /// Cleared when the pool refused the job, so dropping it is not an ending.
     submitted: AtomicBool,
     started_at: Mutex<Option<Instant>>,
+    /// The `flock` on the job directory: other processes on the root leave the job alone.
+    lock: Mutex<Option<File>>,
 }
 
 impl Jobs {
@@ -219,18 +222,28 @@ impl Jobs {
         let layout = self.inner.store.layout();
         let id = new_id();
         let job_dir = layout.job_dir(&id);
-        let keep = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&job_dir)?;
+        // Made complete under a hidden name, locked, then renamed: another process on the
+        // root never sees a half-made job directory, nor one it could take.
+        let staging = layout.jobs_dir().join(format!(".new-{id}"));
+        let keep = || -> std::io::Result<File> {
+            std::fs::create_dir(&staging)?;
+            let lock = layout::try_lock(&staging.join("lock"))?
+                .ok_or_else(|| std::io::Error::other("a new job directory is locked"))?;
             upload
                 .file
-                .persist(job_dir.join(&spec.source))
+                .persist(staging.join(&spec.source))
                 .map_err(|e| e.error)?;
-            spec.write(&job_dir)
+            spec.write(&staging)?;
+            std::fs::rename(&staging, &job_dir)?;
+            Ok(lock)
         };
-        if let Err(e) = keep() {
-            remove_dir_if_present(&job_dir);
-            return Err(AcceptError::Internal(format!("keeping an upload: {e}")));
-        }
+        let lock = match keep() {
+            Ok(lock) => lock,
+            Err(e) => {
+                remove_dir_if_present(&staging);
+                return Err(AcceptError::Internal(format!("keeping an upload: {e}")));
+            }
+        };
         let mut video = Video::new(
             &id,
             &spec.title,
@@ -250,7 +263,7 @@ impl Jobs {
         let result = self
             .inner
             .store
-            .insert_with(video.clone(), || self.submit(&id, &spec));
+            .insert_with(video.clone(), || self.submit(&id, &spec, lock));
         if result.is_err() {
             remove_dir_if_present(&job_dir);
             remove_dir_if_present(&dir);
@@ -261,9 +274,12 @@ impl Jobs {
         Ok(video)
     }
 
-    /// Hands a job to the pool. On refusal the job is forgotten (its callbacks never fire).
-    fn submit(&self, id: &str, spec: &JobSpec) -> Result<(), ()> {
+    /// Hands a job to the pool, with the lock on its job directory (held until the job
+    /// ends). On refusal the job is forgotten (its callbacks never fire) and the lock given
+    /// back.
+    fn submit(&self, id: &str, spec: &JobSpec, lock: File) -> Result<(), File> {
         let cell = Arc::new(JobCell::default());
+        *cell.lock.lock() = Some(lock);
         cell.submitted.store(true, Ordering::SeqCst);
         self.inner.active.lock().insert(id.to_string(), cell.clone());
         let job = self.job(id, spec, cell.clone());
@@ -273,7 +289,7 @@ impl Jobs {
                 cell.submitted.store(false, Ordering::SeqCst);
                 self.inner.active.lock().remove(id);
                 drop(refused);
-                Err(())
+                Err(cell.lock.lock().take().expect("the lock was put there above"))
             }
         }
     }
@@ -371,43 +387,41 @@ impl Jobs {
     pub fn resume_interrupted(&self) -> std::thread::JoinHandle<()> {
         let store = &self.inner.store;
         let layout = store.layout().clone();
-        let mut to_submit: Vec<(String, JobSpec)> = Vec::new();
+        let mut to_submit: Vec<(String, JobSpec, File)> = Vec::new();
 
         for id in store.ids_with_status(&[Status::Queued, Status::Processing]) {
-            match JobSpec::read(&layout.job_dir(&id)) {
-                Ok(spec) if layout.job_dir(&id).join(&spec.source).is_file() => {
-                    to_submit.push((id, spec));
+            let job_dir = layout.job_dir(&id);
+            let spec = JobSpec::read(&job_dir)
+                .ok()
+                .filter(|s| job_dir.join(&s.source).is_file());
+            match spec.map(|spec| (spec, layout::try_lock(&job_dir.join("lock")))) {
+                Some((spec, Ok(Some(lock)))) => to_submit.push((id, spec, lock)),
+                Some((_, Ok(None))) => {
+                    log::info!("video {id} is being processed by another reel process on this media root");
                 }
-                _ => {
-                    log::warn!("video {id} was interrupted and its upload is gone: marking it failed");
-                    reset_video_dir(&layout.video_dir(&id));
-                    store.update_and_persist(&id, |v| {
-                        v.status = Status::Failed;
-                        v.renditions.clear();
-                        v.error = Some(
-                            "the server stopped while this video was being processed, and its upload \
-                             could not be recovered; please upload it again"
-                                .into(),
-                        );
-                    });
-                }
+                Some((_, Err(e))) => log::warn!("video {id}: cannot lock its job: {e}"),
+                None => self.fail_lost(&id),
             }
         }
-        // Job directories: resume orphans whose manifest never got written, drop the rest.
+        // Job directories: resume orphans whose manifest never got written (a crash inside
+        // `accept`), drop what nobody needs. Hidden names are jobs being created.
         if let Ok(entries) = std::fs::read_dir(layout.jobs_dir()) {
             for entry in entries.flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                if to_submit.iter().any(|(i, _)| *i == id) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let job_dir = entry.path();
+                if to_submit.iter().any(|(i, _, _)| *i == name) {
                     continue;
                 }
-                let job_dir = entry.path();
+                let Ok(Some(lock)) = layout::try_lock(&job_dir.join("lock")) else {
+                    continue; // another process's
+                };
                 let spec = JobSpec::read(&job_dir)
                     .ok()
                     .filter(|s| job_dir.join(&s.source).is_file());
-                match (layout::is_valid_id(&id) && !store.contains(&id), spec) {
+                match (layout::is_valid_id(&name) && !store.contains(&name), spec) {
                     (true, Some(spec)) => {
                         let video = Video::new(
-                            &id,
+                            &name,
                             &spec.title,
                             spec.created_at_ms,
                             spec.segment_seconds,
@@ -415,13 +429,16 @@ impl Jobs {
                         );
                         store.persist(&video);
                         let _ = store.insert_with(video, || Ok::<(), ()>(()));
-                        to_submit.push((id, spec));
+                        to_submit.push((name, spec, lock));
                     }
+                    _ if store
+                        .status(&name)
+                        .is_some_and(|s| matches!(s, Status::Queued | Status::Processing)) => {}
                     _ => remove_dir_if_present(&job_dir),
                 }
             }
         }
-        for (id, _) in &to_submit {
+        for (id, _, _) in &to_submit {
             reset_video_dir(&layout.video_dir(id));
             store.update_and_persist(id, |v| {
                 *v = Video::new(&v.id, &v.title, v.created_at_ms, v.segment_seconds, v.format);
@@ -433,16 +450,47 @@ impl Jobs {
         std::thread::Builder::new()
             .name("resume".into())
             .spawn(move || {
-                for (id, spec) in to_submit {
+                for (id, spec, mut lock) in to_submit {
                     while jobs.inner.store.contains(&id) && !jobs.inner.shutting_down.load(Ordering::SeqCst) {
-                        if jobs.submit(&id, &spec).is_ok() {
-                            break;
+                        match jobs.submit(&id, &spec, lock) {
+                            Ok(()) => break,
+                            Err(back) => lock = back,
                         }
                         std::thread::sleep(Duration::from_millis(500));
                     }
                 }
             })
             .expect("spawning the resume thread")
+    }
+
+    /// An interrupted video whose job directory is gone: finished meanwhile by another
+    /// process (then its manifest says so), or lost.
+    fn fail_lost(&self, id: &str) {
+        let store = &self.inner.store;
+        let dir = store.layout().video_dir(id);
+        if let Ok(disk) = Video::read_manifest(&dir) {
+            if matches!(disk.status, Status::Ready | Status::Failed) {
+                store.update(id, |v| {
+                    *v = Video {
+                        id: v.id.clone(),
+                        links: v.links.clone(),
+                        ..disk
+                    }
+                });
+                return;
+            }
+        }
+        log::warn!("video {id} was interrupted and its upload is gone: marking it failed");
+        reset_video_dir(&dir);
+        store.update_and_persist(id, |v| {
+            v.status = Status::Failed;
+            v.renditions.clear();
+            v.error = Some(
+                "the server stopped while this video was being processed, and its upload \
+                 could not be recovered; please upload it again"
+                    .into(),
+            );
+        });
     }
 }
 
@@ -574,6 +622,7 @@ impl Completion {
                 remove_dir_if_present(&layout.job_dir(id));
             }
         }
+        self.cell.lock.lock().take();
         inner.active.lock().remove(id);
         inner.finished.notify_all();
     }

@@ -10,32 +10,50 @@
 //!   .jobs/{id}/           what an unfinished job needs to run again after a restart
 //!     job.json            title, creation time, options ([`JobSpec`](super::jobs::JobSpec))
 //!     source.<ext>        the upload, as received
-//!   .uploads/             uploads being received and demo clips being made (temp files,
-//!                         wiped at start)
+//!     lock                flock held by the process that runs (or queued) the job
+//!   .uploads/{run}/       one per running process: uploads being received and demo clips
+//!     .lock               being made; flock held while the process lives
 //! ```
+//!
+//! Several `reel serve` processes may share a root (the locks die with their process, even
+//! on SIGKILL): at start, a process resumes only the jobs whose lock it can take and cleans
+//! only the uploads directories nobody holds.
 //!
 //! The engine removes a job's output directory when the job fails or is cancelled, so
 //! the source and the job description live outside it, in `.jobs/`. Names starting with
 //! a dot are never video ids and are never served.
 
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::FlockOperation;
 
 /// The media root and the paths derived from it.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    /// This process's directory under `.uploads/`, locked while the process lives.
+    uploads: PathBuf,
+    _uploads_lock: Arc<File>,
 }
 
 impl Layout {
-    /// Creates the root and its private directories when missing.
+    /// Creates the root and its private directories when missing, and this process's
+    /// uploads directory.
     pub fn create(root: &Path) -> io::Result<Layout> {
-        let layout = Layout {
+        std::fs::create_dir_all(root.join(".jobs"))?;
+        std::fs::create_dir_all(root.join(".uploads"))?;
+        let uploads = root.join(".uploads").join(new_id());
+        std::fs::create_dir(&uploads)?;
+        let lock = try_lock(&uploads.join(".lock"))?
+            .ok_or_else(|| io::Error::other("a new uploads directory is locked"))?;
+        Ok(Layout {
             root: root.to_path_buf(),
-        };
-        std::fs::create_dir_all(layout.jobs_dir())?;
-        std::fs::create_dir_all(layout.uploads_dir())?;
-        Ok(layout)
+            uploads,
+            _uploads_lock: Arc::new(lock),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -56,18 +74,28 @@ impl Layout {
         self.jobs_dir().join(id)
     }
 
-    /// Temp files of uploads in flight; on the media volume so accepting is a rename.
+    /// Temp files of this process's uploads in flight; on the media volume so accepting is
+    /// a rename.
     pub fn uploads_dir(&self) -> PathBuf {
-        self.root.join(".uploads")
+        self.uploads.clone()
     }
 
-    /// Removes whatever uploads an earlier run left half-received.
+    /// Removes what earlier runs left half-received: every uploads directory whose process
+    /// is gone (its lock is free). Another reel process on the same root keeps its own.
     pub fn clean_uploads(&self) -> io::Result<usize> {
         let mut removed = 0;
-        for entry in std::fs::read_dir(self.uploads_dir())? {
+        for entry in std::fs::read_dir(self.root.join(".uploads"))? {
             let path = entry?.path();
+            if path == self.uploads {
+                continue;
+            }
             let result = if path.is_dir() {
-                std::fs::remove_dir_all(&path)
+                match try_lock(&path.join(".lock")) {
+                    Ok(Some(_free)) => std::fs::remove_dir_all(&path),
+                    Ok(None) => continue, // a live process's
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // being created
+                    Err(e) => Err(e),
+                }
             } else {
                 std::fs::remove_file(&path)
             };
@@ -77,6 +105,22 @@ impl Layout {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Takes an exclusive `flock` on `path` (created if missing), without waiting: `None` when
+/// another process (or another open of the file) holds it. The lock lasts as long as the
+/// returned file is open, and dies with its process, even on SIGKILL.
+pub fn try_lock(path: &Path) -> io::Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::util::*;
 
 fn assert_nothing_kept(server: &Server) {
     wait_for("temp uploads to be removed", Duration::from_secs(5), || {
-        (count_entries(&server.media.join(".uploads")) == 0).then_some(())
+        (uploads_in_flight(server) == 0).then_some(())
     });
     assert_eq!(count_entries(&server.media.join(".jobs")), 0);
     assert_eq!(server.get("/api/videos").json()["videos"], serde_json::json!([]));
@@ -207,7 +207,7 @@ fn a_client_hanging_up_mid_upload_leaves_nothing() {
         stream.write_all(&block).unwrap();
     }
     wait_for("the upload to reach the disk", Duration::from_secs(10), || {
-        (count_entries(&server.media.join(".uploads")) == 1).then_some(())
+        (uploads_in_flight(&server) == 1).then_some(())
     });
     drop(stream);
     assert_nothing_kept(&server);
@@ -259,5 +259,5 @@ fn a_large_upload_streams_to_disk_in_flat_memory() {
         "a 256 MiB upload grew the server's peak RSS by {} KiB",
         growth >> 10
     );
-    assert_eq!(count_entries(&server.media.join(".uploads")), 0);
+    assert_eq!(uploads_in_flight(&server), 0);
 }

@@ -41,18 +41,18 @@ fn a_job_killed_mid_transcode_resumes_after_a_restart() {
     let id = start_long_job(&server);
     server.kill();
     assert_eq!(status_on_disk(&server, &id), "processing");
-    std::fs::write(
-        server.media.join(".uploads").join("upload-half"),
-        b"half an upload",
-    )
-    .unwrap();
+    // The killed process's uploads directory, with half an upload in it.
+    let dead = std::fs::read_dir(server.media.join(".uploads"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the server's uploads directory");
+    std::fs::write(dead.join("upload-half"), b"half an upload").unwrap();
 
     server.restart();
-    assert_eq!(
-        count_entries(&server.media.join(".uploads")),
-        0,
-        "stale uploads are removed at start"
-    );
+    assert!(!dead.exists(), "stale uploads are removed at start");
+    assert_eq!(uploads_in_flight(&server), 0);
     let v = video(&server, &id);
     assert!(
         matches!(v["status"].as_str(), Some("queued" | "processing")),
@@ -122,4 +122,54 @@ fn the_catalog_is_rebuilt_from_the_media_root() {
         serde_json::json!([before])
     );
     check_ladder(&server, &before);
+}
+
+#[test]
+fn a_second_process_on_the_same_root_leaves_the_first_ones_jobs_and_uploads_alone() {
+    use std::io::Write;
+    let first = Server::new();
+    let id = start_long_job(&first);
+    // Half an upload in flight on the first process...
+    let clip = std::fs::read(small_clip()).unwrap();
+    let form = Form::new().text("heights", "180");
+    let (head, tail) = (form.file_head("file", "late.mp4"), form.tail());
+    let (content_type, fields) = form.finish_fields();
+    let length = fields.len() + head.len() + clip.len() + tail.len();
+    let mut stream = crate::util::client::connect(first.addr);
+    crate::util::client::write_head(
+        &mut stream,
+        "POST",
+        "/api/videos",
+        &[("Content-Type", &content_type)],
+        Some(length as u64),
+    );
+    stream.write_all(&fields).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&clip[..clip.len() / 2]).unwrap();
+    wait_for("the upload to reach the disk", Duration::from_secs(10), || {
+        (uploads_in_flight(&first) == 1).then_some(())
+    });
+
+    // ...when a second process starts on the same root.
+    let second = first.another(Options::default());
+    assert_eq!(video(&second, &id)["status"], "processing");
+    stream.write_all(&clip[clip.len() / 2..]).unwrap();
+    stream.write_all(tail.as_bytes()).unwrap();
+    let res = crate::util::client::read_response(&mut std::io::BufReader::new(stream), false);
+    assert_eq!(
+        res.status,
+        202,
+        "the upload survived the second start: {}",
+        res.text()
+    );
+
+    let video = wait_ready(&first, &id);
+    check_ladder(&first, &video);
+    wait_ready(&first, res.json()["id"].as_str().unwrap());
+    let log = std::fs::read_to_string(first.dir.join("server-2.log")).unwrap();
+    assert!(
+        !log.contains("resuming"),
+        "the second process took over a live job:\n{log}"
+    );
+    assert!(log.contains("another reel process"), "{log}");
 }

@@ -63,7 +63,7 @@ fn an_upload_becomes_a_ladder_whose_every_playlist_and_segment_checks_out() {
     assert_eq!(poster.header("content-type"), Some("image/jpeg"));
     assert!(poster.body.starts_with(&[0xFF, 0xD8]), "a JPEG");
     // Nothing left behind but the video's own tree.
-    assert_eq!(count_entries(&server.media.join(".uploads")), 0);
+    assert_eq!(uploads_in_flight(&server), 0);
     assert_eq!(count_entries(&server.media.join(".jobs")), 0);
 }
 
@@ -249,7 +249,7 @@ fn a_full_queue_answers_503_with_retry_after_and_keeps_nothing() {
             2
         );
         assert_eq!(count_entries(&server.media.join(".jobs")), 2);
-        assert_eq!(count_entries(&server.media.join(".uploads")), 0);
+        assert_eq!(uploads_in_flight(&server), 0);
     }
     wait_ready(&server, &waiting);
 }

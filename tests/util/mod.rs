@@ -100,3 +100,20 @@ pub fn assert_error(server: &Server, res: &Response, status: u16, code: &str) ->
 pub fn count_entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
+
+/// Files of uploads being received under the media root (every process's directory of
+/// `.uploads/`, their lock files aside).
+pub fn uploads_in_flight(server: &Server) -> usize {
+    let Ok(entries) = std::fs::read_dir(server.media.join(".uploads")) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.path().is_dir() {
+            true => std::fs::read_dir(e.path())
+                .map(|d| d.flatten().filter(|f| f.file_name() != ".lock").count())
+                .unwrap_or(0),
+            false => 1,
+        })
+        .sum()
+}

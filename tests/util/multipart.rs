@@ -57,6 +57,12 @@ impl Form {
         format!("multipart/form-data; boundary={}", self.boundary)
     }
 
+    /// The text fields so far, for a caller that streams a file part after them and ends
+    /// with [`tail`](Self::tail); with the content type.
+    pub fn finish_fields(self) -> (String, Vec<u8>) {
+        (self.content_type(), self.body)
+    }
+
     /// The finished body.
     pub fn finish(mut self) -> (String, Vec<u8>) {
         self.body
