@@ -1,0 +1,840 @@
+//! `cargo bench --bench ladder`: ladder throughput of reel beside the `ffmpeg` CLI.
+//!
+//! For each input (a generated 1080p30 `testsrc2` clip, and real camera footage from
+//! `../shared/media/car-detection.mp4` when that file exists) the default ladder is made
+//! three ways, interleaved, `REEL_BENCH_RUNS` times:
+//!
+//! * **reel**: `reel::engine::transcode` in this process (decode once, one x264 per rung);
+//! * **(a)**: one `ffmpeg` process, `split` + `scale=W:H:flags=bicubic` per rung, every
+//!   rung encoded by libx264 with reel's settings and muxed to fMP4 HLS by `-f hls`;
+//! * **(b)**: the naive pipeline: one `ffmpeg` per rung, each decoding the source itself,
+//!   run one after the other, then one `-c copy -f hls` segmenting pass per rung.
+//!
+//! Then, per rung, the video bitrate and the PSNR of reel's and (a)'s output (see
+//! [`psnr`] for the method) are compared, and whether the IDRs and the x264 option strings
+//! agree is checked. Everything is printed as Markdown tables (docs/benchmarks.md,
+//! "Ladder throughput", holds the figures and how to read them).
+//!
+//! Environment:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `REEL_BENCH_SECONDS` | 20 | length of the generated clip |
+//! | `REEL_BENCH_RUNS` | 1 | timed repetitions (reel, (a), (b) interleaved) |
+//! | `REEL_BENCH_REAL` | `../shared/media/car-detection.mp4` | real footage; `none` skips it |
+//! | `REEL_BENCH_NAIVE` | 1 | 0 skips (b) |
+//! | `REEL_BENCH_QUALITY` | 1 | 0 skips bitrate/PSNR |
+//! | `REEL_BENCH_KEEP` | 0 | 1 keeps the outputs under `target/tmp/ladder-bench` |
+//!
+//! Positional arguments (`cargo bench --bench ladder -- car`) select inputs by name.
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use reel::engine::ladder::{self, Rung, AUDIO_BITRATE, CRF};
+use reel::engine::sample::{write_sample, SampleSpec};
+use reel::engine::{probe, transcode, CancelToken, Probe, TranscodeOptions, DEFAULT_PRESET};
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+/// reel's `X264_PARAMS` (private to the engine); the option-string check below catches drift.
+const X264_PARAMS: &str = "keyint=infinite:scenecut=0:open-gop=0";
+
+/// The issue's floors.
+const FLOOR_VS_A: f64 = 1.0;
+const FLOOR_VS_B: f64 = 0.6;
+const BITRATE_TOLERANCE_PCT: f64 = 5.0;
+const PSNR_TOLERANCE_DB: f64 = 0.3;
+
+struct Config {
+    seconds: f64,
+    runs: usize,
+    real: Option<PathBuf>,
+    naive: bool,
+    quality: bool,
+    keep: bool,
+    filters: Vec<String>,
+}
+
+impl Config {
+    fn from_env() -> Res<Config> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let flag = |k: &str, default: bool| var(k).map(|v| v != "0").unwrap_or(default);
+        let seconds: f64 = var("REEL_BENCH_SECONDS")
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or(20.0);
+        let runs: usize = var("REEL_BENCH_RUNS")
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or(1);
+        let real = match var("REEL_BENCH_REAL") {
+            Some(v) if v == "none" => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/media/car-detection.mp4")),
+        };
+        Ok(Config {
+            seconds,
+            runs: runs.max(1),
+            real,
+            naive: flag("REEL_BENCH_NAIVE", true),
+            quality: flag("REEL_BENCH_QUALITY", true),
+            keep: flag("REEL_BENCH_KEEP", false),
+            filters: std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect(),
+        })
+    }
+}
+
+/// A source to make a ladder of.
+struct Input {
+    name: &'static str,
+    title: String,
+    path: PathBuf,
+    probe: Probe,
+    rungs: Vec<Rung>,
+}
+
+/// What one contender cost: wall time, CPU time of its own process(es), and the CPU the
+/// rest of the machine used meanwhile (in cores), which says how noisy the wall time is.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    wall: f64,
+    cpu: f64,
+    others: f64,
+}
+
+#[derive(Clone, Copy)]
+enum Who {
+    /// This process (reel runs in-process).
+    This,
+    /// Waited-for child processes (ffmpeg).
+    Children,
+}
+
+fn cpu_seconds(who: Who) -> f64 {
+    // SAFETY: getrusage only writes into the struct we hand it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let which = match who {
+        Who::This => libc::RUSAGE_SELF,
+        Who::Children => libc::RUSAGE_CHILDREN,
+    };
+    unsafe { libc::getrusage(which, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Busy CPU seconds of the whole machine so far (all of /proc/stat's `cpu` line but idle
+/// and iowait).
+fn machine_busy_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0.0;
+    };
+    let Some(line) = stat.lines().next() else {
+        return 0.0;
+    };
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    busy / hz
+}
+
+fn measure(who: Who, f: impl FnOnce() -> Res<()>) -> Res<Cost> {
+    let (cpu0, busy0, t0) = (cpu_seconds(who), machine_busy_seconds(), Instant::now());
+    f()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(who) - cpu0;
+    let others = ((machine_busy_seconds() - busy0 - cpu) / wall).max(0.0);
+    Ok(Cost { wall, cpu, others })
+}
+
+/// Runs a command to completion; its stderr becomes the error on failure.
+fn run(program: &str, args: &[String]) -> Res<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+fn ffmpeg(args: Vec<String>) -> Res<String> {
+    let mut all: Vec<String> = ["-nostdin", "-hide_banner", "-nostats", "-y"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    all.extend(args);
+    run("ffmpeg", &all)
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+// ----------------------------------------------------------------------------------
+// The peers' command lines.
+
+fn segment_seconds() -> f64 {
+    TranscodeOptions::default().segment_seconds
+}
+
+/// libx264 options common to every rung: reel's settings (encoders.rs).
+fn x264_common() -> Vec<String> {
+    vec![
+        s("-c:v"),
+        s("libx264"),
+        s("-preset"),
+        s(DEFAULT_PRESET),
+        s("-crf"),
+        s(CRF),
+        s("-forced-idr"),
+        s("1"),
+        s("-x264-params"),
+        s(X264_PARAMS),
+        s("-force_key_frames"),
+        format!("expr:gte(t,n_forced*{})", segment_seconds()),
+    ]
+}
+
+fn audio_args() -> Vec<String> {
+    vec![
+        s("-c:a"),
+        s("aac"),
+        s("-b:a"),
+        s(AUDIO_BITRATE),
+        s("-ac"),
+        s("2"),
+        s("-ar"),
+        s("48000"),
+    ]
+}
+
+fn scale(r: &Rung) -> String {
+    format!("scale={}:{}:flags=bicubic", r.width, r.height)
+}
+
+fn hls_args() -> Vec<String> {
+    vec![
+        s("-f"),
+        s("hls"),
+        s("-hls_time"),
+        s(segment_seconds()),
+        s("-hls_playlist_type"),
+        s("vod"),
+        s("-hls_segment_type"),
+        s("fmp4"),
+        s("-hls_flags"),
+        s("independent_segments"),
+    ]
+}
+
+/// (a): one process, `split` to every rung; rung `i` lands in `dir/i/index.m3u8`.
+fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
+    let n = input.rungs.len();
+    let has_audio = !input.probe.audio_tracks.is_empty();
+    let mut graph = format!("[0:v]split={n}");
+    for i in 0..n {
+        write!(graph, "[s{i}]").unwrap();
+    }
+    for (i, r) in input.rungs.iter().enumerate() {
+        write!(graph, ";[s{i}]{}[o{i}]", scale(r)).unwrap();
+    }
+    let mut a = vec![
+        s("-i"),
+        input.path.display().to_string(),
+        s("-filter_complex"),
+        graph,
+    ];
+    for i in 0..n {
+        a.extend([s("-map"), format!("[o{i}]")]);
+        if has_audio {
+            a.extend([s("-map"), s("0:a:0")]);
+        }
+    }
+    a.extend(x264_common());
+    for (i, r) in input.rungs.iter().enumerate() {
+        a.extend([
+            format!("-maxrate:v:{i}"),
+            s(r.maxrate),
+            format!("-bufsize:v:{i}"),
+            s(r.bufsize),
+        ]);
+    }
+    if has_audio {
+        a.extend(audio_args());
+    }
+    a.extend(hls_args());
+    let map: Vec<String> = (0..n)
+        .map(|i| {
+            if has_audio {
+                format!("v:{i},a:{i}")
+            } else {
+                format!("v:{i}")
+            }
+        })
+        .collect();
+    a.extend([
+        s("-var_stream_map"),
+        map.join(" "),
+        s("-master_pl_name"),
+        s("master.m3u8"),
+        s("-hls_segment_filename"),
+        dir.join("%v/seg%05d.m4s").display().to_string(),
+        dir.join("%v/index.m3u8").display().to_string(),
+    ]);
+    a
+}
+
+/// (b), step 1: one rung from the source, decoded again, to a plain MP4.
+fn peer_b_encode_args(input: &Input, r: &Rung, mp4: &Path) -> Vec<String> {
+    let mut a = vec![s("-i"), input.path.display().to_string(), s("-vf"), scale(r)];
+    a.extend(x264_common());
+    a.extend([s("-maxrate"), s(r.maxrate), s("-bufsize"), s(r.bufsize)]);
+    if input.probe.audio_tracks.is_empty() {
+        a.push(s("-an"));
+    } else {
+        a.extend([s("-map"), s("0:v:0"), s("-map"), s("0:a:0")]);
+        a.extend(audio_args());
+    }
+    a.push(mp4.display().to_string());
+    a
+}
+
+/// (b), step 2: that MP4 cut into fMP4 HLS without re-encoding.
+fn peer_b_segment_args(mp4: &Path, dir: &Path) -> Vec<String> {
+    let mut a = vec![s("-i"), mp4.display().to_string(), s("-c"), s("copy")];
+    a.extend(hls_args());
+    a.extend([
+        s("-hls_segment_filename"),
+        dir.join("seg%05d.m4s").display().to_string(),
+        dir.join("index.m3u8").display().to_string(),
+    ]);
+    a
+}
+
+// ----------------------------------------------------------------------------------
+// The three contenders.
+
+fn run_reel(input: &Input, out: &Path) -> Res<Cost> {
+    let _ = std::fs::remove_dir_all(out);
+    measure(Who::This, || {
+        let state = transcode(
+            &input.path,
+            out,
+            &TranscodeOptions::default(),
+            &mut |_| {},
+            &CancelToken::new(),
+        )?;
+        if state.renditions.len() != input.rungs.len() {
+            return Err(format!("reel made {} rungs", state.renditions.len()).into());
+        }
+        Ok(())
+    })
+}
+
+fn run_peer_a(input: &Input, out: &Path) -> Res<Cost> {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out)?;
+    let args = peer_a_args(input, out);
+    measure(Who::Children, || ffmpeg(args).map(drop))
+}
+
+fn run_peer_b(input: &Input, out: &Path) -> Res<Cost> {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out)?;
+    measure(Who::Children, || {
+        for r in &input.rungs {
+            let mp4 = out.join(format!("{}.mp4", r.name()));
+            let dir = out.join(r.name());
+            std::fs::create_dir_all(&dir)?;
+            ffmpeg(peer_b_encode_args(input, r, &mp4))?;
+            ffmpeg(peer_b_segment_args(&mp4, &dir))?;
+        }
+        Ok(())
+    })
+}
+
+// ----------------------------------------------------------------------------------
+// Measuring outputs.
+
+/// Concatenates a media playlist's init segment and segments into one fragmented MP4
+/// (`init + seg0 + seg1...` is a valid file) and returns its path.
+fn join_rendition(playlist: &Path, joined: &Path) -> Res<PathBuf> {
+    let text = std::fs::read_to_string(playlist)?;
+    let base = playlist.parent().unwrap_or(Path::new("."));
+    let mut bytes = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let uri = if let Some(rest) = line.strip_prefix("#EXT-X-MAP:") {
+            rest.split("URI=\"").nth(1).and_then(|v| v.split('"').next())
+        } else if !line.is_empty() && !line.starts_with('#') {
+            Some(line)
+        } else {
+            None
+        };
+        if let Some(uri) = uri {
+            bytes.extend(std::fs::read(base.join(uri))?);
+        }
+    }
+    std::fs::write(joined, bytes)?;
+    Ok(joined.to_path_buf())
+}
+
+/// The video track of a rendition, as ffprobe reads it.
+#[derive(Debug, Default, Clone)]
+struct VideoStats {
+    frames: usize,
+    bytes: u64,
+    /// pts span of all frames plus one mean frame duration.
+    seconds: f64,
+    /// pts of the key frames, relative to the first frame, in ms.
+    keys_ms: Vec<i64>,
+    /// The libx264 option string from the SEI in the first IDR.
+    x264: Option<String>,
+}
+
+impl VideoStats {
+    fn kbps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.bytes as f64 * 8.0 / self.seconds / 1000.0
+        } else {
+            0.0
+        }
+    }
+}
+
+fn video_stats(file: &Path) -> Res<VideoStats> {
+    let out = run(
+        "ffprobe",
+        &[
+            s("-v"),
+            s("error"),
+            s("-select_streams"),
+            s("v:0"),
+            s("-show_entries"),
+            s("packet=pts_time,size,flags"),
+            s("-of"),
+            s("csv=p=0"),
+            file.display().to_string(),
+        ],
+    )?;
+    let mut st = VideoStats::default();
+    let mut pts = Vec::new();
+    let mut keys = Vec::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 3 {
+            continue;
+        }
+        let (Ok(t), Ok(size)) = (f[0].parse::<f64>(), f[1].parse::<u64>()) else {
+            continue;
+        };
+        st.frames += 1;
+        st.bytes += size;
+        pts.push(t);
+        if f[2].contains('K') {
+            keys.push(t);
+        }
+    }
+    if st.frames > 1 {
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
+        st.seconds = (hi - lo) * st.frames as f64 / (st.frames - 1) as f64;
+        st.keys_ms = keys.iter().map(|k| ((k - lo) * 1000.0).round() as i64).collect();
+    }
+    let bytes = std::fs::read(file)?;
+    st.x264 = find_x264_options(&bytes);
+    Ok(st)
+}
+
+fn find_x264_options(bytes: &[u8]) -> Option<String> {
+    let needle = b"x264 - core";
+    let start = bytes.windows(needle.len()).position(|w| w == needle)?;
+    let end = bytes[start..].iter().position(|b| *b == 0)? + start;
+    Some(String::from_utf8_lossy(&bytes[start..end]).into_owned())
+}
+
+/// The option names whose values differ between two x264 option strings.
+fn x264_differences(a: &str, b: &str) -> Vec<String> {
+    let parse = |s: &str| -> std::collections::BTreeMap<String, String> {
+        s.split("options: ")
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let (pa, pb) = (parse(a), parse(b));
+    let mut keys: Vec<&String> = pa.keys().chain(pb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| pa.get(*k) != pb.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: {} vs {}",
+                pa.get(k).map_or("-", String::as_str),
+                pb.get(k).map_or("-", String::as_str)
+            )
+        })
+        .collect()
+}
+
+/// PSNR of a rendition against the source, in dB: (Y, all planes).
+///
+/// Method: the *source* is scaled down to the rung's size with the same scaler the
+/// ladders use (swscale bicubic, `scale=W:H:flags=bicubic`) and compared frame by frame
+/// with the decoded rung by ffmpeg's `psnr` filter (both timelines start at 0). This
+/// measures what encoding lost at the rung's own size; the downscale itself is common to
+/// reel and (a). `average` is the filter's mean over frames of the Y/U/V-weighted PSNR.
+fn psnr(rung_file: &Path, source: &Path, r: &Rung) -> Res<(f64, f64)> {
+    let graph = format!(
+        "[0:v]setpts=PTS-STARTPTS[d];[1:v]{},setpts=PTS-STARTPTS[r];[d][r]psnr",
+        scale(r)
+    );
+    let out = ffmpeg(vec![
+        s("-i"),
+        rung_file.display().to_string(),
+        s("-i"),
+        source.display().to_string(),
+        s("-filter_complex"),
+        graph,
+        s("-f"),
+        s("null"),
+        s("-"),
+    ])?;
+    let line = out
+        .lines()
+        .find(|l| l.contains("PSNR y:"))
+        .ok_or("the psnr filter printed no summary")?;
+    let field = |name: &str| -> Res<f64> {
+        let v = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .ok_or_else(|| format!("no {name} in {line}"))?;
+        Ok(if v == "inf" { 99.0 } else { v.parse()? })
+    };
+    Ok((field("y:")?, field("average:")?))
+}
+
+// ----------------------------------------------------------------------------------
+// Report.
+
+fn pass(ok: bool) -> &'static str {
+    if ok {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
+    println!("\n### {}\n", input.title);
+    let ladder_desc: Vec<String> = input
+        .rungs
+        .iter()
+        .map(|r| format!("{} {}x{} ≤{} kb/s", r.name(), r.width, r.height, r.maxrate / 1000))
+        .collect();
+    println!("Ladder: {}.\n", ladder_desc.join(", "));
+
+    let (reel_dir, a_dir, b_dir) = (work.join("reel"), work.join("a"), work.join("b"));
+    let mut rows: Vec<(Cost, Cost, Option<Cost>)> = Vec::new();
+    println!(
+        "| run | reel s | (a) s | (b) s | reel/(a) | reel/(b) | CPU s reel / (a) / (b) | others' load (cores) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for run in 1..=cfg.runs {
+        let reel = run_reel(input, &reel_dir)?;
+        let a = run_peer_a(input, &a_dir)?;
+        let b = if cfg.naive {
+            Some(run_peer_b(input, &b_dir)?)
+        } else {
+            None
+        };
+        print_row(&run.to_string(), reel, a, b);
+        rows.push((reel, a, b));
+    }
+    let min_of = |f: &dyn Fn(&(Cost, Cost, Option<Cost>)) -> Option<Cost>| -> Option<Cost> {
+        rows.iter().filter_map(f).min_by(|x, y| x.wall.total_cmp(&y.wall))
+    };
+    let best_reel = min_of(&|r| Some(r.0)).expect("at least one run");
+    let best_a = min_of(&|r| Some(r.1)).expect("at least one run");
+    let best_b = min_of(&|r| r.2);
+    if cfg.runs > 1 {
+        print_row("best", best_reel, best_a, best_b);
+    }
+    let ra = best_reel.wall / best_a.wall;
+    print!(
+        "\nFloors (best of {} run(s)): reel/(a) = {ra:.2} ≤ {FLOOR_VS_A:.2}: **{}**",
+        cfg.runs,
+        pass(ra <= FLOOR_VS_A)
+    );
+    if let Some(b) = best_b {
+        let rb = best_reel.wall / b.wall;
+        print!(
+            "; reel/(b) = {rb:.2} ≤ {FLOOR_VS_B:.2}: **{}**",
+            pass(rb <= FLOOR_VS_B)
+        );
+    }
+    println!(
+        ". Source: {:.1} s of video; reel ran at {:.2}x real time.\n",
+        input.probe.duration,
+        input.probe.duration / best_reel.wall
+    );
+
+    if !cfg.quality {
+        return Ok(());
+    }
+    // Quality of the last run's outputs.
+    let cmp = work.join("compare");
+    std::fs::create_dir_all(&cmp)?;
+    println!(
+        "| rung | reel kb/s | (a) kb/s | Δ % | (b) kb/s | reel PSNR Y / avg dB | (a) PSNR Y / avg dB | Δ avg dB | IDRs same | x264 options same |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut notes = Vec::new();
+    for (i, r) in input.rungs.iter().enumerate() {
+        let reel_file = join_rendition(
+            &reel_dir.join(r.name()).join("index.m3u8"),
+            &cmp.join(format!("reel-{}.mp4", r.name())),
+        )?;
+        let a_file = join_rendition(
+            &a_dir.join(i.to_string()).join("index.m3u8"),
+            &cmp.join(format!("a-{}.mp4", r.name())),
+        )?;
+        let (rs, as_) = (video_stats(&reel_file)?, video_stats(&a_file)?);
+        let b_kbps = if cfg.naive {
+            let b_file = join_rendition(
+                &b_dir.join(r.name()).join("index.m3u8"),
+                &cmp.join(format!("b-{}.mp4", r.name())),
+            )?;
+            format!("{:.0}", video_stats(&b_file)?.kbps())
+        } else {
+            s("-")
+        };
+        let (ry, ravg) = psnr(&reel_file, &input.path, r)?;
+        let (ay, aavg) = psnr(&a_file, &input.path, r)?;
+        let dk = (rs.kbps() / as_.kbps() - 1.0) * 100.0;
+        let dp = ravg - aavg;
+        let same_keys = rs.keys_ms == as_.keys_ms && rs.frames == as_.frames;
+        if !same_keys {
+            notes.push(format!(
+                "{}: reel {} frames, IDRs at {:?} ms; (a) {} frames, IDRs at {:?} ms",
+                r.name(),
+                rs.frames,
+                rs.keys_ms,
+                as_.frames,
+                as_.keys_ms
+            ));
+        }
+        let x264_same = match (&rs.x264, &as_.x264) {
+            (Some(x), Some(y)) => {
+                let d = x264_differences(x, y);
+                if !d.is_empty() {
+                    notes.push(format!(
+                        "{} x264 options, reel vs (a): {}",
+                        r.name(),
+                        d.join(", ")
+                    ));
+                }
+                if d.is_empty() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            }
+            _ => "?",
+        };
+        println!(
+            "| {} | {:.0} | {:.0} | {:+.1} {} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:+.2} {} | {} | {} |",
+            r.name(),
+            rs.kbps(),
+            as_.kbps(),
+            dk,
+            pass(dk.abs() <= BITRATE_TOLERANCE_PCT),
+            b_kbps,
+            ry,
+            ravg,
+            ay,
+            aavg,
+            dp,
+            pass(dp >= -PSNR_TOLERANCE_DB),
+            if same_keys { "yes" } else { "no" },
+            x264_same
+        );
+    }
+    if let Some(x) = input
+        .rungs
+        .first()
+        .and_then(|r| find_x264_options(&std::fs::read(cmp.join(format!("reel-{}.mp4", r.name()))).ok()?))
+    {
+        let version = x.split(" - ").nth(1).unwrap_or("?");
+        println!("\nlibx264 in both: {version}.");
+    }
+    for n in notes {
+        println!("\n* {n}");
+    }
+    Ok(())
+}
+
+fn print_row(label: &str, reel: Cost, a: Cost, b: Option<Cost>) {
+    let (bw, bc, bo, rb) = match b {
+        Some(b) => (
+            format!("{:.2}", b.wall),
+            format!("{:.1}", b.cpu),
+            format!("{:.1}", b.others),
+            format!("{:.2}", reel.wall / b.wall),
+        ),
+        None => (s("-"), s("-"), s("-"), s("-")),
+    };
+    println!(
+        "| {label} | {:.2} | {:.2} | {bw} | {:.2} | {rb} | {:.1} / {:.1} / {bc} | {:.1} / {:.1} / {bo} |",
+        reel.wall,
+        a.wall,
+        reel.wall / a.wall,
+        reel.cpu,
+        a.cpu,
+        reel.others,
+        a.others,
+    );
+}
+
+fn make_input(name: &'static str, title: String, path: PathBuf) -> Res<Input> {
+    let probe = probe(&path)?;
+    let plan = ladder::plan(probe.video.display_width, probe.video.display_height, None)?;
+    Ok(Input {
+        name,
+        title,
+        path,
+        probe,
+        rungs: plan.rungs,
+    })
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| s("?"));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let ffmpeg = run("ffmpeg", &[s("-version")])
+        .ok()
+        .and_then(|v| v.lines().next().map(str::to_string))
+        .unwrap_or_else(|| s("ffmpeg: not found"));
+    let av = ffmpeg_next::codec::version();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{cores} cores ({cpu}); `{}`; reel links libavcodec {}.{}.{}; load average at start: {}",
+        ffmpeg.split(" Copyright").next().unwrap_or(&ffmpeg),
+        av >> 16,
+        (av >> 8) & 0xff,
+        av & 0xff,
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    )
+}
+
+fn main() -> Res<()> {
+    // `cargo bench` passes --bench; `cargo test --benches` does not: nothing to test here.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("ladder: a benchmark; run it with `cargo bench --bench ladder`");
+        return Ok(());
+    }
+    let cfg = Config::from_env()?;
+    if run("ffmpeg", &[s("-version")]).is_err() || run("ffprobe", &[s("-version")]).is_err() {
+        println!(
+            "ladder bench skipped: the ffmpeg and ffprobe CLIs (the comparison peers) are not installed"
+        );
+        return Ok(());
+    }
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ladder-bench");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+
+    println!("## Ladder throughput: reel vs the ffmpeg CLI\n");
+    println!("Machine: {}.\n", machine());
+    println!(
+        "x264: preset {DEFAULT_PRESET}, crf {CRF}, per-rung maxrate/bufsize, forced-idr=1, \
+         x264-params {X264_PARAMS}, IDR every {} s; AAC {} kb/s stereo 48 kHz.",
+        segment_seconds(),
+        AUDIO_BITRATE / 1000
+    );
+
+    let wanted = |name: &str| cfg.filters.is_empty() || cfg.filters.iter().any(|f| name.contains(f.as_str()));
+    let mut inputs = Vec::new();
+    if wanted("generated") {
+        let path = work.join("testsrc2-1080p30.mp4");
+        let spec = SampleSpec {
+            width: 1920,
+            height: 1080,
+            seconds: cfg.seconds,
+            fps: 30,
+            audio_tracks: 1,
+            ..SampleSpec::default()
+        };
+        write_sample(&path, &spec)?;
+        let title = format!(
+            "generated: testsrc2 1920x1080 30 fps, {} s, sine AAC (reel::engine::sample, x264 ultrafast crf 20)",
+            cfg.seconds
+        );
+        inputs.push(make_input("generated", title, path)?);
+    }
+    if wanted("car") {
+        match &cfg.real {
+            Some(p) if p.exists() => {
+                let input = make_input("car", String::new(), p.clone())?;
+                let v = &input.probe.video;
+                let title = format!(
+                    "real footage: {} ({} {}x{}, {:.1} fps, {:.1} s)",
+                    p.file_name().unwrap_or_default().to_string_lossy(),
+                    v.codec,
+                    v.width,
+                    v.height,
+                    v.frame_rate,
+                    input.probe.duration
+                );
+                inputs.push(Input { title, ..input });
+            }
+            Some(p) => println!("\n(real footage skipped: {} is absent)", p.display()),
+            None => {}
+        }
+    }
+    for input in &inputs {
+        let dir = work.join(input.name);
+        std::fs::create_dir_all(&dir)?;
+        bench_input(&cfg, input, &dir)?;
+    }
+    if cfg.keep {
+        println!("\nOutputs kept in {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
