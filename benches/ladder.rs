@@ -22,7 +22,7 @@
 //! | `REEL_BENCH_SECONDS` | 20 | length of the generated clip |
 //! | `REEL_BENCH_RUNS` | 1 | timed repetitions (reel, (a), (b) interleaved) |
 //! | `REEL_BENCH_REAL` | `../shared/media/car-detection.mp4` | real footage; `none` skips it |
-//! | `REEL_BENCH_NAIVE` | 1 | 0 skips (b) |
+//! | `REEL_BENCH_PEERS` | `a,b` | which peers run: `a`, `b`, `a,b` or `none` (reel alone) |
 //! | `REEL_BENCH_QUALITY` | 1 | 0 skips bitrate/PSNR |
 //! | `REEL_BENCH_KEEP` | 0 | 1 keeps the outputs under `target/tmp/ladder-bench` |
 //!
@@ -53,7 +53,8 @@ struct Config {
     seconds: f64,
     runs: usize,
     real: Option<PathBuf>,
-    naive: bool,
+    peer_a: bool,
+    peer_b: bool,
     quality: bool,
     keep: bool,
     filters: Vec<String>,
@@ -67,6 +68,7 @@ impl Config {
             .map(|v| v.parse())
             .transpose()?
             .unwrap_or(20.0);
+        let peers = var("REEL_BENCH_PEERS").unwrap_or_else(|| "a,b".into());
         let runs: usize = var("REEL_BENCH_RUNS")
             .map(|v| v.parse())
             .transpose()?
@@ -80,7 +82,8 @@ impl Config {
             seconds,
             runs: runs.max(1),
             real,
-            naive: flag("REEL_BENCH_NAIVE", true),
+            peer_a: peers.split(',').any(|p| p.trim() == "a"),
+            peer_b: peers.split(',').any(|p| p.trim() == "b"),
             quality: flag("REEL_BENCH_QUALITY", true),
             keep: flag("REEL_BENCH_KEEP", false),
             filters: std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect(),
@@ -337,9 +340,10 @@ fn peer_b_segment_args(mp4: &Path, dir: &Path) -> Vec<String> {
 // ----------------------------------------------------------------------------------
 // The three contenders.
 
-fn run_reel(input: &Input, out: &Path) -> Res<Cost> {
+fn run_reel(input: &Input, out: &Path) -> Res<(Cost, Vec<ThreadGroup>)> {
     let _ = std::fs::remove_dir_all(out);
-    measure(Who::This, || {
+    let sampler = ThreadSampler::start();
+    let cost = measure(Who::This, || {
         let state = transcode(
             &input.path,
             out,
@@ -351,7 +355,114 @@ fn run_reel(input: &Input, out: &Path) -> Res<Cost> {
             return Err(format!("reel made {} rungs", state.renditions.len()).into());
         }
         Ok(())
-    })
+    })?;
+    Ok((cost, sampler.finish()))
+}
+
+/// CPU of reel's threads, grouped by thread name. Threads inherit their creator's name on
+/// Linux, so x264's worker and lookahead threads count in their rung's group (`rung-720p`)
+/// and the decoder's frame threads in `decode`.
+#[derive(Debug, Clone)]
+struct ThreadGroup {
+    name: String,
+    cpu: f64,
+    /// Seconds from the start until the group last used CPU.
+    last_active: f64,
+}
+
+struct ThreadSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<Vec<ThreadGroup>>,
+}
+
+impl ThreadSampler {
+    const PERIOD: std::time::Duration = std::time::Duration::from_millis(25);
+
+    fn start() -> ThreadSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("bench-sampler".into())
+            .spawn(move || {
+                // SAFETY: sysconf has no preconditions.
+                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+                let t0 = Instant::now();
+                // tid -> (name, ticks, seconds since start when its ticks last grew)
+                let mut seen: std::collections::HashMap<u64, (String, u64, f64)> = Default::default();
+                // Threads that already exist (this one's creator) count from now on only.
+                let baseline: std::collections::HashMap<u64, u64> = read_threads()
+                    .into_iter()
+                    .map(|(tid, _, ticks)| (tid, ticks))
+                    .collect();
+                loop {
+                    let done = flag.load(std::sync::atomic::Ordering::SeqCst);
+                    let now = t0.elapsed().as_secs_f64();
+                    for (tid, name, ticks) in read_threads() {
+                        let ticks = ticks.saturating_sub(baseline.get(&tid).copied().unwrap_or(0));
+                        let e = seen.entry(tid).or_insert((name, 0, 0.0));
+                        if ticks > e.1 {
+                            e.1 = ticks;
+                            e.2 = now;
+                        }
+                    }
+                    if done {
+                        break;
+                    }
+                    std::thread::sleep(Self::PERIOD);
+                }
+                let mut groups: Vec<ThreadGroup> = Vec::new();
+                for (name, ticks, last) in seen.into_values() {
+                    if name == "bench-sampler" || ticks == 0 {
+                        continue;
+                    }
+                    match groups.iter_mut().find(|g| g.name == name) {
+                        Some(g) => {
+                            g.cpu += ticks as f64 / hz;
+                            g.last_active = g.last_active.max(last);
+                        }
+                        None => groups.push(ThreadGroup {
+                            name,
+                            cpu: ticks as f64 / hz,
+                            last_active: last,
+                        }),
+                    }
+                }
+                groups.sort_by(|a, b| b.cpu.total_cmp(&a.cpu));
+                groups
+            })
+            .expect("starting the sampler thread");
+        ThreadSampler { stop, handle }
+    }
+
+    fn finish(self) -> Vec<ThreadGroup> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// (tid, name, utime + stime in ticks) of every thread of this process.
+fn read_threads() -> Vec<(u64, String, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u64>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        // After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out.push((tid, name, ticks(11) + ticks(12)));
+    }
+    out
 }
 
 fn run_peer_a(input: &Input, out: &Path) -> Res<Cost> {
@@ -561,51 +672,65 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
     println!("Ladder: {}.\n", ladder_desc.join(", "));
 
     let (reel_dir, a_dir, b_dir) = (work.join("reel"), work.join("a"), work.join("b"));
-    let mut rows: Vec<(Cost, Cost, Option<Cost>)> = Vec::new();
+    let (mut reels, mut peers_a, mut peers_b) = (Vec::new(), Vec::new(), Vec::new());
+    let mut threads = Vec::new();
     println!(
         "| run | reel s | (a) s | (b) s | reel/(a) | reel/(b) | CPU s reel / (a) / (b) | others' load (cores) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=cfg.runs {
-        let reel = run_reel(input, &reel_dir)?;
-        let a = run_peer_a(input, &a_dir)?;
-        let b = if cfg.naive {
-            Some(run_peer_b(input, &b_dir)?)
-        } else {
-            None
-        };
+        let (reel, groups) = run_reel(input, &reel_dir)?;
+        threads.push((reel, groups));
+        let a = cfg.peer_a.then(|| run_peer_a(input, &a_dir)).transpose()?;
+        let b = cfg.peer_b.then(|| run_peer_b(input, &b_dir)).transpose()?;
         print_row(&run.to_string(), reel, a, b);
-        rows.push((reel, a, b));
+        reels.push(reel);
+        peers_a.extend(a);
+        peers_b.extend(b);
     }
-    let min_of = |f: &dyn Fn(&(Cost, Cost, Option<Cost>)) -> Option<Cost>| -> Option<Cost> {
-        rows.iter().filter_map(f).min_by(|x, y| x.wall.total_cmp(&y.wall))
-    };
-    let best_reel = min_of(&|r| Some(r.0)).expect("at least one run");
-    let best_a = min_of(&|r| Some(r.1)).expect("at least one run");
-    let best_b = min_of(&|r| r.2);
+    let fastest = |v: &[Cost]| v.iter().copied().min_by(|x, y| x.wall.total_cmp(&y.wall));
+    let best_reel = fastest(&reels).expect("at least one run");
+    let best_a = fastest(&peers_a);
+    let best_b = fastest(&peers_b);
     if cfg.runs > 1 {
         print_row("best", best_reel, best_a, best_b);
     }
-    let ra = best_reel.wall / best_a.wall;
-    print!(
-        "\nFloors (best of {} run(s)): reel/(a) = {ra:.2} ≤ {FLOOR_VS_A:.2}: **{}**",
-        cfg.runs,
-        pass(ra <= FLOOR_VS_A)
-    );
+    print!("\nBest of {} run(s):", cfg.runs);
+    if let Some(a) = best_a {
+        let ra = best_reel.wall / a.wall;
+        print!(
+            " reel/(a) = {ra:.2} ≤ {FLOOR_VS_A:.2}: **{}**;",
+            pass(ra <= FLOOR_VS_A)
+        );
+    }
     if let Some(b) = best_b {
         let rb = best_reel.wall / b.wall;
         print!(
-            "; reel/(b) = {rb:.2} ≤ {FLOOR_VS_B:.2}: **{}**",
+            " reel/(b) = {rb:.2} ≤ {FLOOR_VS_B:.2}: **{}**;",
             pass(rb <= FLOOR_VS_B)
         );
     }
     println!(
-        ". Source: {:.1} s of video; reel ran at {:.2}x real time.\n",
+        " source {:.1} s of video; reel ran at {:.2}x real time.\n",
         input.probe.duration,
         input.probe.duration / best_reel.wall
     );
+    // Where reel's CPU went in its fastest run, and when each thread group went idle.
+    if let Some((cost, groups)) = threads.iter().min_by(|x, y| x.0.wall.total_cmp(&y.0.wall)) {
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|g| format!("{} {:.1} s (busy until {:.1} s)", g.name, g.cpu, g.last_active))
+            .collect();
+        println!(
+            "reel's CPU by thread group (x264 and decoder threads count in the group that made them), \
+             fastest run ({:.2} s wall, {:.2} cores busy on average): {}.\n",
+            cost.wall,
+            cost.cpu / cost.wall,
+            parts.join(", ")
+        );
+    }
 
-    if !cfg.quality {
+    if !cfg.quality || !cfg.peer_a {
         return Ok(());
     }
     // Quality of the last run's outputs.
@@ -626,7 +751,7 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
             &cmp.join(format!("a-{}.mp4", r.name())),
         )?;
         let (rs, as_) = (video_stats(&reel_file)?, video_stats(&a_file)?);
-        let b_kbps = if cfg.naive {
+        let b_kbps = if cfg.peer_b {
             let b_file = join_rendition(
                 &b_dir.join(r.name()).join("index.m3u8"),
                 &cmp.join(format!("b-{}.mp4", r.name())),
@@ -700,25 +825,21 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
     Ok(())
 }
 
-fn print_row(label: &str, reel: Cost, a: Cost, b: Option<Cost>) {
-    let (bw, bc, bo, rb) = match b {
-        Some(b) => (
-            format!("{:.2}", b.wall),
-            format!("{:.1}", b.cpu),
-            format!("{:.1}", b.others),
-            format!("{:.2}", reel.wall / b.wall),
-        ),
-        None => (s("-"), s("-"), s("-"), s("-")),
-    };
+fn print_row(label: &str, reel: Cost, a: Option<Cost>, b: Option<Cost>) {
+    let col = |c: Option<Cost>, f: &dyn Fn(Cost) -> String| c.map_or_else(|| s("-"), f);
     println!(
-        "| {label} | {:.2} | {:.2} | {bw} | {:.2} | {rb} | {:.1} / {:.1} / {bc} | {:.1} / {:.1} / {bo} |",
+        "| {label} | {:.2} | {} | {} | {} | {} | {:.1} / {} / {} | {:.1} / {} / {} |",
         reel.wall,
-        a.wall,
-        reel.wall / a.wall,
+        col(a, &|c| format!("{:.2}", c.wall)),
+        col(b, &|c| format!("{:.2}", c.wall)),
+        col(a, &|c| format!("{:.2}", reel.wall / c.wall)),
+        col(b, &|c| format!("{:.2}", reel.wall / c.wall)),
         reel.cpu,
-        a.cpu,
+        col(a, &|c| format!("{:.1}", c.cpu)),
+        col(b, &|c| format!("{:.1}", c.cpu)),
         reel.others,
-        a.others,
+        col(a, &|c| format!("{:.1}", c.others)),
+        col(b, &|c| format!("{:.1}", c.others)),
     );
 }
 
