@@ -24,6 +24,7 @@
 //! | `REEL_BENCH_REAL` | `../shared/media/car-detection.mp4` | real footage; `none` skips it |
 //! | `REEL_BENCH_PEERS` | `a,b` | which peers run: `a`, `b`, `a,b` or `none` (reel alone) |
 //! | `REEL_BENCH_QUALITY` | 1 | 0 skips bitrate/PSNR |
+//! | `REEL_BENCH_QUIET` | 20 | before each timed step, wait up to this many seconds for the rest of the machine to use under 0.25 cores |
 //! | `REEL_BENCH_KEEP` | 0 | 1 keeps the outputs under `target/tmp/ladder-bench` |
 //!
 //! Positional arguments (`cargo bench --bench ladder -- car`) select inputs by name.
@@ -57,6 +58,7 @@ struct Config {
     peer_b: bool,
     quality: bool,
     keep: bool,
+    quiet: f64,
     filters: Vec<String>,
 }
 
@@ -86,6 +88,10 @@ impl Config {
             peer_b: peers.split(',').any(|p| p.trim() == "b"),
             quality: flag("REEL_BENCH_QUALITY", true),
             keep: flag("REEL_BENCH_KEEP", false),
+            quiet: var("REEL_BENCH_QUIET")
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or(20.0),
             filters: std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect(),
         })
     }
@@ -154,6 +160,21 @@ fn machine_busy_seconds() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     busy / hz
+}
+
+/// Waits (up to `max_wait` seconds) until the machine has been nearly idle for half a
+/// second, so that other work (compilers, tests) disturbs the next timing less. Returns
+/// the load seen in the last half second, in cores.
+fn wait_for_quiet(max_wait: f64) -> f64 {
+    let start = Instant::now();
+    loop {
+        let busy0 = machine_busy_seconds();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let load = (machine_busy_seconds() - busy0) / 0.5;
+        if load < 0.25 || start.elapsed().as_secs_f64() >= max_wait {
+            return load;
+        }
+    }
 }
 
 fn measure(who: Who, f: impl FnOnce() -> Res<()>) -> Res<Cost> {
@@ -679,10 +700,23 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=cfg.runs {
+        wait_for_quiet(cfg.quiet);
         let (reel, groups) = run_reel(input, &reel_dir)?;
         threads.push((reel, groups));
-        let a = cfg.peer_a.then(|| run_peer_a(input, &a_dir)).transpose()?;
-        let b = cfg.peer_b.then(|| run_peer_b(input, &b_dir)).transpose()?;
+        let a = cfg
+            .peer_a
+            .then(|| {
+                wait_for_quiet(cfg.quiet);
+                run_peer_a(input, &a_dir)
+            })
+            .transpose()?;
+        let b = cfg
+            .peer_b
+            .then(|| {
+                wait_for_quiet(cfg.quiet);
+                run_peer_b(input, &b_dir)
+            })
+            .transpose()?;
         print_row(&run.to_string(), reel, a, b);
         reels.push(reel);
         peers_a.extend(a);
