@@ -25,6 +25,7 @@
 //! | `REEL_BENCH_PEERS` | `a,b` | which peers run: `a`, `b`, `a,b` or `none` (reel alone) |
 //! | `REEL_BENCH_QUALITY` | 1 | 0 skips bitrate/PSNR |
 //! | `REEL_BENCH_QUIET` | 20 | before each timed step, wait up to this many seconds for the rest of the machine to use under 0.25 cores |
+//! | `REEL_BENCH_COMMANDS` | 1 | 0 leaves out the peers' command lines |
 //! | `REEL_BENCH_KEEP` | 0 | 1 keeps the outputs under `target/tmp/ladder-bench` |
 //!
 //! Positional arguments (`cargo bench --bench ladder -- car`) select inputs by name.
@@ -59,6 +60,7 @@ struct Config {
     quality: bool,
     keep: bool,
     quiet: f64,
+    commands: bool,
     filters: Vec<String>,
 }
 
@@ -88,6 +90,7 @@ impl Config {
             peer_b: peers.split(',').any(|p| p.trim() == "b"),
             quality: flag("REEL_BENCH_QUALITY", true),
             keep: flag("REEL_BENCH_KEEP", false),
+            commands: flag("REEL_BENCH_COMMANDS", true),
             quiet: var("REEL_BENCH_QUIET")
                 .map(|v| v.parse())
                 .transpose()?
@@ -859,6 +862,46 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
     Ok(())
 }
 
+/// The peers' exact command lines, for reproducing them by hand.
+fn print_commands(input: &Input, work: &Path) {
+    let line = |args: Vec<String>| {
+        let mut all = vec![
+            s("ffmpeg"),
+            s("-nostdin"),
+            s("-hide_banner"),
+            s("-nostats"),
+            s("-y"),
+        ];
+        all.extend(args);
+        all.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    };
+    println!(
+        "\nCommands, (a):\n\n```sh\n{}\n```\n",
+        line(peer_a_args(input, &work.join("a")))
+    );
+    println!("(b), for each rung in turn (here the first):\n\n```sh");
+    if let Some(r) = input.rungs.first() {
+        let mp4 = work.join("b").join(format!("{}.mp4", r.name()));
+        println!("{}", line(peer_b_encode_args(input, r, &mp4)));
+        println!(
+            "{}",
+            line(peer_b_segment_args(&mp4, &work.join("b").join(r.name())))
+        );
+    }
+    println!("```");
+}
+
+fn shell_quote(a: &str) -> String {
+    if !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+%".contains(c))
+    {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
 fn print_row(label: &str, reel: Cost, a: Option<Cost>, b: Option<Cost>) {
     let col = |c: Option<Cost>, f: &dyn Fn(Cost) -> String| c.map_or_else(|| s("-"), f);
     println!(
@@ -964,6 +1007,7 @@ fn main() -> Res<()> {
     if wanted("car") {
         match &cfg.real {
             Some(p) if p.exists() => {
+                let p = &std::fs::canonicalize(p)?;
                 let input = make_input("car", String::new(), p.clone())?;
                 let v = &input.probe.video;
                 let title = format!(
@@ -985,6 +1029,9 @@ fn main() -> Res<()> {
         let dir = work.join(input.name);
         std::fs::create_dir_all(&dir)?;
         bench_input(&cfg, input, &dir)?;
+        if cfg.commands {
+            print_commands(input, &dir);
+        }
     }
     if cfg.keep {
         println!("\nOutputs kept in {}", work.display());
