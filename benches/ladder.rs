@@ -364,7 +364,7 @@ fn peer_b_segment_args(mp4: &Path, dir: &Path) -> Vec<String> {
 // ----------------------------------------------------------------------------------
 // The three contenders.
 
-fn run_reel(input: &Input, out: &Path) -> Res<(Cost, Vec<ThreadGroup>)> {
+fn run_reel(input: &Input, out: &Path) -> Res<(Cost, Profile)> {
     let _ = std::fs::remove_dir_all(out);
     let sampler = ThreadSampler::start();
     let cost = measure(Who::This, || {
@@ -394,9 +394,39 @@ struct ThreadGroup {
     last_active: f64,
 }
 
+/// What the sampler saw of one reel run.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    groups: Vec<ThreadGroup>,
+    /// (seconds since start, this process's CPU seconds, the machine's busy CPU seconds)
+    timeline: Vec<(f64, f64, f64)>,
+}
+
+impl Profile {
+    /// Cores used by reel and by the rest of the machine in each tenth of the run.
+    fn tenths(&self) -> Vec<(f64, f64)> {
+        let (Some(first), Some(last)) = (self.timeline.first(), self.timeline.last()) else {
+            return Vec::new();
+        };
+        let at = |t: f64| -> (f64, f64, f64) { *self.timeline.iter().find(|p| p.0 >= t).unwrap_or(last) };
+        let span = last.0 - first.0;
+        (0..10)
+            .map(|i| {
+                let (a, b) = (
+                    at(first.0 + span * i as f64 / 10.0),
+                    at(first.0 + span * (i + 1) as f64 / 10.0),
+                );
+                let dt = (b.0 - a.0).max(1e-9);
+                let ours = (b.1 - a.1) / dt;
+                (ours, ((b.2 - a.2) / dt - ours).max(0.0))
+            })
+            .collect()
+    }
+}
+
 struct ThreadSampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: std::thread::JoinHandle<Vec<ThreadGroup>>,
+    handle: std::thread::JoinHandle<Profile>,
 }
 
 impl ThreadSampler {
@@ -413,6 +443,7 @@ impl ThreadSampler {
                 let t0 = Instant::now();
                 // tid -> (name, ticks, seconds since start when its ticks last grew)
                 let mut seen: std::collections::HashMap<u64, (String, u64, f64)> = Default::default();
+                let mut timeline = Vec::new();
                 // Threads that already exist (this one's creator) count from now on only.
                 let baseline: std::collections::HashMap<u64, u64> = read_threads()
                     .into_iter()
@@ -421,6 +452,7 @@ impl ThreadSampler {
                 loop {
                     let done = flag.load(std::sync::atomic::Ordering::SeqCst);
                     let now = t0.elapsed().as_secs_f64();
+                    timeline.push((now, cpu_seconds(Who::This), machine_busy_seconds()));
                     for (tid, name, ticks) in read_threads() {
                         let ticks = ticks.saturating_sub(baseline.get(&tid).copied().unwrap_or(0));
                         let e = seen.entry(tid).or_insert((name, 0, 0.0));
@@ -452,13 +484,13 @@ impl ThreadSampler {
                     }
                 }
                 groups.sort_by(|a, b| b.cpu.total_cmp(&a.cpu));
-                groups
+                Profile { groups, timeline }
             })
             .expect("starting the sampler thread");
         ThreadSampler { stop, handle }
     }
 
-    fn finish(self) -> Vec<ThreadGroup> {
+    fn finish(self) -> Profile {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         self.handle.join().unwrap_or_default()
     }
@@ -753,8 +785,9 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
         input.probe.duration / best_reel.wall
     );
     // Where reel's CPU went in its fastest run, and when each thread group went idle.
-    if let Some((cost, groups)) = threads.iter().min_by(|x, y| x.0.wall.total_cmp(&y.0.wall)) {
-        let parts: Vec<String> = groups
+    if let Some((cost, profile)) = threads.iter().min_by(|x, y| x.0.wall.total_cmp(&y.0.wall)) {
+        let parts: Vec<String> = profile
+            .groups
             .iter()
             .map(|g| format!("{} {:.1} s (busy until {:.1} s)", g.name, g.cpu, g.last_active))
             .collect();
@@ -764,6 +797,19 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
             cost.wall,
             cost.cpu / cost.wall,
             parts.join(", ")
+        );
+        let tenths = profile.tenths();
+        let fmt = |f: &dyn Fn(&(f64, f64)) -> f64| {
+            tenths
+                .iter()
+                .map(|t| format!("{:.1}", f(t)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "Cores busy in each tenth of that run: reel {}; rest of the machine {}.\n",
+            fmt(&|t| t.0),
+            fmt(&|t| t.1)
         );
     }
 
