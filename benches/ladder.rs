@@ -22,6 +22,7 @@
 //! | `REEL_BENCH_SECONDS` | 20 | length of the generated clip |
 //! | `REEL_BENCH_RUNS` | 1 | timed repetitions (reel, (a), (b) interleaved) |
 //! | `REEL_BENCH_REAL` | `../shared/media/car-detection.mp4` | real footage; `none` skips it |
+//! | `REEL_BENCH_PRESET` | reel's default (`veryfast`) | x264 preset, for reel and the peers |
 //! | `REEL_BENCH_PEERS` | `a,b` | which peers run: `a`, `b`, `a,b` or `none` (reel alone) |
 //! | `REEL_BENCH_QUALITY` | 1 | 0 skips bitrate/PSNR |
 //! | `REEL_BENCH_QUIET` | 20 | before each timed step, wait up to this many seconds for the rest of the machine to use under 0.25 cores |
@@ -223,6 +224,14 @@ fn s(v: impl ToString) -> String {
 // ----------------------------------------------------------------------------------
 // The peers' command lines.
 
+/// x264 preset for reel and the peers alike: reel's default unless `REEL_BENCH_PRESET`.
+fn preset() -> String {
+    std::env::var("REEL_BENCH_PRESET")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PRESET.to_string())
+}
+
 fn segment_seconds() -> f64 {
     TranscodeOptions::default().segment_seconds
 }
@@ -233,7 +242,7 @@ fn x264_common() -> Vec<String> {
         s("-c:v"),
         s("libx264"),
         s("-preset"),
-        s(DEFAULT_PRESET),
+        preset(),
         s("-crf"),
         s(CRF),
         s("-forced-idr"),
@@ -371,7 +380,10 @@ fn run_reel(input: &Input, out: &Path) -> Res<(Cost, Profile)> {
         let state = transcode(
             &input.path,
             out,
-            &TranscodeOptions::default(),
+            &TranscodeOptions {
+                preset: preset(),
+                ..TranscodeOptions::default()
+            },
             &mut |_| {},
             &CancelToken::new(),
         )?;
@@ -1025,8 +1037,9 @@ fn main() -> Res<()> {
     println!("## Ladder throughput: reel vs the ffmpeg CLI\n");
     println!("Machine: {}.\n", machine());
     println!(
-        "x264: preset {DEFAULT_PRESET}, crf {CRF}, per-rung maxrate/bufsize, forced-idr=1, \
+        "x264: preset {}, crf {CRF}, per-rung maxrate/bufsize, forced-idr=1, \
          x264-params {X264_PARAMS}, IDR every {} s; AAC {} kb/s stereo 48 kHz.",
+        preset(),
         segment_seconds(),
         AUDIO_BITRATE / 1000
     );
