@@ -1,8 +1,15 @@
 //! `cargo bench --bench ladder`: ladder throughput of reel beside the `ffmpeg` CLI.
 //!
-//! For each input (a generated 1080p30 `testsrc2` clip, and real camera footage from
-//! `../shared/media/car-detection.mp4` when that file exists) the default ladder is made
-//! three ways, interleaved, `REEL_BENCH_RUNS` times:
+//! Inputs, each selectable by name:
+//!
+//! * `generated`: a 1080p30 `testsrc2` clip made with `reel::engine::sample` (x264
+//!   ultrafast: the cheapest H.264 there is to decode);
+//! * `camera`: the same clip re-encoded the way a camera or phone stores video (High
+//!   profile, CABAC, B-frames, ~10 Mb/s), which costs about twice as much to decode;
+//! * `real`: real camera footage, `../shared/media/car-detection.mp4`, when that file
+//!   exists (it is not in the repository; a plain clone skips it).
+//!
+//! For each, the default ladder is made three ways, interleaved, `REEL_BENCH_RUNS` times:
 //!
 //! * **reel**: `reel::engine::transcode` in this process (decode once, one x264 per rung);
 //! * **(a)**: one `ffmpeg` process, `split` + `scale=W:H:flags=bicubic` per rung, every
@@ -29,7 +36,7 @@
 //! | `REEL_BENCH_COMMANDS` | 1 | 0 leaves out the peers' command lines |
 //! | `REEL_BENCH_KEEP` | 0 | 1 keeps the outputs under `target/tmp/ladder-bench` |
 //!
-//! Positional arguments (`cargo bench --bench ladder -- car`) select inputs by name.
+//! Positional arguments select inputs by name: `cargo bench --bench ladder -- generated real`.
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -1046,8 +1053,9 @@ fn main() -> Res<()> {
 
     let wanted = |name: &str| cfg.filters.is_empty() || cfg.filters.iter().any(|f| name.contains(f.as_str()));
     let mut inputs = Vec::new();
-    if wanted("generated") {
-        let path = work.join("testsrc2-1080p30.mp4");
+    let generated = work.join("testsrc2-1080p30.mp4");
+    if wanted("generated") || wanted("camera") {
+        let path = generated.clone();
         let spec = SampleSpec {
             width: 1920,
             height: 1080,
@@ -1061,13 +1069,42 @@ fn main() -> Res<()> {
             "generated: testsrc2 1920x1080 30 fps, {} s, sine AAC (reel::engine::sample, x264 ultrafast crf 20)",
             cfg.seconds
         );
-        inputs.push(make_input("generated", title, path)?);
+        if wanted("generated") {
+            inputs.push(make_input("generated", title, path)?);
+        }
     }
-    if wanted("car") {
+    if wanted("camera") {
+        // The same picture as a camera or phone would store it: High profile, CABAC,
+        // B-frames, ~10 Mb/s. It costs about twice as much to decode as the ultrafast
+        // sample, which matters to (b): it decodes the source once per rung.
+        let path = work.join("testsrc2-1080p30-high.mp4");
+        ffmpeg(vec![
+            s("-i"),
+            generated.display().to_string(),
+            s("-c:v"),
+            s("libx264"),
+            s("-preset"),
+            s("veryfast"),
+            s("-crf"),
+            s("16"),
+            s("-profile:v"),
+            s("high"),
+            s("-c:a"),
+            s("copy"),
+            path.display().to_string(),
+        ])?;
+        let title = format!(
+            "camera-like: the generated clip re-encoded High profile (ffmpeg -c:v libx264 -preset veryfast \
+             -crf 16 -profile:v high -c:a copy), 1920x1080 30 fps, {} s",
+            cfg.seconds
+        );
+        inputs.push(make_input("camera", title, path)?);
+    }
+    if wanted("real") {
         match &cfg.real {
             Some(p) if p.exists() => {
                 let p = &std::fs::canonicalize(p)?;
-                let input = make_input("car", String::new(), p.clone())?;
+                let input = make_input("real", String::new(), p.clone())?;
                 let v = &input.probe.video;
                 let title = format!(
                     "real footage: {} ({} {}x{}, {:.1} fps, {:.1} s)",
