@@ -803,6 +803,22 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
         input.probe.duration,
         input.probe.duration / best_reel.wall
     );
+    // CPU time is far less sensitive to other work on the machine than wall time: the
+    // ratio of the work done says what the wall ratio would be at equal core usage.
+    let mean_cpu = |v: &[Cost]| v.iter().map(|c| c.cpu).sum::<f64>() / v.len().max(1) as f64;
+    let mut cpu_line = format!("CPU time (mean of runs): reel {:.1} s", mean_cpu(&reels));
+    for (name, v) in [("(a)", &peers_a), ("(b)", &peers_b)] {
+        if !v.is_empty() {
+            write!(
+                cpu_line,
+                ", {name} {:.1} s (reel/{name} {:.2})",
+                mean_cpu(v),
+                mean_cpu(&reels) / mean_cpu(v)
+            )
+            .unwrap();
+        }
+    }
+    println!("{cpu_line}.\n");
     // Where reel's CPU went in its fastest run, and when each thread group went idle.
     if let Some((cost, profile)) = threads.iter().min_by(|x, y| x.0.wall.total_cmp(&y.0.wall)) {
         let parts: Vec<String> = profile
