@@ -924,7 +924,7 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
             ay,
             aavg,
             dp,
-            pass(dp >= -PSNR_TOLERANCE_DB),
+            pass(dp.abs() <= PSNR_TOLERANCE_DB),
             if same_keys { "yes" } else { "no" },
             x264_same
         );
