@@ -824,6 +824,7 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
         let parts: Vec<String> = profile
             .groups
             .iter()
+            .filter(|g| g.cpu >= 0.05)
             .map(|g| format!("{} {:.1} s (busy until {:.1} s)", g.name, g.cpu, g.last_active))
             .collect();
         println!(
