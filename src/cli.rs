@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// count); more answer 503 with Retry-After.
     #[arg(long, default_value_t = default_live_encoders(), env = "REEL_MAX_LIVE_ENCODERS")]
     pub max_live_encoders: usize,
+    /// Live sessions that may exist at once; more answer 503 with Retry-After.
+    #[arg(long, default_value_t = 64, env = "REEL_MAX_LIVE_SESSIONS")]
+    pub max_live_sessions: usize,
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,
