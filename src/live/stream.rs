@@ -1,16 +1,17 @@
 //! The bridge from a session's engine thread (blocking) to an HTTP body (async).
 //!
 //! The engine writes into [`ChannelWriter`], a `Write` that pushes chunks into a small
-//! bounded tokio channel with `blocking_send`: when the HTTP client stops reading, the
+//! bounded tokio channel (waiting for room with `reserve`): when the HTTP client stops reading, the
 //! socket fills, actix stops polling the body, the channel fills, and the engine thread
 //! blocks inside `write` using no CPU. That is the whole pause mechanism.
 //!
 //! Memory held per paused session is bounded by: [`CHANNEL_CHUNKS`] x [`CHUNK_BYTES`]
-//! (256 KiB) in the channel, plus the fragment being written (at most ~1 s of media at
-//! the rung's VBV cap: 375 KiB at 720p), plus actix's write buffer (32 KiB and the last
+//! (256 KiB) in the channel, plus the fragment being written (about 1 s of media; at
+//! most `maxrate` x 1 s + `bufsize`: 1.1 MB at 720p), plus actix's write buffer (32 KiB and the last
 //! chunk it polled), plus the kernel's socket buffers: the HTTP layer fixes a stream
 //! socket's send buffer at 256 KiB (Linux doubles it: at most 512 KiB queued) instead of
-//! letting it grow to 4 MiB. `tests/live/pause.rs` measures all of it.
+//! letting it grow to 4 MiB. `tests/live/pause.rs` measures all of it; docs/sessions.md
+//! has the table.
 //!
 //! A stalled client holds the writer here; a client that hangs up while the engine is not
 //! writing (paused: the pace waits) is noticed through [`ClientGone`].
