@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// the cache off.
     #[arg(long, default_value_t = 128, env = "REEL_CACHE_MB")]
     pub cache_mb: u64,
+    /// Live sessions that may exist at once; more answer 503 with Retry-After.
+    #[arg(long, default_value_t = 64, env = "REEL_MAX_LIVE_SESSIONS")]
+    pub max_live_sessions: usize,
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,

@@ -163,6 +163,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         SessionConfig {
             idle: Duration::from_secs(args.session_idle_seconds),
             max_encoders: args.max_live_encoders,
+            max_sessions: args.max_live_sessions,
             ..SessionConfig::default()
         },
     );

@@ -175,6 +175,10 @@ impl Session {
                 "audio_track {audio_track} does not exist"
             )));
         }
+        if height.is_some_and(|h| !(16..=4320).contains(&h)) {
+            // Checked here, not when the stream starts: a 201 must promise a stream.
+            return Err(SessionError::Invalid("height must be from 16 to 4320".into()));
+        }
         if !start.is_finite() || start < 0.0 {
             return Err(SessionError::Invalid(
                 "start must be a position in seconds, 0 or more".into(),

@@ -1,16 +1,17 @@
 //! The bridge from a session's engine thread (blocking) to an HTTP body (async).
 //!
 //! The engine writes into [`ChannelWriter`], a `Write` that pushes chunks into a small
-//! bounded tokio channel with `blocking_send`: when the HTTP client stops reading, the
+//! bounded tokio channel (waiting for room with `reserve`): when the HTTP client stops reading, the
 //! socket fills, actix stops polling the body, the channel fills, and the engine thread
 //! blocks inside `write` using no CPU. That is the whole pause mechanism.
 //!
 //! Memory held per paused session is bounded by: [`CHANNEL_CHUNKS`] x [`CHUNK_BYTES`]
-//! (256 KiB) in the channel, plus the fragment being written (at most ~1 s of media at
-//! the rung's VBV cap: 375 KiB at 720p), plus actix's write buffer (32 KiB and the last
+//! (256 KiB) in the channel, plus the fragment being written (about 1 s of media; at
+//! most `maxrate` x 1 s + `bufsize`: 1.1 MB at 720p), plus actix's write buffer (32 KiB and the last
 //! chunk it polled), plus the kernel's socket buffers: the HTTP layer fixes a stream
 //! socket's send buffer at 256 KiB (Linux doubles it: at most 512 KiB queued) instead of
-//! letting it grow to 4 MiB. `tests/live/pause.rs` measures all of it.
+//! letting it grow to 4 MiB. `tests/live/pause.rs` measures all of it; docs/sessions.md
+//! has the table.
 //!
 //! A stalled client holds the writer here; a client that hangs up while the engine is not
 //! writing (paused: the pace waits) is noticed through [`ClientGone`].
@@ -71,10 +72,20 @@ impl Write for ChannelWriter {
             return Err(gone());
         }
         // Wait (no CPU) for room in the channel, or for the stop switch.
+        let (tx, stop) = (&self.tx, &mut self.stop);
         let permit = futures_executor::block_on(async {
-            tokio::select! {
-                permit = self.tx.reserve() => permit.ok(),
-                _ = self.stop.changed() => None,
+            let mut switch_alive = true;
+            loop {
+                tokio::select! {
+                    permit = tx.reserve() => return permit.ok(),
+                    changed = stop.changed(), if switch_alive => {
+                        if changed.is_err() {
+                            switch_alive = false; // dropped unused: nobody can stop us
+                        } else if *stop.borrow() {
+                            return None;
+                        }
+                    }
+                }
             }
         })
         .ok_or_else(gone)?;
@@ -91,8 +102,8 @@ impl Write for ChannelWriter {
     }
 }
 
-/// The HTTP side: chunks until the engine finishes, or until the stream is stopped
-/// (seek, track change, delete), whichever comes first.
+/// The HTTP side: chunks until the engine finishes (every chunk it wrote), or until the
+/// stream is stopped (seek, track change, delete: at once), whichever comes first.
 pub struct ChannelReader {
     rx: mpsc::Receiver<Bytes>,
     stop: watch::Receiver<bool>,
@@ -100,14 +111,23 @@ pub struct ChannelReader {
 
 impl ChannelReader {
     /// The body stream. Dropping it (client gone) unblocks and stops the engine thread.
+    ///
+    /// Only the switch turned on stops it: a switch dropped unused (the stream finished
+    /// and its session let go of it) must not cut off what is still in the channel.
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-        futures_util::stream::unfold(self, |mut r| async move {
-            if *r.stop.borrow() {
-                return None;
-            }
-            tokio::select! {
-                chunk = r.rx.recv() => chunk.map(|c| (Ok(c), r)),
-                _ = r.stop.changed() => None,
+        futures_util::stream::unfold((self, true), |(mut r, mut switch_alive)| async move {
+            loop {
+                if *r.stop.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    chunk = r.rx.recv() => return chunk.map(|c| (Ok(c), (r, switch_alive))),
+                    changed = r.stop.changed(), if switch_alive => {
+                        if changed.is_err() {
+                            switch_alive = false;
+                        }
+                    }
+                }
             }
         })
     }
@@ -143,6 +163,36 @@ pub fn channel(on_first: Box<dyn FnOnce() + Send>) -> (ChannelWriter, ChannelRea
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Regression: a finished stream's switch is dropped by its session; the chunks still
+    /// in the channel must all reach the body (they were cut off once).
+    #[test]
+    fn a_dropped_switch_does_not_cut_the_tail_off() {
+        let (mut w, reader, stop) = channel(Box::new(|| {}));
+        for i in 0..CHANNEL_CHUNKS as u8 {
+            w.write_all(&[i; 10]).unwrap();
+        }
+        drop(w);
+        drop(stop);
+        let chunks: Vec<Bytes> =
+            futures_executor::block_on(futures_util::StreamExt::collect::<Vec<_>>(reader.into_stream()))
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+        assert_eq!(chunks.len(), CHANNEL_CHUNKS);
+        assert_eq!(chunks[3][0], 3);
+    }
+
+    #[test]
+    fn a_stop_ends_the_body_at_once_even_with_chunks_waiting() {
+        let (mut w, reader, stop) = channel(Box::new(|| {}));
+        w.write_all(&[1; 10]).unwrap();
+        stop.stop();
+        let chunks =
+            futures_executor::block_on(futures_util::StreamExt::collect::<Vec<_>>(reader.into_stream()));
+        assert!(chunks.is_empty());
+        assert!(w.write_all(&[2; 10]).is_err(), "a stopped writer fails");
+    }
 
     #[test]
     fn a_full_channel_blocks_the_writer_until_stopped() {

@@ -21,6 +21,18 @@ fn a_stream_is_fragmented_mp4_from_a_keyframe_on_the_source_timeline() {
     assert_eq!(session["duration"], 6.0);
     assert_eq!(session["mode"], "encode");
     assert_eq!(session["links"]["stream"], format!("/api/sessions/{id}/stream"));
+    // What would make the stream fail is refused at creation.
+    let name = clip.file_name().unwrap().to_string_lossy().into_owned();
+    for bad in [
+        json!({"library": name, "height": 8}),
+        json!({"library": name, "rate": 0}),
+        json!({"library": name, "start": -2}),
+        json!({"library": name, "audio_track": 3}),
+        json!({"library": "no/such.mp4"}),
+    ] {
+        let (code, body) = post(&server, "/api/sessions", bad.clone());
+        assert!(code == 400 || code == 404, "{bad} → {code} {body}");
+    }
 
     let mut stream = StreamClient::open(server.addr, &format!("/api/sessions/{id}/stream"), None);
     assert_eq!(stream.status, 200);
