@@ -4,29 +4,19 @@
 //! prerequisites and skipping rules as the dashboard test; screenshots and the measured
 //! sync figures (`sync.json`) land in `target/screenshots/channel/`.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{prerequisites, root, REEL};
+use crate::util::browser::{can_run, run_script, screenshots, web_env};
 use crate::util::clips::clip;
 use crate::util::*;
 
-const WHOLE_RUN: Duration = Duration::from_secs(180);
-
 #[test]
 fn two_channel_pages_stay_in_step_and_the_ambient_page_titles_each_item() {
-    if let Err(gap) = prerequisites() {
-        let required = std::env::var_os("CI").is_some() || std::env::var_os("REEL_REQUIRE_BROWSER").is_some();
-        assert!(
-            !required,
-            "the browser test cannot run: {gap} (scripts/setup --test installs it)"
-        );
-        eprintln!("skipping the channel browser test: {gap} (scripts/setup --test installs it)");
+    if !can_run("the channel browser test") {
         return;
     }
-    let web = root().join("web").to_string_lossy().into_owned();
     let server = Server::start(Options {
-        envs: vec![("REEL_WEB".into(), web)],
+        envs: vec![web_env()],
         ..Options::default()
     });
     // Three 5 s items: 12 s of sampling crosses at least two boundaries.
@@ -39,42 +29,11 @@ fn two_channel_pages_stay_in_step_and_the_ambient_page_titles_each_item() {
         let v = server.get("/api/channels/main").json();
         (v["items"].as_array().map(Vec::len) == Some(3)).then_some(())
     });
-
-    let shots = std::path::Path::new(REEL)
-        .parent()
-        .and_then(std::path::Path::parent)
-        .map(|t| t.join("screenshots/channel"))
-        .unwrap_or_else(|| root().join("target/screenshots/channel"));
-    let node_log = server.dir.join("channel-browser.log");
-    let out = std::fs::File::create(&node_log).expect("node log file");
-    let mut node = Command::new("node")
-        .arg(root().join("tests/browser/channel.mjs"))
-        .arg(format!("http://{}", server.addr))
-        .arg(&shots)
-        .current_dir(root())
-        .stdout(out.try_clone().expect("log handle"))
-        .stderr(out)
-        .spawn()
-        .expect("node runs");
-    let deadline = Instant::now() + WHOLE_RUN;
-    let status = loop {
-        if let Some(status) = node.try_wait().expect("waiting for node") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = node.kill();
-            let _ = node.wait();
-            panic!(
-                "the channel browser test took longer than {WHOLE_RUN:?}:\n{}",
-                std::fs::read_to_string(&node_log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(
-        status.success(),
-        "tests/browser/channel.mjs failed ({status}):\n{}\nscreenshots in {} (the server log follows)",
-        std::fs::read_to_string(&node_log).unwrap_or_default(),
-        shots.display(),
+    let shots = screenshots("channel");
+    run_script(
+        "channel.mjs",
+        &[format!("http://{}", server.addr).into(), shots.into_os_string()],
+        &server.dir.join("channel-browser.log"),
+        Duration::from_secs(180),
     );
 }
