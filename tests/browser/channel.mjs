@@ -13,19 +13,14 @@
 // console error fails the test. Screenshots and the measured figures (sync.json) go to
 // <screenshot-dir>.
 
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { check, launch, log, root, TestFailure } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const require = createRequire(path.join(root, 'web/package.json'));
-const { chromium } = require('playwright-core');
 
 const [base = 'http://127.0.0.1:8080', shots = path.join(root, 'target/screenshots/channel')] = process.argv.slice(2);
 const baseUrl = base.replace(/\/$/, '');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SAMPLE_MS = 12_000;
 const PAIR_LIMIT_MS = 500;
 // The page steers to 0.25 s of the schedule; on a loaded two-core CI runner (video decode in
@@ -36,38 +31,18 @@ fs.mkdirSync(shots, { recursive: true });
 for (const f of fs.readdirSync(shots)) if (f.endsWith('.png') || f.endsWith('.json')) fs.rmSync(path.join(shots, f));
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-channel-'));
 
-const started = Date.now();
-const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
-class TestFailure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new TestFailure(message);
-}
 
 let context;
 let failed = false;
 const consoleErrors = [];
 
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+  context = await launch(profile, [
       // Two pages play at once: neither may be throttled for being in the background.
       '--disable-background-timer-throttling',
       '--disable-renderer-backgrounding',
       '--disable-backgrounding-occluded-windows',
-    ],
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-  });
+    ], { width: 1280, height: 800 });
   const watch = (p, label) => {
     p.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(`${label}: ${m.text()} (${m.location().url ?? ''})`);

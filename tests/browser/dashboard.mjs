@@ -15,22 +15,17 @@
 // The clip comes from `reel sample`: the binary is $REEL_BIN, else target/debug/reel.
 // Chromium is Debian's /usr/bin/chromium ($CHROMIUM overrides); never a downloaded one.
 
-import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { check, launch, log, root, TestFailure } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // playwright-core is a devDependency of web/ (one npm install serves pages and tests).
-const require = createRequire(path.join(root, 'web/package.json'));
-const { chromium } = require('playwright-core');
 
 const [base = 'http://127.0.0.1:8080', shots = path.join(root, 'target/screenshots')] = process.argv.slice(2);
 const baseUrl = base.replace(/\/$/, '');
 const reelBin = process.env.REEL_BIN ?? path.join(root, 'target/debug/reel');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const READY_MS = Number(process.env.REEL_READY_TIMEOUT_MS ?? 180_000);
 
 fs.mkdirSync(shots, { recursive: true });
@@ -38,13 +33,6 @@ for (const f of fs.readdirSync(shots)) if (f.endsWith('.png')) fs.rmSync(path.jo
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-browser-'));
 const profile = path.join(work, 'profile');
 
-const started = Date.now();
-const log = (...a) =>
-  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a.map((x) => String(x).replace(/\s*\n\s*/g, ' · ')));
-class TestFailure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new TestFailure(message);
-}
 
 let context;
 let failed = false;
@@ -66,23 +54,9 @@ try {
   log(`clip ${clip} (${fs.statSync(clip).size} bytes)`);
 
   // ---- the browser ----
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+  context = await launch(profile, [
       '--autoplay-policy=no-user-gesture-required',
-    ],
-    viewport: { width: 1280, height: 820 },
-    deviceScaleFactor: 1,
-  });
+    ], { width: 1280, height: 820 });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30_000);

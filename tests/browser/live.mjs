@@ -12,54 +12,30 @@
 //
 // Chromium is Debian's /usr/bin/chromium ($CHROMIUM overrides); never a downloaded one.
 
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { check, launch, log, root, TestFailure } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const require = createRequire(path.join(root, 'web/package.json'));
-const { chromium } = require('playwright-core');
 
 const [base = 'http://127.0.0.1:8080', shots = path.join(root, 'target/screenshots/live'), libraryFile = 'clip.mp4'] =
   process.argv.slice(2);
 const baseUrl = base.replace(/\/$/, '');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const AGREE = 0.5; // seconds the two clocks may differ by
 
 fs.mkdirSync(shots, { recursive: true });
 for (const f of fs.readdirSync(shots)) if (f.endsWith('.png')) fs.rmSync(path.join(shots, f));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-live-browser-'));
 
-const started = Date.now();
-const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
-class TestFailure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new TestFailure(message);
-}
 
 let context;
 let failed = false;
 const consoleErrors = [];
 
 try {
-  context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+  context = await launch(path.join(work, 'profile'), [
       '--autoplay-policy=no-user-gesture-required',
-    ],
-    viewport: { width: 1280, height: 860 },
-    deviceScaleFactor: 1,
-  });
+    ], { width: 1280, height: 860 });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30_000);
   page.on('console', (m) => {
