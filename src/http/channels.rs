@@ -296,10 +296,7 @@ async fn watch_page(
     state: web::Data<AppState>,
     pages: web::Data<Pages>,
 ) -> Result<HttpResponse, ApiError> {
-    hub(&state)
-        .view(&name)
-        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
-    pages.html(&req, "channel.html")
+    channel_page(&req, &name, &state, &pages, "channel.html")
 }
 
 async fn ambient_page(
@@ -308,10 +305,21 @@ async fn ambient_page(
     state: web::Data<AppState>,
     pages: web::Data<Pages>,
 ) -> Result<HttpResponse, ApiError> {
-    hub(&state)
-        .view(&name)
-        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
-    pages.html(&req, "ambient.html")
+    channel_page(&req, &name, &state, &pages, "ambient.html")
+}
+
+/// A channel's page, or 404 for a channel that does not exist.
+fn channel_page(
+    req: &HttpRequest,
+    name: &str,
+    state: &AppState,
+    pages: &Pages,
+    file: &str,
+) -> Result<HttpResponse, ApiError> {
+    hub(state)
+        .view(name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.to_string()))?;
+    pages.html(req, file)
 }
 
 fn playlist_response(body: Vec<u8>) -> HttpResponse {
