@@ -27,6 +27,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::fs::FlockOperation;
 
@@ -145,26 +146,42 @@ pub fn new_id() -> String {
         .collect()
 }
 
+/// How old a `.tmp-*` file must be before a start-up sweep treats it as abandoned. An
+/// atomic write lives for milliseconds; a younger temp file may belong to another reel
+/// process on the same root that is writing it right now.
+const STALE_TEMP: Duration = Duration::from_secs(60);
+
 /// Removes the `.tmp-*` leftovers of interrupted atomic writes below `dir` (two levels:
-/// the video directory and its rung directories).
+/// the video directory and its rung directories), sparing any young enough to be another
+/// process's write in progress.
 pub fn remove_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    remove_stale_temp_files(dir, STALE_TEMP);
+}
+
+fn remove_stale_temp_files(dir: &Path, min_age: Duration) {
+    let stale = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age)
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with(".tmp-") {
-            let _ = std::fs::remove_file(&path);
-        } else if path.is_dir() {
-            if let Ok(inner) = std::fs::read_dir(&path) {
-                for e in inner.flatten() {
-                    if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                        let _ = std::fs::remove_file(e.path());
-                    }
+    let sweep = |dir: &Path, descend: bool| -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                if stale(&path) {
+                    let _ = std::fs::remove_file(&path);
                 }
+            } else if descend && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
             }
         }
+        dirs
+    };
+    for inner in sweep(dir, true) {
+        sweep(&inner, false);
     }
 }
 
@@ -181,5 +198,36 @@ mod tests {
             assert!(!is_valid_id(bad), "{bad:?}");
         }
         assert!(is_valid_id("my-film_2"));
+    }
+
+    #[test]
+    fn the_temp_sweep_spares_writes_that_may_be_in_progress() {
+        let root = tempfile::tempdir().unwrap();
+        let rung = root.path().join("360p");
+        std::fs::create_dir(&rung).unwrap();
+        let old = rung.join(".tmp-old");
+        let young = root.path().join(".tmp-young");
+        let kept = rung.join("index.m3u8");
+        for path in [&old, &young, &kept] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        File::options()
+            .write(true)
+            .open(&kept)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+
+        remove_temp_files(root.path());
+        assert!(!old.exists(), "an abandoned temp file is removed");
+        assert!(young.exists(), "a temp file being written is left alone");
+        assert!(kept.exists());
     }
 }

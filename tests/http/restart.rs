@@ -112,9 +112,16 @@ fn the_catalog_is_rebuilt_from_the_media_root() {
     let mut server = Server::new();
     let id = upload_ok(&server, &small_clip(), &[("heights", "180")]);
     let before = wait_ready(&server, &id);
-    // What an atomic write interrupted by a crash leaves: a hidden temp file.
+    // What an atomic write interrupted by a crash leaves: a hidden temp file, old enough
+    // not to be another process's write in progress.
     let stale = server.media.join(&id).join("180p").join(".tmp-interrupted");
     std::fs::write(&stale, b"half a playlist").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| f.set_modified(an_hour_ago))
+        .unwrap();
     server.restart();
     assert!(!stale.exists(), "temp files are cleaned at start");
     assert_eq!(
