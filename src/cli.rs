@@ -43,9 +43,16 @@ pub struct ServeArgs {
     /// Storage root for uploads and their ladders.
     #[arg(long, default_value = "./media", env = "REEL_MEDIA")]
     pub media: PathBuf,
-    /// A folder of ready files to serve at /library/.
+    /// A folder of ready files to serve at /library/. Its videos also get HLS renditions
+    /// in the background (one at a time, after uploads) and join channel `main`.
     #[arg(long, env = "REEL_LIBRARY")]
     pub library: Option<PathBuf>,
+    /// Serve the library as it is, without preparing HLS renditions (nor channel items).
+    #[arg(long, env = "REEL_NO_LIBRARY_LADDERS")]
+    pub no_library_ladders: bool,
+    /// Seconds between two looks at the library folder for new, changed or removed files.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "REEL_LIBRARY_SCAN_SECONDS")]
+    pub library_scan_seconds: u64,
     /// Require this key (Authorization: Bearer or X-API-Key) on state-changing requests.
     #[arg(long, env = "REEL_API_KEY")]
     pub api_key: Option<String>,

@@ -15,7 +15,7 @@
 //! and marks failed (with the reason) whatever it cannot. [`Jobs::shutdown`] cancels the
 //! running jobs and leaves them queued on disk, so SIGTERM loses nothing either.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::{self, new_id};
 use super::store::{remove_dir_if_present, Store};
-use super::video::{now_ms, Status, Video};
+use super::video::{now_ms, LibrarySource, Links, Status, Video};
 use crate::engine::pool::{Job, Pool};
 use crate::engine::{self, ladder, CancelToken, EngineError, LadderState, TranscodeOptions};
 use crate::hls::SegmentFormat;
@@ -41,8 +41,11 @@ pub struct JobSpec {
     pub heights: Option<Vec<u32>>,
     pub segment_seconds: f64,
     pub format: SegmentFormat,
-    /// File name of the source inside the job directory (`source.mp4`).
+    /// File name of the source inside the job directory (`source.mp4`): the upload, or a
+    /// symlink to the library file being prepared.
     pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibrarySource>,
 }
 
 impl JobSpec {
@@ -91,6 +94,9 @@ pub enum AcceptError {
     QueueFull,
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// A library file's rendition that another reel process on the root has taken on.
+    #[error("another reel process is preparing this library file")]
+    TakenElsewhere,
     /// Disk trouble and the like: logged, not shown.
     #[error("{0}")]
     Internal(String),
@@ -137,6 +143,9 @@ struct Inner {
     store: Arc<Store>,
     pool: Pool,
     active: Mutex<HashMap<String, Arc<JobCell>>>,
+    /// Videos this process is deleting: [`Jobs::sync_with_disk`] must not adopt them back
+    /// while their files are being removed.
+    deleting: Mutex<HashSet<String>>,
     /// Signalled whenever a job leaves `active`.
     finished: Condvar,
     shutting_down: AtomicBool,
@@ -163,6 +172,7 @@ impl Jobs {
                 store,
                 pool: Pool::new(workers, queue),
                 active: Mutex::new(HashMap::new()),
+                deleting: Mutex::new(HashSet::new()),
                 finished: Condvar::new(),
                 shutting_down: AtomicBool::new(false),
                 stats: JobStats::default(),
@@ -181,6 +191,16 @@ impl Jobs {
     /// Jobs waiting for a worker.
     pub fn queued(&self) -> usize {
         self.inner.pool.queued()
+    }
+
+    /// Library renditions queued or being prepared (by this process or another).
+    pub fn library_jobs_in_progress(&self) -> usize {
+        self.inner
+            .store
+            .list()
+            .iter()
+            .filter(|v| v.library.is_some() && matches!(v.status, Status::Queued | Status::Processing))
+            .count()
     }
 
     /// True when a new job would be refused right now (a cheap early answer for uploads).
@@ -208,7 +228,62 @@ impl Jobs {
             segment_seconds: upload.segment_seconds,
             format: upload.format,
             source: format!("source.{}", upload.extension),
+            library: None,
         };
+        let file = upload.file;
+        self.admit(&new_id(), spec, probe, |path| {
+            file.persist(path).map(drop).map_err(|e| e.error)
+        })
+    }
+
+    /// Queues the preparation of a library file's HLS rendition as video `id` (a function
+    /// of the file's path, so every process on the root picks the same). The job's source
+    /// is a symlink to the file: nothing is copied. Blocking.
+    pub fn prepare_library(
+        &self,
+        id: &str,
+        source: LibrarySource,
+        file: &Path,
+        title: &str,
+    ) -> Result<Video, AcceptError> {
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(AcceptError::ShuttingDown);
+        }
+        let probe = engine::probe(file).map_err(|e| {
+            if e.is_bad_input() {
+                AcceptError::NotAVideo(e.to_string())
+            } else {
+                AcceptError::Internal(format!("probing a library file: {e}"))
+            }
+        })?;
+        let extension = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or("bin")
+            .to_ascii_lowercase();
+        let spec = JobSpec {
+            title: title.to_string(),
+            created_at_ms: now_ms(),
+            heights: None,
+            segment_seconds: TranscodeOptions::default().segment_seconds,
+            format: SegmentFormat::Fmp4,
+            source: format!("source.{extension}"),
+            library: Some(source),
+        };
+        self.admit(id, spec, probe, |path| std::os::unix::fs::symlink(file, path))
+    }
+
+    /// Checks a job's options against its source, keeps the source in a new job directory
+    /// (`put_source` places it at the given path), records a queued video and submits the
+    /// job.
+    fn admit(
+        &self,
+        id: &str,
+        spec: JobSpec,
+        probe: engine::Probe,
+        put_source: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<Video, AcceptError> {
         spec.options()
             .validate()
             .map_err(|e| invalid_option("segment_seconds", e))?;
@@ -220,19 +295,23 @@ impl Jobs {
         .map_err(|e| invalid_option("heights", e))?;
 
         let layout = self.inner.store.layout();
-        let id = new_id();
-        let job_dir = layout.job_dir(&id);
+        let job_dir = layout.job_dir(id);
+        let dir = layout.video_dir(id);
         // Made complete under a hidden name, locked, then renamed: another process on the
-        // root never sees a half-made job directory, nor one it could take.
+        // root never sees a half-made job directory, nor one it could take. The rename
+        // fails while another process has a job directory of the same id.
         let staging = layout.jobs_dir().join(format!(".new-{id}"));
+        if let Err(e) = std::fs::create_dir(&staging) {
+            return Err(match e.kind() {
+                // Another process is making the same library job right now.
+                std::io::ErrorKind::AlreadyExists if spec.library.is_some() => AcceptError::TakenElsewhere,
+                _ => AcceptError::Internal(format!("making a job directory: {e}")),
+            });
+        }
         let keep = || -> std::io::Result<File> {
-            std::fs::create_dir(&staging)?;
             let lock = layout::try_lock(&staging.join("lock"))?
                 .ok_or_else(|| std::io::Error::other("a new job directory is locked"))?;
-            upload
-                .file
-                .persist(staging.join(&spec.source))
-                .map_err(|e| e.error)?;
+            put_source(&staging.join(&spec.source))?;
             spec.write(&staging)?;
             std::fs::rename(&staging, &job_dir)?;
             Ok(lock)
@@ -241,19 +320,29 @@ impl Jobs {
             Ok(lock) => lock,
             Err(e) => {
                 remove_dir_if_present(&staging);
-                return Err(AcceptError::Internal(format!("keeping an upload: {e}")));
+                if spec.library.is_some() && job_dir.exists() {
+                    return Err(AcceptError::TakenElsewhere); // running elsewhere
+                }
+                return Err(AcceptError::Internal(format!("keeping a job's source: {e}")));
             }
         };
+        // A library id is the same in every process: one that finished it (and removed
+        // its job directory) before our rename has left its manifest. Checked after the
+        // rename, while we hold the only job directory, so no process can slip between.
+        if spec.library.is_some() && dir.join("manifest.json").exists() {
+            remove_dir_if_present(&job_dir);
+            return Err(AcceptError::TakenElsewhere);
+        }
         let mut video = Video::new(
-            &id,
+            id,
             &spec.title,
             spec.created_at_ms,
             spec.segment_seconds,
             spec.format,
         );
+        video.library = spec.library.clone();
         video.duration = probe.duration;
         video.source = Some(probe);
-        let dir = layout.video_dir(&id);
         if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| video.write_manifest(&dir)) {
             remove_dir_if_present(&job_dir);
             remove_dir_if_present(&dir);
@@ -263,7 +352,7 @@ impl Jobs {
         let result = self
             .inner
             .store
-            .insert_with(video.clone(), || self.submit(&id, &spec, lock));
+            .insert_with(video.clone(), || self.submit(id, &spec, lock));
         if result.is_err() {
             remove_dir_if_present(&job_dir);
             remove_dir_if_present(&dir);
@@ -322,15 +411,62 @@ impl Jobs {
     /// Deletes a video: forgets it (its SSE streams end), stops its job, removes its files.
     /// False for an unknown id. Blocking.
     pub fn delete(&self, id: &str) -> bool {
-        if self.inner.store.remove(id).is_none() {
-            return false;
+        self.inner.deleting.lock().insert(id.to_string());
+        let known = self.inner.store.remove(id).is_some();
+        if known {
+            self.cancel_and_wait(id, Duration::from_secs(10));
+            let layout = self.inner.store.layout();
+            remove_dir_if_present(&layout.video_dir(id));
+            remove_dir_if_present(&layout.job_dir(id));
+            log::info!("video {id} deleted");
         }
-        self.cancel_and_wait(id, Duration::from_secs(10));
-        let layout = self.inner.store.layout();
-        remove_dir_if_present(&layout.video_dir(id));
-        remove_dir_if_present(&layout.job_dir(id));
-        log::info!("video {id} deleted");
-        true
+        self.inner.deleting.lock().remove(id);
+        known
+    }
+
+    /// Brings the catalog in step with what other reel processes on the same media root
+    /// did: videos they accepted appear, their jobs' progress and endings show, videos
+    /// they deleted go. Videos whose job runs here, or that are being deleted here, are
+    /// this process's own business and left alone. Blocking (reads manifests).
+    pub fn sync_with_disk(&self) {
+        let store = &self.inner.store;
+        let layout = store.layout();
+        let Ok(entries) = std::fs::read_dir(layout.root()) else {
+            return;
+        };
+        let ours =
+            |id: &str| self.inner.active.lock().contains_key(id) || self.inner.deleting.lock().contains(id);
+        let mut on_disk = HashSet::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !layout::is_valid_id(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            on_disk.insert(name.clone());
+            let settled = store
+                .status(&name)
+                .is_some_and(|s| matches!(s, Status::Ready | Status::Failed));
+            if settled || ours(&name) {
+                continue;
+            }
+            let Ok(mut disk) = Video::read_manifest(&entry.path()) else {
+                continue; // being created, or not a video directory
+            };
+            disk.links = Links::for_id(&name);
+            disk.id = name.clone();
+            match store.get(&name) {
+                Some(known) if known == disk => {}
+                Some(_) => {
+                    store.update(&name, |v| *v = disk);
+                }
+                None => store.adopt(disk),
+            }
+        }
+        for id in store.ids() {
+            if !on_disk.contains(&id) && !ours(&id) {
+                store.remove(&id);
+            }
+        }
     }
 
     /// Refuses new uploads from now on (the first step of a graceful stop).
@@ -420,13 +556,14 @@ impl Jobs {
                     .filter(|s| job_dir.join(&s.source).is_file());
                 match (layout::is_valid_id(&name) && !store.contains(&name), spec) {
                     (true, Some(spec)) => {
-                        let video = Video::new(
+                        let mut video = Video::new(
                             &name,
                             &spec.title,
                             spec.created_at_ms,
                             spec.segment_seconds,
                             spec.format,
                         );
+                        video.library = spec.library.clone();
                         store.persist(&video);
                         let _ = store.insert_with(video, || Ok::<(), ()>(()));
                         to_submit.push((name, spec, lock));
@@ -441,7 +578,7 @@ impl Jobs {
         for (id, _, _) in &to_submit {
             reset_video_dir(&layout.video_dir(id));
             store.update_and_persist(id, |v| {
-                *v = Video::new(&v.id, &v.title, v.created_at_ms, v.segment_seconds, v.format);
+                *v = v.requeued();
             });
             log::info!("video {id}: resuming the job an earlier run left unfinished");
             self.inner.stats.resumed.fetch_add(1, Ordering::Relaxed);
@@ -607,7 +744,7 @@ impl Completion {
             }
             Err(EngineError::Cancelled) if inner.shutting_down.load(Ordering::SeqCst) => {
                 store.update_and_persist(id, |v| {
-                    *v = Video::new(&v.id, &v.title, v.created_at_ms, v.segment_seconds, v.format);
+                    *v = v.requeued();
                 });
                 inner.stats.interrupted.fetch_add(1, Ordering::Relaxed);
             }

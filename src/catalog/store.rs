@@ -109,6 +109,20 @@ impl Store {
         Ok(())
     }
 
+    /// Adds a video another process made (its manifest is already on disk); keeps the
+    /// entry already there, if any.
+    pub fn adopt(&self, video: Video) {
+        self.videos
+            .write()
+            .entry(video.id.clone())
+            .or_insert_with(|| Arc::new(watch::Sender::new(video)));
+    }
+
+    /// Every video's id.
+    pub fn ids(&self) -> Vec<String> {
+        self.videos.read().keys().cloned().collect()
+    }
+
     /// Changes a video in memory and wakes its subscribers; returns the new value, or
     /// `None` when the video is gone (deleted meanwhile).
     pub fn update(&self, id: &str, change: impl FnOnce(&mut Video)) -> Option<Video> {

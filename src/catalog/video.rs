@@ -38,6 +38,17 @@ impl Links {
     }
 }
 
+/// The library file a video was prepared from (`--library`), as it was when preparation
+/// began: a change of size or modification time means the rendition is stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibrarySource {
+    /// Path below the library root, `/`-separated, as in `/library/{path}`.
+    pub path: String,
+    pub size: u64,
+    /// Modification time, Unix milliseconds.
+    pub modified_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Video {
     pub id: String,
@@ -56,6 +67,9 @@ pub struct Video {
     pub renditions: Vec<Rendition>,
     pub skipped_heights: Vec<u32>,
     pub links: Links,
+    /// Set for the HLS rendition of a library file; absent for uploads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibrarySource>,
 }
 
 impl Video {
@@ -81,6 +95,22 @@ impl Video {
             renditions: Vec::new(),
             skipped_heights: Vec::new(),
             links: Links::for_id(id),
+            library: None,
+        }
+    }
+
+    /// The same video queued again from scratch (an interrupted job that will run again):
+    /// what the job's description fixes is kept, what the engine reported is dropped.
+    pub fn requeued(&self) -> Video {
+        Video {
+            library: self.library.clone(),
+            ..Video::new(
+                &self.id,
+                &self.title,
+                self.created_at_ms,
+                self.segment_seconds,
+                self.format,
+            )
         }
     }
 

@@ -25,6 +25,12 @@ pub enum ApiError {
     NoSuchItem { channel: String, index: usize },
     #[error("no live session with id {0:?}")]
     NoSuchSession(String),
+    /// DELETE of a library file's rendition: the library folder decides what it holds.
+    #[error(
+        "video {id:?} is the HLS rendition of library file {path:?}; it goes when the file \
+         leaves the library folder"
+    )]
+    LibraryRendition { id: String, path: String },
     /// Too many live sessions or encoders at once.
     #[error("{0}")]
     Busy(String),
@@ -79,6 +85,7 @@ impl ApiError {
             | ApiError::NoSuchItem { .. }
             | ApiError::NoSuchSession(_) => "not_found",
             ApiError::Busy(_) => "busy",
+            ApiError::LibraryRendition { .. } => "library_rendition",
             ApiError::TooManyRequests => "too_many_requests",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::BadField { .. } => "invalid_field",
@@ -113,6 +120,7 @@ impl ResponseError for ApiError {
             | ApiError::NoSuchItem { .. }
             | ApiError::NoSuchSession(_) => StatusCode::NOT_FOUND,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::LibraryRendition { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadField { .. }

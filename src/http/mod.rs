@@ -45,7 +45,9 @@ use tokio::sync::watch;
 use crate::catalog::demo::queue_demo;
 use crate::catalog::jobs::Jobs;
 use crate::catalog::layout::Layout;
+use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
+use crate::catalog::upkeep;
 use crate::channel::hub::Channels;
 use crate::cli::ServeArgs;
 use crate::live::{SessionConfig, Sessions};
@@ -151,6 +153,14 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
             })?),
             None => None,
         };
+    let scanner = match (&args.library, args.no_library_ladders) {
+        (Some(dir), false) => Some((
+            LibraryScanner::new(jobs.clone(), dir)?,
+            Duration::from_secs(args.library_scan_seconds),
+        )),
+        _ => None,
+    };
+    upkeep::spawn(jobs.clone(), scanner);
     let channels = Channels::open(
         &store.layout().root().join(".channels"),
         args.channel_defs()?,

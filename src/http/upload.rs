@@ -193,6 +193,8 @@ async fn receive_and_accept(
         AcceptError::QueueFull => ApiError::QueueFull,
         AcceptError::ShuttingDown => ApiError::ShuttingDown,
         AcceptError::Internal(m) => ApiError::internal("accepting an upload", m),
+        // Only library preparations have fixed ids.
+        e @ AcceptError::TakenElsewhere => ApiError::internal("accepting an upload", e),
     })
 }
 

@@ -35,6 +35,12 @@ pub async fn get(id: web::Path<String>, state: web::Data<AppState>) -> Result<Ht
 /// files: when 204 goes out, they are gone.
 pub async fn delete(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    if let Some(source) = state.store.get(&id).and_then(|v| v.library) {
+        return Err(ApiError::LibraryRendition {
+            id,
+            path: source.path,
+        });
+    }
     let jobs = state.jobs.clone();
     let key = id.clone();
     let found = web::block(move || jobs.delete(&key))

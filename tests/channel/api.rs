@@ -159,6 +159,11 @@ fn two_reel_processes_on_one_media_root_show_the_same_thing() {
         assert_eq!(a["items"], b["items"], "round {round}");
         std::thread::sleep(Duration::from_millis(3100));
     }
+    // An upload to one process reaches the other's catalog and channel.
+    let charlie = upload_item(&first, "charlie", 3.0);
+    wait_ready(&first, &charlie);
+    assert_eq!(wait_listed(&second, 3)["items"][2]["video"], charlie.as_str());
+    assert_eq!(video(&second, &charlie)["status"], "ready");
 }
 
 #[test]

@@ -36,6 +36,9 @@ pub struct Options {
     pub envs: Vec<(String, String)>,
     /// Make the demo video (off by default in tests).
     pub demo: bool,
+    /// Prepare HLS renditions of `--library` files (off by default in tests: most only
+    /// serve the library, and preparing would cost them CPU).
+    pub library_ladders: bool,
 }
 
 impl Options {
@@ -83,6 +86,9 @@ impl Server {
         ];
         if !options.demo {
             args.push("--no-demo".into());
+        }
+        if !options.library_ladders {
+            args.push("--no-library-ladders".into());
         }
         args.extend(options.args.iter().cloned());
         let (child, stdout, addr) = launch(&args, &options.envs, &log);
