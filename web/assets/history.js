@@ -82,6 +82,8 @@ export function setupHistory(store, hooks) {
     if (!li.classList.contains('confirming')) {
       li.querySelector('.delete').setAttribute('aria-label', `Delete ${li.dataset.title}`);
     }
+    // The library folder decides what it holds: its renditions have no delete button.
+    li.querySelector('.delete').hidden = Boolean(v.library);
 
     const thumb = li.querySelector('.thumb');
     let img = thumb.querySelector('img');
@@ -107,7 +109,8 @@ export function setupHistory(store, hooks) {
     status.title = '';
     switch (v.status) {
       case 'ready':
-        status.textContent = `Ready · ${when(v.created_at_ms)}`;
+        // A library file's rendition says where it comes from rather than when.
+        status.textContent = v.library ? `Library · ${v.library.path}` : `Ready · ${when(v.created_at_ms)}`;
         break;
       case 'processing':
         status.textContent = `Processing ${percent(v.progress)}`;
