@@ -4,10 +4,14 @@
 //! * [`live_playlist`]: `live.m3u8` for mpv and VLC, from the items' existing segments;
 //! * [`likes`]: durable like/dislike counts;
 //! * [`schedule`]: what plays when, a pure function of persisted epochs and the clock;
-//! * [`retime`]: shifts fMP4 segments onto the channel timeline as they are served.
+//! * [`retime`]: shifts fMP4 segments onto the channel timeline as they are served;
+//! * [`inband`]: puts each item's SPS/PPS in its segments, for players that keep the first init;
+//! * [`mp4box`]: the box reading both need.
 
 pub mod hub;
+pub mod inband;
 pub mod likes;
 pub mod live_playlist;
+pub mod mp4box;
 pub mod retime;
 pub mod schedule;

@@ -13,82 +13,14 @@
 
 use std::collections::HashMap;
 
-/// Why a segment could not be retimed.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum RetimeError {
-    #[error("malformed MP4 box structure")]
-    Malformed,
-    #[error("a track has no timescale in the init segment")]
-    UnknownTrack,
-    #[error("the shifted time does not fit a 32-bit tfdt")]
-    Overflow,
-}
-
-/// Iterates the boxes in `data[start..end]`: (type, payload start, box end).
-fn boxes(
-    data: &[u8],
-    start: usize,
-    end: usize,
-) -> impl Iterator<Item = Result<([u8; 4], usize, usize), RetimeError>> + '_ {
-    let mut pos = start;
-    std::iter::from_fn(move || {
-        if pos + 8 > end {
-            return None;
-        }
-        let size32 = u32::from_be_bytes(data[pos..pos + 4].try_into().ok()?) as usize;
-        let kind: [u8; 4] = data[pos + 4..pos + 8].try_into().ok()?;
-        let (size, header) = match size32 {
-            1 if pos + 16 <= end => (
-                u64::from_be_bytes(data[pos + 8..pos + 16].try_into().ok()?) as usize,
-                16,
-            ),
-            0 => (end - pos, 8),
-            s => (s, 8),
-        };
-        if size < header || pos + size > end {
-            pos = end;
-            return Some(Err(RetimeError::Malformed));
-        }
-        let item = (kind, pos + header, pos + size);
-        pos += size;
-        Some(Ok(item))
-    })
-}
-
-fn find(
-    data: &[u8],
-    start: usize,
-    end: usize,
-    kind: &[u8; 4],
-) -> Result<Option<(usize, usize)>, RetimeError> {
-    for b in boxes(data, start, end) {
-        let (k, s, e) = b?;
-        if &k == kind {
-            return Ok(Some((s, e)));
-        }
-    }
-    Ok(None)
-}
-
-fn be32(data: &[u8], at: usize) -> Result<u32, RetimeError> {
-    data.get(at..at + 4)
-        .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
-        .ok_or(RetimeError::Malformed)
-}
+use super::mp4box::{be32, boxes, find, tracks, Mp4Error};
 
 /// Track id → timescale, from an init segment.
-pub fn track_timescales(init: &[u8]) -> Result<HashMap<u32, u32>, RetimeError> {
+pub fn track_timescales(init: &[u8]) -> Result<HashMap<u32, u32>, Mp4Error> {
     let mut out = HashMap::new();
-    let (ms, me) = find(init, 0, init.len(), b"moov")?.ok_or(RetimeError::Malformed)?;
-    for b in boxes(init, ms, me) {
-        let (kind, ts, te) = b?;
-        if &kind != b"trak" {
-            continue;
-        }
-        let (hs, _) = find(init, ts, te, b"tkhd")?.ok_or(RetimeError::Malformed)?;
-        let id = be32(init, hs + if init[hs] == 1 { 20 } else { 12 })?;
-        let (ds, de) = find(init, ts, te, b"mdia")?.ok_or(RetimeError::Malformed)?;
-        let (mh, _) = find(init, ds, de, b"mdhd")?.ok_or(RetimeError::Malformed)?;
+    for (id, ts, te) in tracks(init)? {
+        let (ds, de) = find(init, ts, te, b"mdia")?.ok_or(Mp4Error::Malformed)?;
+        let (mh, _) = find(init, ds, de, b"mdhd")?.ok_or(Mp4Error::Malformed)?;
         let scale = be32(init, mh + if init[mh] == 1 { 20 } else { 12 })?;
         out.insert(id, scale);
     }
@@ -96,7 +28,7 @@ pub fn track_timescales(init: &[u8]) -> Result<HashMap<u32, u32>, RetimeError> {
 }
 
 /// Adds `offset_ms` milliseconds to every track fragment's decode time in `segment`.
-pub fn shift(segment: &mut [u8], timescales: &HashMap<u32, u32>, offset_ms: u64) -> Result<(), RetimeError> {
+pub fn shift(segment: &mut [u8], timescales: &HashMap<u32, u32>, offset_ms: u64) -> Result<(), Mp4Error> {
     let len = segment.len();
     let mut tfdts = Vec::new();
     for b in boxes(segment, 0, len) {
@@ -109,9 +41,9 @@ pub fn shift(segment: &mut [u8], timescales: &HashMap<u32, u32>, offset_ms: u64)
             if &kind != b"traf" {
                 continue;
             }
-            let (hs, _) = find(segment, ts, te, b"tfhd")?.ok_or(RetimeError::Malformed)?;
+            let (hs, _) = find(segment, ts, te, b"tfhd")?.ok_or(Mp4Error::Malformed)?;
             let id = be32(segment, hs + 4)?;
-            let scale = *timescales.get(&id).ok_or(RetimeError::UnknownTrack)?;
+            let scale = *timescales.get(&id).ok_or(Mp4Error::UnknownTrack)?;
             if let Some((ds, _)) = find(segment, ts, te, b"tfdt")? {
                 tfdts.push((ds, scale));
             }
@@ -120,13 +52,13 @@ pub fn shift(segment: &mut [u8], timescales: &HashMap<u32, u32>, offset_ms: u64)
     for (at, scale) in tfdts {
         let delta = offset_ms * u64::from(scale) / 1000;
         if segment[at] == 1 {
-            let field = segment.get_mut(at + 4..at + 12).ok_or(RetimeError::Malformed)?;
+            let field = segment.get_mut(at + 4..at + 12).ok_or(Mp4Error::Malformed)?;
             let t = u64::from_be_bytes(field.try_into().unwrap()) + delta;
             field.copy_from_slice(&t.to_be_bytes());
         } else {
-            let field = segment.get_mut(at + 4..at + 8).ok_or(RetimeError::Malformed)?;
+            let field = segment.get_mut(at + 4..at + 8).ok_or(Mp4Error::Malformed)?;
             let t = u64::from(u32::from_be_bytes(field.try_into().unwrap())) + delta;
-            let t = u32::try_from(t).map_err(|_| RetimeError::Overflow)?;
+            let t = u32::try_from(t).map_err(|_| Mp4Error::Overflow)?;
             field.copy_from_slice(&t.to_be_bytes());
         }
     }
@@ -136,13 +68,7 @@ pub fn shift(segment: &mut [u8], timescales: &HashMap<u32, u32>, offset_ms: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-        let mut v = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
-        v.extend_from_slice(kind);
-        v.extend_from_slice(payload);
-        v
-    }
+    use crate::channel::mp4box::make_box as bx;
 
     #[test]
     fn shifts_each_track_in_its_own_timescale() {
@@ -187,7 +113,7 @@ mod tests {
         assert_eq!(times, vec![360_000 + 945_000, 192_000 + 504_000]);
         assert_eq!(
             shift(&mut [0, 0, 0, 99, b'm', b'o', b'o', b'f'], &scales, 1),
-            Err(RetimeError::Malformed)
+            Err(Mp4Error::Malformed)
         );
     }
 }

@@ -33,7 +33,7 @@ use super::AppState;
 use crate::channel::hub::Channels;
 use crate::channel::likes::Vote;
 use crate::channel::live_playlist;
-use crate::channel::retime;
+use crate::channel::{inband, retime};
 
 /// Votes one client address may cast per minute.
 const VOTES_PER_MINUTE: u32 = 30;
@@ -277,6 +277,15 @@ async fn shifted(
             retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
         retime::shift(&mut segment, &scales, offset_ms)
             .map_err(|e| ApiError::internal("retiming a segment", e))?;
+        // The item's SPS/PPS in band, for players that keep the first item's init.
+        match inband::parameter_sets(&init).and_then(|sets| match sets {
+            Some(sets) => inband::prepend(&segment, &sets).map(Some),
+            None => Ok(None),
+        }) {
+            Ok(Some(with_sets)) => segment = with_sets,
+            Ok(None) => {}
+            Err(e) => log::debug!("serving a channel segment without in-band parameter sets: {e}"),
+        }
         Ok(segment)
     })
     .await

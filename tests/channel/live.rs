@@ -137,8 +137,19 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
         eprintln!("skipping: mpv is not installed");
         return;
     }
-    let (server, ids) = channel_server(&[("alpha", 3.0), ("bravo", 3.0)]);
-    let view = channel(&server);
+    // Items that differ in picture size (and SPS): mpv keeps the first item's init
+    // segment, so it must find each item's parameter sets in band.
+    let server = Server::new();
+    let alpha = upload_item(&server, "alpha", 3.0);
+    wait_ready(&server, &alpha);
+    let bravo = upload_ok(
+        &server,
+        &clip("bravo-360p-3s.mp4", 640, 360, 3.0),
+        &[("heights", "360"), ("segment_seconds", "1")],
+    );
+    wait_ready(&server, &bravo);
+    let ids = [alpha, bravo];
+    let view = wait_listed(&server, 2);
     let remaining = view["now"]["duration"].as_f64().unwrap() - view["now"]["position"].as_f64().unwrap();
     // mpv joins at the segment playing now; playing this long must cross into the next item.
     let length = remaining + 2.5;
@@ -175,5 +186,12 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
     // ...and its decoders saw no timestamp go back at the boundary.
     for complaint in ["Invalid video timestamp", "Invalid audio PTS", "timestamp reset"] {
         assert!(!text.contains(complaint), "mpv: {complaint}\n{tail}");
+    }
+    // Both pictures decoded cleanly: the video output took each item's size in turn.
+    for complaint in ["error while decoding", "concealing"] {
+        assert!(!text.contains(complaint), "mpv: {complaint}\n{tail}");
+    }
+    for size in ["VO: [null] 320x180", "VO: [null] 640x360"] {
+        assert!(text.contains(size), "mpv never showed {size}\n{tail}");
     }
 }
