@@ -210,6 +210,7 @@ impl Channels {
 
     /// Brings every schedule in step with the catalog's ready items; persists changes.
     pub fn refresh(&self) {
+        self.likes.reload(); // votes cast through another reel process
         let ready = self.source.ready_items();
         let now = self.clock.unix_ms();
         let mut channels = self.channels.write();

@@ -159,6 +159,16 @@ fn two_reel_processes_on_one_media_root_show_the_same_thing() {
         assert_eq!(a["items"], b["items"], "round {round}");
         std::thread::sleep(Duration::from_millis(3100));
     }
+    // Votes through either process add up, and both show the sum.
+    for server in [&first, &second, &first] {
+        let res = server.request("POST", "/api/channels/main/items/0/like", &[], b"");
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+    for server in [&first, &second] {
+        wait_for("both processes to count 3 likes", Duration::from_secs(5), || {
+            (channel(server)["items"][0]["likes"] == 3).then_some(())
+        });
+    }
     // An upload to one process reaches the other's catalog and channel.
     let charlie = upload_item(&first, "charlie", 3.0);
     wait_ready(&first, &charlie);
