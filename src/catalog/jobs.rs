@@ -467,6 +467,21 @@ impl Jobs {
                 store.remove(&id);
             }
         }
+        // Our own jobs whose video and job directories another process removed (a DELETE
+        // it answered): stop them; their completion cleans up without writing anything.
+        let running: Vec<(String, Arc<JobCell>)> = self
+            .inner
+            .active
+            .lock()
+            .iter()
+            .map(|(id, cell)| (id.clone(), cell.clone()))
+            .collect();
+        for (id, cell) in running {
+            if !on_disk.contains(&id) && !layout.job_dir(&id).exists() && store.remove(&id).is_some() {
+                log::info!("video {id} was deleted through another reel process; stopping its job");
+                cell.cancel.cancel();
+            }
+        }
     }
 
     /// Refuses new uploads from now on (the first step of a graceful stop).
@@ -713,6 +728,12 @@ impl Completion {
         let layout = store.layout();
         if self.cell.started.load(Ordering::SeqCst) {
             inner.stats.running.fetch_sub(1, Ordering::Relaxed);
+        }
+        // Deleted here (gone from the store), or by another process on the root (which
+        // removed the job directory: it lives until this completion otherwise).
+        if store.contains(id) && !layout.job_dir(id).exists() {
+            log::info!("video {id} was deleted through another reel process");
+            store.remove(id);
         }
         let deleted = !store.contains(id);
         match result {

@@ -180,3 +180,26 @@ fn a_second_process_on_the_same_root_leaves_the_first_ones_jobs_and_uploads_alon
     );
     assert!(log.contains("another reel process"), "{log}");
 }
+
+#[test]
+fn a_video_deleted_through_another_process_stops_its_job_there_and_stays_gone() {
+    let first = Server::new();
+    let id = start_long_job(&first);
+    let second = first.another(Options::default());
+    assert_eq!(video(&second, &id)["status"], "processing");
+    let res = second.request("DELETE", &format!("/api/videos/{id}"), &[], b"");
+    assert_eq!(res.status, 204, "{}", res.text());
+    wait_for("the first process to forget it", Duration::from_secs(10), || {
+        (first.get(&format!("/api/videos/{id}")).status == 404).then_some(())
+    });
+    // The job stopped; nothing of the video came back (no failed manifest, no segments).
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!first.media.join(&id).exists(), "the video's directory came back");
+    assert!(!first.media.join(".jobs").join(&id).exists());
+    for server in [&first, &second] {
+        assert_eq!(server.get(&format!("/api/videos/{id}")).status, 404);
+    }
+    assert!(first
+        .log_text()
+        .contains(&format!("video {id} was deleted through another reel process")));
+}
