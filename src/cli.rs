@@ -86,7 +86,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_demo: bool,
     /// A JSON file defining more channels: `[{"name": "...", "items": ["video:<id>", ...],
-    /// "order": "listed"|"upload"}]` (channel `main` always exists).
+    /// "order": "listed"|"upload", "loop": true|false}]` (channel `main` always exists).
     #[arg(long, env = "REEL_CHANNELS")]
     pub channels: Option<PathBuf>,
 }

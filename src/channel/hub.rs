@@ -51,6 +51,7 @@ pub trait ItemSource: Send + Sync {
 
 /// A channel defined in the config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelDef {
     pub name: String,
     /// Item keys (`video:<id>`, `library:<path>`), or empty for "every ready item".
@@ -59,6 +60,13 @@ pub struct ChannelDef {
     /// `listed` (as given) or `upload` (upload order).
     #[serde(default = "default_order")]
     pub order: String,
+    /// Start over after the last item (default), or play the list once.
+    #[serde(default = "default_loop", rename = "loop")]
+    pub looping: bool,
+}
+
+fn default_loop() -> bool {
+    true
 }
 
 fn default_order() -> String {
@@ -170,6 +178,7 @@ impl Channels {
             name: MAIN.into(),
             items: Vec::new(),
             order: "upload".into(),
+            looping: true,
         };
         for def in std::iter::once(main).chain(defs) {
             let schedule = std::fs::read(schedule_path(dir, &def.name))
@@ -234,7 +243,7 @@ impl Channels {
                     segments: i.media.renditions.first().map_or(0, |r| r.segments.len() as u64),
                 })
                 .collect();
-            let next = ch.schedule.with_items(keys, now);
+            let next = ch.schedule.with_items_looping(keys, now, ch.def.looping);
             if next != ch.schedule {
                 ch.schedule = next;
                 if let Err(e) = persist(&self.dir, name, &ch.schedule) {

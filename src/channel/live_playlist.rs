@@ -179,6 +179,7 @@ mod tests {
                 items: vec![item("a"), item("b")],
                 first_item: None,
                 first_segment: None,
+                once: false,
             }],
         }
     }

@@ -41,7 +41,8 @@ impl ScheduleItem {
     }
 }
 
-/// From `from_ms` on, loop over `items` starting with `items[start]`.
+/// From `from_ms` on, loop over `items` starting with `items[start]` (or, when `once`,
+/// play `items[start..]` once and then nothing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Epoch {
     pub from_ms: u64,
@@ -54,9 +55,26 @@ pub struct Epoch {
     /// Channel-wide number of the epoch's first media segment (same fallback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_segment: Option<u64>,
+    /// A channel defined with `"loop": false`: no wrapping round to the first item.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
 }
 
 impl Epoch {
+    /// Item and segment numbers after this epoch, once nothing plays any more: past its
+    /// run for a channel played once, its own first numbers for an empty one.
+    fn numbers_after(&self) -> (u64, u64) {
+        let (item, segment) = self.first_numbers();
+        if !self.once {
+            return (item, segment);
+        }
+        let run = self.items.get(self.start..).unwrap_or(&[]);
+        (
+            item + run.len() as u64,
+            segment + run.iter().map(ScheduleItem::segment_count).sum::<u64>(),
+        )
+    }
+
     fn first_numbers(&self) -> (u64, u64) {
         let legacy = self.from_ms / 100;
         (
@@ -123,7 +141,14 @@ impl Schedule {
         let cycle_segments: u64 = items.iter().map(ScheduleItem::segment_count).sum();
         let (first_item, first_segment) = epoch.first_numbers();
         let elapsed = t_ms - epoch.from_ms;
-        let loops = elapsed / cycle;
+        if epoch.once {
+            // Played once: over when what was left of the list has played.
+            let left: u64 = items.iter().skip(epoch.start).map(|i| i.duration_ms.max(1)).sum();
+            if elapsed >= left {
+                return None;
+            }
+        }
+        let loops = if epoch.once { 0 } else { elapsed / cycle };
         let mut offset = elapsed % cycle;
         let mut index = epoch.start % items.len();
         let mut started = epoch.from_ms + loops * cycle;
@@ -172,6 +197,13 @@ impl Schedule {
     /// the item that follows it in the new order. Returns `self` unchanged when the list
     /// is the same.
     pub fn with_items(&self, items: Vec<ScheduleItem>, now_ms: u64) -> Schedule {
+        self.with_items_looping(items, now_ms, true)
+    }
+
+    /// [`with_items`](Self::with_items) for a channel that loops or not. A channel that
+    /// does not loop plays on to the end of its list and then shows nothing; items added
+    /// after that play (only they), and an item added while it plays joins the run.
+    pub fn with_items_looping(&self, items: Vec<ScheduleItem>, now_ms: u64, looping: bool) -> Schedule {
         if self.items() == items.as_slice() {
             return self.clone();
         }
@@ -179,22 +211,36 @@ impl Schedule {
         next.origin_ms = Some(self.origin_ms().unwrap_or(now_ms));
         match self.at(now_ms) {
             None => {
-                // Nothing plays (empty channel): start now, from the first item. Numbers
-                // go on from where the empty epoch left them (nothing played since).
+                // Nothing plays (empty channel, or a run played once and over): start now,
+                // from the first item (after a run, the first the run did not have). Numbers
+                // go on from where the last epoch left them.
+                let start = match self.epochs.iter().rev().find(|e| e.from_ms <= now_ms) {
+                    Some(ended) if !looping && !ended.items.is_empty() => {
+                        match items
+                            .iter()
+                            .position(|i| !ended.items.iter().any(|o| o.key == i.key))
+                        {
+                            Some(new) => new,
+                            None => return self.clone(), // nothing new to play
+                        }
+                    }
+                    _ => 0,
+                };
                 let (first_item, first_segment) = self
                     .epochs
                     .iter()
                     .rev()
                     .find(|e| e.from_ms <= now_ms)
-                    .map(Epoch::first_numbers)
+                    .map(Epoch::numbers_after)
                     .unwrap_or((now_ms / 100, now_ms / 100));
                 next.epochs.retain(|e| e.from_ms < now_ms);
                 next.epochs.push(Epoch {
                     from_ms: now_ms,
-                    start: 0,
+                    start,
                     items,
                     first_item: Some(first_item),
                     first_segment: Some(first_segment),
+                    once: !looping,
                 });
             }
             Some(current) => {
@@ -203,11 +249,18 @@ impl Schedule {
                 // else with the first of its old successors that is.
                 let position_of = |key: &str| items.iter().position(|i| i.key == key);
                 let old = &self.epochs[current.epoch].items;
+                // Without a loop, nothing wraps: past the end of the list is "over".
+                let successors = if looping {
+                    old.len()
+                } else {
+                    old.len() - current.index
+                };
                 let start = match position_of(&current.key) {
-                    Some(p) => (p + 1) % items.len().max(1),
-                    None => (1..old.len())
+                    Some(p) if looping => (p + 1) % items.len().max(1),
+                    Some(p) => p + 1,
+                    None => (1..successors)
                         .find_map(|k| position_of(&old[(current.index + k) % old.len()].key))
-                        .unwrap_or(0),
+                        .unwrap_or(if looping { 0 } else { items.len() }),
                 };
                 let segments = old[current.index].segment_count();
                 // A later epoch already pending at `from` is replaced.
@@ -218,6 +271,7 @@ impl Schedule {
                     items,
                     first_item: Some(current.item_number + 1),
                     first_segment: Some(current.segment_number + segments),
+                    once: !looping,
                 });
             }
         }
@@ -246,6 +300,7 @@ mod tests {
             items,
             first_item: None,
             first_segment: None,
+            once: false,
         }
     }
 
@@ -342,6 +397,32 @@ mod tests {
         }
         assert!(s.epochs.len() <= KEEP_EPOCHS);
         assert_eq!(s.origin_ms(), Some(1_000_000), "the timeline's zero stays put");
+    }
+
+    #[test]
+    fn a_channel_that_does_not_loop_plays_its_list_once() {
+        let once = |s: &Schedule, items, t| s.with_items_looping(items, t, false);
+        let s = once(&Schedule::default(), vec![item("a", 10), item("b", 10)], 0);
+        assert_eq!(s.at(5_000).unwrap().key, "a");
+        assert_eq!(s.at(15_000).unwrap().key, "b");
+        assert_eq!(s.next_after(15_000), None, "nothing after the last item");
+        assert_eq!(s.at(20_000), None, "over");
+        // An item added while it plays joins the run...
+        let s = once(&s, vec![item("a", 10), item("b", 10), item("c", 10)], 12_000);
+        assert_eq!(s.at(25_000).unwrap().key, "c");
+        assert_eq!(s.at(30_000), None);
+        // ...one added after it is over plays alone, at once.
+        let s = once(
+            &s,
+            vec![item("a", 10), item("b", 10), item("c", 10), item("d", 4)],
+            40_000,
+        );
+        let d = s.at(41_000).unwrap();
+        assert_eq!((d.key.as_str(), d.started_at_ms), ("d", 40_000));
+        assert_eq!(s.at(44_000), None);
+        // The same list again changes nothing; the numbers ran on.
+        assert_eq!(once(&s, s.items().to_vec(), 50_000), s);
+        assert_eq!(d.item_number, s.at(0).unwrap().item_number + 3);
     }
 
     #[test]

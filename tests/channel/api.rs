@@ -186,6 +186,7 @@ fn a_channel_from_the_channels_file_plays_only_its_items() {
     let file = serde_json::json!([
         {"name": "picks", "items": [format!("video:{}", ids[1])]},
         {"name": "both", "items": [format!("video:{}", ids[1]), format!("video:{}", ids[0])], "order": "upload"},
+        {"name": "once", "items": [format!("video:{}", ids[0])], "loop": false},
     ]);
     std::fs::write(&defs, file.to_string()).unwrap();
     server.restart();
@@ -197,7 +198,7 @@ fn a_channel_from_the_channels_file_plays_only_its_items() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["both", "main", "picks"]);
+    assert_eq!(names, ["both", "main", "once", "picks"]);
     let picks = wait_for("picks to play", Duration::from_secs(10), || {
         let v = server.get("/api/channels/picks").json();
         (!v["now"].is_null()).then_some(v)
@@ -215,6 +216,17 @@ fn a_channel_from_the_channels_file_plays_only_its_items() {
     assert_eq!(order, [ids[0].as_str(), ids[1].as_str()], "\"upload\" order");
     assert_eq!(server.get("/channels/picks/live.m3u8").status, 200);
     assert_eq!(server.get("/channels/picks").status, 200);
+
+    // "loop": false plays the list once, then nothing.
+    let once = server.get("/api/channels/once").json();
+    assert_eq!(once["now"]["video"], ids[0].as_str());
+    assert!(once["next"].is_null(), "nothing after the only item: {once}");
+    let ends = once["now"]["started_at_ms"].as_u64().unwrap() + duration_ms(&once["now"]);
+    let over = wait_for("the run to end", Duration::from_secs(10), || {
+        let v = server.get("/api/channels/once").json();
+        (v["server_time_ms"].as_u64()? >= ends).then_some(v)
+    });
+    assert!(over["now"].is_null(), "{over}");
 
     // A name that would leave the channels folder is refused at start, with a reason.
     std::fs::write(&defs, r#"[{"name": "../escape"}]"#).unwrap();
