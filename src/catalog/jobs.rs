@@ -146,6 +146,8 @@ struct Inner {
     /// Videos this process is deleting: [`Jobs::sync_with_disk`] must not adopt them back
     /// while their files are being removed.
     deleting: Mutex<HashSet<String>>,
+    /// Modification time of each `manifest.json` when [`Jobs::sync_with_disk`] last read it.
+    manifests_seen: Mutex<HashMap<String, std::time::SystemTime>>,
     /// Signalled whenever a job leaves `active`.
     finished: Condvar,
     shutting_down: AtomicBool,
@@ -173,6 +175,7 @@ impl Jobs {
                 pool: Pool::new(workers, queue),
                 active: Mutex::new(HashMap::new()),
                 deleting: Mutex::new(HashSet::new()),
+                manifests_seen: Mutex::new(HashMap::new()),
                 finished: Condvar::new(),
                 shutting_down: AtomicBool::new(false),
                 stats: JobStats::default(),
@@ -197,10 +200,7 @@ impl Jobs {
     pub fn library_jobs_in_progress(&self) -> usize {
         self.inner
             .store
-            .list()
-            .iter()
-            .filter(|v| v.library.is_some() && matches!(v.status, Status::Queued | Status::Processing))
-            .count()
+            .count(|v| v.library.is_some() && matches!(v.status, Status::Queued | Status::Processing))
     }
 
     /// True when a new job would be refused right now (a cheap early answer for uploads).
@@ -443,15 +443,22 @@ impl Jobs {
                 continue;
             }
             on_disk.insert(name.clone());
-            let settled = store
-                .status(&name)
-                .is_some_and(|s| matches!(s, Status::Ready | Status::Failed));
-            if settled || ours(&name) {
+            if ours(&name) {
+                continue;
+            }
+            // A stat per video; the manifest is read only when it changed since last time
+            // (another process wrote it, or this one did after its job ended).
+            let Ok(stamp) = std::fs::metadata(entry.path().join("manifest.json")).and_then(|m| m.modified())
+            else {
+                continue; // being created, or not a video directory
+            };
+            if self.inner.manifests_seen.lock().get(&name) == Some(&stamp) {
                 continue;
             }
             let Ok(mut disk) = Video::read_manifest(&entry.path()) else {
-                continue; // being created, or not a video directory
+                continue; // being replaced right now: next time
             };
+            self.inner.manifests_seen.lock().insert(name.clone(), stamp);
             disk.links = Links::for_id(&name);
             disk.id = name.clone();
             match store.get(&name) {
@@ -467,6 +474,10 @@ impl Jobs {
                 store.remove(&id);
             }
         }
+        self.inner
+            .manifests_seen
+            .lock()
+            .retain(|id, _| on_disk.contains(id));
         // Our own jobs whose video and job directories another process removed (a DELETE
         // it answered): stop them; their completion cleans up without writing anything.
         let running: Vec<(String, Arc<JobCell>)> = self

@@ -118,6 +118,15 @@ impl Store {
             .or_insert_with(|| Arc::new(watch::Sender::new(video)));
     }
 
+    /// How many videos `keep` says yes to (without cloning them).
+    pub fn count(&self, keep: impl Fn(&Video) -> bool) -> usize {
+        self.videos
+            .read()
+            .values()
+            .filter(|tx| keep(&tx.borrow()))
+            .count()
+    }
+
     /// Every video's id.
     pub fn ids(&self) -> Vec<String> {
         self.videos.read().keys().cloned().collect()

@@ -180,4 +180,20 @@ fn two_processes_prepare_each_library_file_once_and_agree() {
     if t < x_now.1 + duration_ms(&x["now"]) {
         assert_eq!(now(&y), x_now);
     }
+    // A file replaced in the library: both processes end up with the new rendition.
+    std::fs::copy(item_clip("four", 4.0), library.join("two.mp4")).unwrap();
+    for server in [&first, &second] {
+        wait_for("the new rendition everywhere", Duration::from_secs(60), || {
+            let v = channel(server);
+            let item = v["items"]
+                .as_array()?
+                .iter()
+                .find(|i| i["library"] == "two.mp4")?
+                .clone();
+            // The channel follows the catalog a second later: the video may be gone.
+            let res = server.get(&format!("/api/videos/{}", media_id(&item)));
+            let ready = res.status == 200 && res.json()["status"] == "ready";
+            (ready && item["duration"].as_f64()? > 3.5).then_some(())
+        });
+    }
 }
