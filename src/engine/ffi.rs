@@ -100,3 +100,29 @@ pub fn set_stream_rotation(
 }
 
 const ENOMEM: i32 = 12;
+
+/// A new frame that shares `frame`'s picture buffers (`av_frame_ref`: a reference, no
+/// copy), with its own properties (pts, picture type) to set.
+pub fn frame_ref(frame: &ffmpeg_next::frame::Video) -> Result<ffmpeg_next::frame::Video, Error> {
+    let mut out = ffmpeg_next::frame::Video::empty();
+    // SAFETY: `frame` owns a live AVFrame; `out` owns a freshly allocated, empty AVFrame
+    // (what av_frame_ref requires of its destination). On success `out` holds new
+    // references to `frame`'s buffers, released when `out` is dropped (av_frame_free).
+    let ret = unsafe { ffi::av_frame_ref(out.as_mut_ptr(), frame.as_ptr()) };
+    if ret < 0 {
+        return Err(Error::from(ret));
+    }
+    Ok(out)
+}
+
+/// Makes sure no one else holds a reference to `frame`'s buffers before it is written
+/// (copies them into new ones if someone does: `av_frame_make_writable`).
+pub fn make_writable(frame: &mut ffmpeg_next::frame::Video) -> Result<(), Error> {
+    // SAFETY: `frame` owns a live AVFrame with buffers (callers only pass allocated
+    // frames); av_frame_make_writable keeps it valid whatever it returns.
+    let ret = unsafe { ffi::av_frame_make_writable(frame.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(Error::from(ret));
+    }
+    Ok(())
+}

@@ -418,9 +418,9 @@ impl RungJob {
         for msg in input.iter() {
             match msg {
                 RungInput::Video { frame, pts, idr } => {
-                    let mut scaled = scaler.run(&frame)?;
+                    let scaled = scaler.run(&frame)?;
                     drop(frame);
-                    encoder.send_frame(&mut scaled, pts, idr)?;
+                    encoder.send_frame(scaled, pts, idr)?;
                     encoder.receive_packets(&mut packets)?;
                     for p in packets.drain(..) {
                         segmenter.push_video(p)?;
