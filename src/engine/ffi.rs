@@ -115,14 +115,10 @@ pub fn frame_ref(frame: &ffmpeg_next::frame::Video) -> Result<ffmpeg_next::frame
     Ok(out)
 }
 
-/// Makes sure no one else holds a reference to `frame`'s buffers before it is written
-/// (copies them into new ones if someone does: `av_frame_make_writable`).
-pub fn make_writable(frame: &mut ffmpeg_next::frame::Video) -> Result<(), Error> {
-    // SAFETY: `frame` owns a live AVFrame with buffers (callers only pass allocated
-    // frames); av_frame_make_writable keeps it valid whatever it returns.
-    let ret = unsafe { ffi::av_frame_make_writable(frame.as_mut_ptr()) };
-    if ret < 0 {
-        return Err(Error::from(ret));
-    }
-    Ok(())
+/// Whether `frame`'s buffers are referenced by no one else, so writing them is safe
+/// (`av_frame_is_writable`).
+pub fn is_writable(frame: &mut ffmpeg_next::frame::Video) -> bool {
+    // SAFETY: `frame` owns a live AVFrame; av_frame_is_writable only reads its buffer
+    // references (it takes a non-const pointer in FFmpeg 5.1, hence `&mut`).
+    unsafe { ffi::av_frame_is_writable(frame.as_mut_ptr()) > 0 }
 }

@@ -5,9 +5,10 @@
 //! uses it, and rebuilt when the input's size or format changes mid-stream.
 //!
 //! A picture already at the rung's size in yuv420p is passed through (a new reference to
-//! its buffers, as the CLI's `scale` filter does), and the scaled picture is written into
-//! the same frame each time: the encoder copies what it is sent before `send_frame`
-//! returns, so a fresh 3 MB frame per 1080p picture only cost page faults.
+//! its buffers, as the CLI's `scale` filter does), and scaled pictures are written into a
+//! small pool of frames: the encoder copies what it is sent before `send_frame` returns,
+//! so the same frame comes back at once unless a smaller rung scaling from this one
+//! still holds it. A fresh 3 MB frame per 1080p picture only cost page faults.
 
 use ffmpeg_next::{format, frame, software::scaling};
 
@@ -18,8 +19,8 @@ pub struct Scaler {
     width: u32,
     height: u32,
     context: Option<(scaling::Context, u32, u32, format::Pixel)>,
-    /// The scaled picture, reused from call to call (empty until the first scale).
-    scaled: frame::Video,
+    /// Frames scaled pictures are written into; one no one else references is reused.
+    pool: Vec<frame::Video>,
     /// The last picture passed through unscaled.
     passed: frame::Video,
 }
@@ -30,7 +31,7 @@ impl Scaler {
             width,
             height,
             context: None,
-            scaled: frame::Video::empty(),
+            pool: Vec::new(),
             passed: frame::Video::empty(),
         }
     }
@@ -56,15 +57,17 @@ impl Scaler {
             .map_err(EngineError::ffmpeg("creating a scaler"))?;
             self.context = Some((ctx, w, h, f));
         }
-        if self.scaled.width() == self.width && self.scaled.height() == self.height {
-            // Normally a no-op: nothing else holds the buffers once the encoder has them.
-            ffi::make_writable(&mut self.scaled).map_err(EngineError::ffmpeg("reusing a frame"))?;
-        } else {
-            self.scaled = frame::Video::new(format::Pixel::YUV420P, self.width, self.height);
-        }
+        let free = match self.pool.iter_mut().position(ffi::is_writable) {
+            Some(i) => i,
+            None => {
+                self.pool
+                    .push(frame::Video::new(format::Pixel::YUV420P, self.width, self.height));
+                self.pool.len() - 1
+            }
+        };
+        let out = &mut self.pool[free];
         let (ctx, ..) = self.context.as_mut().expect("built above");
-        ctx.run(input, &mut self.scaled)
-            .map_err(EngineError::ffmpeg("scaling"))?;
-        Ok(&mut self.scaled)
+        ctx.run(input, out).map_err(EngineError::ffmpeg("scaling"))?;
+        Ok(out)
     }
 }
