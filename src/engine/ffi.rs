@@ -122,3 +122,34 @@ pub fn is_writable(frame: &mut ffmpeg_next::frame::Video) -> bool {
     // references (it takes a non-const pointer in FFmpeg 5.1, hence `&mut`).
     unsafe { ffi::av_frame_is_writable(frame.as_mut_ptr()) > 0 }
 }
+
+/// Whether the CPU's vendor string is `AuthenticAMD` (CPUID leaf 0).
+pub fn cpu_is_amd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: CPUID exists on every x86_64 CPU; leaf 0 returns the vendor string in
+        // EBX, EDX, ECX.
+        #[allow(unused_unsafe)]
+        let r = unsafe { std::arch::x86_64::__cpuid(0) };
+        let mut vendor = [0u8; 12];
+        vendor[..4].copy_from_slice(&r.ebx.to_le_bytes());
+        vendor[4..8].copy_from_slice(&r.edx.to_le_bytes());
+        vendor[8..].copy_from_slice(&r.ecx.to_le_bytes());
+        &vendor == b"AuthenticAMD"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Adds `AV_CPU_FLAG_SLOW_GATHER` to the CPU flags libav detected, for every codec and
+/// scaler set up afterwards. In FFmpeg 5.1 only swscale's x86 horizontal scalers read
+/// it; the code they fall back to computes the same output.
+pub fn mark_gathers_slow() {
+    // SAFETY: plain calls on libavutil's process-wide CPU flag word (an atomic).
+    unsafe {
+        let flags = ffi::av_get_cpu_flags();
+        ffi::av_force_cpu_flags(flags | ffi::AV_CPU_FLAG_SLOW_GATHER);
+    }
+}
