@@ -100,3 +100,56 @@ pub fn set_stream_rotation(
 }
 
 const ENOMEM: i32 = 12;
+
+/// A new frame that shares `frame`'s picture buffers (`av_frame_ref`: a reference, no
+/// copy), with its own properties (pts, picture type) to set.
+pub fn frame_ref(frame: &ffmpeg_next::frame::Video) -> Result<ffmpeg_next::frame::Video, Error> {
+    let mut out = ffmpeg_next::frame::Video::empty();
+    // SAFETY: `frame` owns a live AVFrame; `out` owns a freshly allocated, empty AVFrame
+    // (what av_frame_ref requires of its destination). On success `out` holds new
+    // references to `frame`'s buffers, released when `out` is dropped (av_frame_free).
+    let ret = unsafe { ffi::av_frame_ref(out.as_mut_ptr(), frame.as_ptr()) };
+    if ret < 0 {
+        return Err(Error::from(ret));
+    }
+    Ok(out)
+}
+
+/// Whether `frame`'s buffers are referenced by no one else, so writing them is safe
+/// (`av_frame_is_writable`).
+pub fn is_writable(frame: &mut ffmpeg_next::frame::Video) -> bool {
+    // SAFETY: `frame` owns a live AVFrame; av_frame_is_writable only reads its buffer
+    // references (it takes a non-const pointer in FFmpeg 5.1, hence `&mut`).
+    unsafe { ffi::av_frame_is_writable(frame.as_mut_ptr()) > 0 }
+}
+
+/// Whether the CPU's vendor string is `AuthenticAMD` (CPUID leaf 0).
+pub fn cpu_is_amd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: CPUID exists on every x86_64 CPU; leaf 0 returns the vendor string in
+        // EBX, EDX, ECX.
+        #[allow(unused_unsafe)]
+        let r = unsafe { std::arch::x86_64::__cpuid(0) };
+        let mut vendor = [0u8; 12];
+        vendor[..4].copy_from_slice(&r.ebx.to_le_bytes());
+        vendor[4..8].copy_from_slice(&r.edx.to_le_bytes());
+        vendor[8..].copy_from_slice(&r.ecx.to_le_bytes());
+        &vendor == b"AuthenticAMD"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Adds `AV_CPU_FLAG_SLOW_GATHER` to the CPU flags libav detected, for every codec and
+/// scaler set up afterwards. In FFmpeg 5.1 only swscale's x86 horizontal scalers read
+/// it; the code they fall back to computes the same output.
+pub fn mark_gathers_slow() {
+    // SAFETY: plain calls on libavutil's process-wide CPU flag word (an atomic).
+    unsafe {
+        let flags = ffi::av_get_cpu_flags();
+        ffi::av_force_cpu_flags(flags | ffi::AV_CPU_FLAG_SLOW_GATHER);
+    }
+}

@@ -121,8 +121,8 @@ pub fn stream_fmp4<W: Write>(
                     stopped = true;
                     return Ok(false);
                 }
-                let mut scaled = scaler.run(&frame)?;
-                video.send_frame(&mut scaled, pts, false)?;
+                let scaled = scaler.run(&frame)?;
+                video.send_frame(scaled, pts, false)?;
                 video.receive_packets(&mut packets)?;
                 for p in packets.drain(..) {
                     segmenter.push_video(p)?;

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::encoders::{AudioEncoder, VideoEncoder, X264Settings, DEFAULT_PRESET};
 use super::error::{EngineError, Result};
+use super::ffi;
 use super::filters::AUDIO_RATE;
 use super::ladder::{self, Rung};
 use super::poster::PosterPicker;
@@ -197,11 +198,25 @@ fn run(
 
     let stop = CancelToken::new();
     let (event_tx, event_rx) = bounded::<Event>(256);
+    let feeders = feeders(
+        &plan.rungs,
+        (source.video.display_width, source.video.display_height),
+    );
+    let (txs, rxs): (Vec<_>, Vec<_>) = plan
+        .rungs
+        .iter()
+        .map(|_| bounded::<RungInput>(RUNG_QUEUE))
+        .unzip();
     let mut rung_txs = Vec::new();
+    let mut children: Vec<Vec<Sender<RungInput>>> = plan.rungs.iter().map(|_| Vec::new()).collect();
+    for (i, tx) in txs.into_iter().enumerate() {
+        match feeders[i] {
+            Some(j) => children[j].push(tx),
+            None => rung_txs.push(tx),
+        }
+    }
     let mut handles = Vec::new();
-    for (i, rung) in plan.rungs.iter().enumerate() {
-        let (tx, rx) = bounded::<RungInput>(RUNG_QUEUE);
-        rung_txs.push(tx);
+    for ((i, rung), (rx, children)) in plan.rungs.iter().enumerate().zip(rxs.into_iter().zip(children)) {
         let job = RungJob {
             index: i,
             rung: rung.clone(),
@@ -211,6 +226,7 @@ fn run(
             format: opts.format,
             segment_seconds: opts.segment_seconds,
             preset: opts.preset.clone(),
+            children,
             frame_rate,
             audio_params: audio_params.clone(),
         };
@@ -350,6 +366,29 @@ fn coordinate(
     Ok(())
 }
 
+/// Which rung each rung scales its pictures from: `None` for the source, `Some(j)` for
+/// rung `j`'s scaled pictures. A rung at most half as wide and high as a scaled (smaller
+/// than the source) rung scales from the smallest such rung: swscale's horizontal pass
+/// reads every source line, so 360p from 720p costs about half of 360p from 1080p. The
+/// cascade moves a rung's picture by about 61 dB PSNR from the direct bicubic scale
+/// (testsrc2, 720p to 360p and 480p to 240p), against the 43 dB x264 leaves at CRF 23:
+/// 0.07 dB less PSNR. Ratios under 2 move it too much (480p from 720p: 56 dB).
+fn feeders(rungs: &[Rung], source: (u32, u32)) -> Vec<Option<usize>> {
+    rungs
+        .iter()
+        .map(|r| {
+            rungs
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    (f.width, f.height) != source && f.width >= 2 * r.width && f.height >= 2 * r.height
+                })
+                .min_by_key(|(_, f)| f.width * f.height)
+                .map(|(j, _)| j)
+        })
+        .collect()
+}
+
 fn frame_rate_of(p: &Probe) -> Rational {
     if p.video.frame_rate > 0.0 {
         Rational::from(p.video.frame_rate).reduce()
@@ -368,11 +407,22 @@ struct RungJob {
     format: SegmentFormat,
     segment_seconds: f64,
     preset: String,
+    /// Smaller rungs scaled from this one's pictures: they get everything this rung gets,
+    /// its scaled picture in place of the source's.
+    children: Vec<Sender<RungInput>>,
     frame_rate: Rational,
     audio_params: Option<codec::Parameters>,
 }
 
 impl RungJob {
+    /// Passes a message on to the rungs scaled from this one.
+    fn forward(&self, msg: impl Fn() -> RungInput) -> Result<()> {
+        for tx in &self.children {
+            tx.send(msg()).map_err(|_| EngineError::Cancelled)?;
+        }
+        Ok(())
+    }
+
     /// Rewrites this rung's media playlist as an EVENT playlist of the segments so far.
     fn write_event_playlist(&self) -> Result<()> {
         playlist::write_media(
@@ -418,21 +468,34 @@ impl RungJob {
         for msg in input.iter() {
             match msg {
                 RungInput::Video { frame, pts, idr } => {
-                    let mut scaled = scaler.run(&frame)?;
+                    let scaled = scaler.run(&frame)?;
                     drop(frame);
-                    encoder.send_frame(&mut scaled, pts, idr)?;
+                    if !self.children.is_empty() {
+                        let shared = Arc::new(
+                            ffi::frame_ref(scaled).map_err(EngineError::ffmpeg("referencing a frame"))?,
+                        );
+                        self.forward(|| RungInput::Video {
+                            frame: shared.clone(),
+                            pts,
+                            idr,
+                        })?;
+                    }
+                    encoder.send_frame(scaled, pts, idr)?;
                     encoder.receive_packets(&mut packets)?;
                     for p in packets.drain(..) {
                         segmenter.push_video(p)?;
                     }
                 }
                 RungInput::Audio(p) => {
+                    self.forward(|| RungInput::Audio(p.clone()))?;
                     segmenter.push_audio(p)?;
                 }
                 RungInput::AudioEnd => {
+                    self.forward(|| RungInput::AudioEnd)?;
                     segmenter.end_audio()?;
                 }
                 RungInput::End(end) => {
+                    self.forward(|| RungInput::End(end))?;
                     encoder.send_eof()?;
                     encoder.receive_packets(&mut packets)?;
                     for p in packets.drain(..) {
@@ -549,5 +612,23 @@ impl DecodeJob {
         let end = source.end();
         broadcast(&|| RungInput::End(end))?;
         send(events, Event::DecodeDone(end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_rungs_scale_from_a_rung_twice_their_size() {
+        let plan = ladder::plan(1920, 1080, None).unwrap();
+        let sizes: Vec<_> = plan.rungs.iter().map(|r| r.height).collect();
+        assert_eq!(sizes, vec![1080, 720, 480, 360, 240]);
+        assert_eq!(
+            feeders(&plan.rungs, (1920, 1080)),
+            vec![None, None, None, Some(1), Some(2)]
+        );
+        let plan = ladder::plan(768, 432, None).unwrap();
+        assert!(feeders(&plan.rungs, (768, 432)).iter().all(Option::is_none));
     }
 }
