@@ -25,7 +25,7 @@ use std::time::UNIX_EPOCH;
 use parking_lot::Mutex;
 
 use super::jobs::{AcceptError, Jobs};
-use super::{LibrarySource, Status};
+use super::LibrarySource;
 
 /// Extensions of files taken for videos (lowercase).
 const VIDEO_EXTENSIONS: &[&str] = &[
@@ -157,7 +157,6 @@ impl LibraryScanner {
         let files = scan(&self.root);
         let wanted: HashMap<String, &LibraryFile> = files.iter().map(|f| (f.id(), f)).collect();
         let store = self.jobs.store();
-        let mut busy = false;
         for video in store.list() {
             let Some(had) = &video.library else { continue };
             let current = wanted.get(&video.id).map(|f| &f.source);
@@ -169,11 +168,9 @@ impl LibraryScanner {
                     video.id
                 );
                 self.jobs.delete(&video.id);
-            } else if matches!(video.status, Status::Queued | Status::Processing) {
-                busy = true;
             }
         }
-        if busy || self.jobs.queued() > 0 {
+        if self.jobs.library_jobs_in_progress() > 0 || self.jobs.queued() > 0 {
             return;
         }
         let mut refused = self.refused.lock();
