@@ -6,17 +6,9 @@ import { Store } from './store.js';
 import { setupHistory, setupDrawer } from './history.js';
 import { setupUpload } from './upload.js';
 import { setupPlayer } from './player.js';
+import { toast } from './toast.js';
 
 const store = new Store();
-const toastBox = document.getElementById('toast');
-let toastTimer = null;
-
-function toast(message) {
-  toastBox.textContent = message;
-  toastBox.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (toastBox.hidden = true), 6000);
-}
 
 const drawer = setupDrawer();
 const player = setupPlayer({ onError: toast });

@@ -5,6 +5,7 @@
 
 import { ChannelFeed, SyncPlayer, channelNameFromPath } from './sync.js';
 import { clock } from './format.js';
+import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
 const name = channelNameFromPath();
@@ -19,14 +20,6 @@ $('ambient-link').href = `/channels/${encodeURIComponent(name)}/ambient`;
 const live = new URL(`/channels/${encodeURIComponent(name)}/live.m3u8`, location.href).href;
 $('mpv-command').value = `mpv ${live}`;
 
-const toastBox = $('toast');
-let toastTimer = null;
-function toast(message) {
-  toastBox.textContent = message;
-  toastBox.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (toastBox.hidden = true), 5000);
-}
 
 $('mpv-copy').addEventListener('click', async () => {
   const input = $('mpv-command');

@@ -29,6 +29,7 @@ import {
   sessionStatus,
 } from './api.js';
 import { clock } from './format.js';
+import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
 const video = $('video');
@@ -47,15 +48,6 @@ let drift = null; // player time − computed_current_time, when the last answer
 let learntAt = 0; // performance.now() when the last session object came
 
 // ---- messages --------------------------------------------------------------------------
-
-const toastBox = $('toast');
-let toastTimer = null;
-function toast(message) {
-  toastBox.textContent = message;
-  toastBox.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => (toastBox.hidden = true), 6000);
-}
 
 function note(text, kind = 'error') {
   const el = $('note');
