@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// Do not generate the demo video when the media root is empty.
     #[arg(long)]
     pub no_demo: bool,
+    /// Serve the pages from this folder (laid out like the checkout's `web/`) instead of
+    /// the copy built into the binary: for people who customise them.
+    #[arg(long, env = "REEL_WEB")]
+    pub web: Option<PathBuf>,
     /// A JSON file defining more channels: `[{"name": "...", "items": ["video:<id>", ...],
     /// "order": "listed"|"upload", "loop": true|false}]` (channel `main` always exists).
     #[arg(long, env = "REEL_CHANNELS")]

@@ -178,6 +178,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         },
     );
     sessions.spawn_reaper();
+    let pages = web::Data::new(pages::Pages::locate(args.web.as_deref())?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
         store,
@@ -200,6 +201,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(pages.clone())
                 .wrap(from_fn(auth::require_key))
                 .wrap(from_fn(cors::cors))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))

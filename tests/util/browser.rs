@@ -2,7 +2,7 @@
 //! real `reel serve`, for the browser tests of the dashboard, the live page and the
 //! channel pages.
 //!
-//! Node, Chromium and `web/node_modules` (hls.js, playwright-core) come from
+//! Node, Chromium and `web/node_modules` (playwright-core and the players under test) come from
 //! `scripts/setup --test`, which `scripts/test` runs first. A bare `cargo test` on a machine
 //! without them skips a browser test, saying why; with `CI` or `REEL_REQUIRE_BROWSER` set it
 //! fails instead.
@@ -26,6 +26,9 @@ pub fn web_env() -> (String, String) {
     )
 }
 
+/// The npm packages (in `web/node_modules`) the browser tests drive or judge with.
+const TEST_PACKAGES: &[&str] = &["playwright-core/package.json"];
+
 /// What a browser test needs that is not ours to install here; `Err` names the first gap.
 fn prerequisites() -> Result<(), String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -35,7 +38,7 @@ fn prerequisites() -> Result<(), String> {
     if Command::new("node").arg("--version").output().is_err() {
         return Err("node is absent".into());
     }
-    for package in ["hls.js/dist/hls.min.js", "playwright-core/package.json"] {
+    for package in TEST_PACKAGES {
         let p = root().join("web/node_modules").join(package);
         if !p.exists() {
             return Err(format!("{} is absent (npm install in web/)", p.display()));

@@ -25,6 +25,8 @@ pub struct Server {
     log: PathBuf,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    binary: Option<PathBuf>,
+    cwd: Option<PathBuf>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -39,6 +41,10 @@ pub struct Options {
     /// Prepare HLS renditions of `--library` files (off by default in tests: most only
     /// serve the library, and preparing would cost them CPU).
     pub library_ladders: bool,
+    /// Run this binary instead of the test build's `reel` (a copy somewhere else).
+    pub binary: Option<PathBuf>,
+    /// The server's working directory (default: the test's).
+    pub cwd: Option<PathBuf>,
 }
 
 impl Options {
@@ -91,7 +97,7 @@ impl Server {
             args.push("--no-library-ladders".into());
         }
         args.extend(options.args.iter().cloned());
-        let (child, stdout, addr) = launch(&args, &options.envs, &log);
+        let (child, stdout, addr) = launch(&options, &args, &log);
         Server {
             child: Some(child),
             _stdout: Some(stdout),
@@ -101,6 +107,8 @@ impl Server {
             log,
             args,
             envs: options.envs,
+            binary: options.binary,
+            cwd: options.cwd,
             _tmp: None,
         }
     }
@@ -108,7 +116,13 @@ impl Server {
     /// Starts the same command again over the same media root (after a kill or a stop).
     pub fn restart(&mut self) {
         self.kill();
-        let (child, stdout, addr) = launch(&self.args, &self.envs, &self.log);
+        let options = Options {
+            envs: self.envs.clone(),
+            binary: self.binary.clone(),
+            cwd: self.cwd.clone(),
+            ..Options::default()
+        };
+        let (child, stdout, addr) = launch(&options, &self.args, &self.log);
         self.child = Some(child);
         self._stdout = Some(stdout);
         self.addr = addr;
@@ -187,17 +201,28 @@ impl Drop for Server {
     }
 }
 
-fn launch(args: &[String], envs: &[(String, String)], log: &Path) -> (Child, ChildStdout, SocketAddr) {
+/// Spawns `options.binary` (else the test build's `reel`) with `args`, in `options.cwd`,
+/// with `options.envs`.
+fn launch(options: &Options, args: &[String], log: &Path) -> (Child, ChildStdout, SocketAddr) {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reel"))
+    let binary = options
+        .binary
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_reel")));
+    let mut command = Command::new(binary);
+    if let Some(cwd) = &options.cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command
         .args(args)
         .env_remove("REEL_API_KEY")
+        .env_remove("REEL_WEB")
         .env("RUST_LOG", "info")
-        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(options.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log_file)

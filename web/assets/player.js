@@ -92,7 +92,10 @@ export function setupPlayer(hooks = {}) {
 
   function maybeAttach() {
     if (attached || !video || video.status === 'failed') return;
-    if (!video.renditions?.length) {
+    // A player handed a master whose media playlists list no segment yet fails for good
+    // (Chromium's own HLS: "DEMUXER_ERROR_COULD_NOT_PARSE", at 0:00), so wait until every
+    // rung has one; the server also publishes the master only then.
+    if (!video.renditions?.length || !video.renditions.every((r) => r.segments?.length)) {
       setNote(video.status === 'queued' ? 'Queued: waiting for a worker…' : 'Processing: waiting for the first segments…', 'info');
       return;
     }
@@ -469,10 +472,34 @@ export function setupPlayer(hooks = {}) {
     if (engine === 'native') renderChips();
   });
   el.addEventListener('error', () => {
-    if (engine === 'native' && el.error && attached) {
-      setNote(`This video cannot be played here (${el.error.message || 'media error ' + el.error.code}).`);
+    if (engine !== 'native' || !el.error || !attached) return;
+    if (video && video.status !== 'ready') {
+      // Still processing: what failed may be a playlist caught mid-growth; try again from
+      // the same place, as the hls.js path does.
+      reattachNative({ resume: wantPlay });
+      return;
     }
+    setNote(`This video cannot be played here (${el.error.message || 'media error ' + el.error.code}).`);
   });
+  // Native HLS reads an EVENT playlist once: at its end, while the ladder grows, load it
+  // again and go on from there.
+  el.addEventListener('ended', () => {
+    if (engine === 'native' && attached && video && video.status !== 'ready') reattachNative({ resume: true });
+  });
+
+  /// Loads the master again after `RETRY_MS`, at the same position; `resume` plays on.
+  function reattachNative({ resume }) {
+    const v = video;
+    const at = el.currentTime;
+    teardown({ keepVideo: true });
+    setNote('Waiting for the server…', 'info');
+    wantPlay = resume;
+    retry = setTimeout(() => {
+      if (video?.id !== v.id) return;
+      maybeAttach();
+      if (at > 0) el.addEventListener('loadedmetadata', () => (el.currentTime = at), { once: true });
+    }, RETRY_MS);
+  }
 
   function renderMeta() {
     const v = video;
