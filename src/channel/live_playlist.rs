@@ -1,9 +1,15 @@
 //! `live.m3u8` of a channel: a live HLS playlist built from the items' existing
 //! segments, no re-encoding.
 //!
-//! * Sliding window: segments from [`WINDOW_BEHIND_MS`] before now up to
-//!   [`SEGMENTS_AHEAD`] segments past the one playing now, so a player that starts three
-//!   segments from the live edge (hls.js, mpv) starts at the segment playing now.
+//! * Sliding window: segments from [`WINDOW_BEHIND_MS`] before now (never before the
+//!   schedule's first instant) up to [`SEGMENTS_AHEAD`] segments past the one playing now
+//!   that start within [`FIXED_AHEAD_MS`], the part of the schedule no catalog change can
+//!   alter, so a player that starts three segments from the live edge (hls.js, mpv)
+//!   starts at (or near) the segment playing now. The window's back edge only moves forward, so the media sequence
+//!   never decreases (RFC 8216 6.2.2): it used to fall back to the current item's start
+//!   while the schedule was younger than the window, then jump back 30 s.
+//! * A channel that played its list once and is over keeps its last window, with
+//!   `EXT-X-ENDLIST`.
 //! * Media sequence and discontinuity sequence come from the schedule: a segment's number
 //!   is its item's channel-wide first segment number plus its index in the item, and the
 //!   discontinuity sequence counts item starts (`NowPlaying::segment_number`,
@@ -18,7 +24,7 @@
 use chrono::{FixedOffset, TimeZone};
 use m3u8_rs::{Map, MediaPlaylist, MediaSegment};
 
-use super::schedule::Schedule;
+use super::schedule::{Schedule, FIXED_AHEAD_MS};
 use crate::hls::Rendition;
 
 /// How far back the window reaches.
@@ -52,9 +58,13 @@ pub fn media_playlist(
     height: u32,
     lookup: &dyn Fn(&str) -> Option<ItemMedia>,
 ) -> Option<Vec<u8>> {
-    let first = schedule
-        .at(now_ms.saturating_sub(WINDOW_BEHIND_MS))
-        .or_else(|| schedule.at(now_ms))?;
+    // An ended run is shown as it was at its last instant, and ends.
+    let (now_ms, ended) = match schedule.ended_at_ms(now_ms) {
+        Some(end) => (end.saturating_sub(1), true),
+        None => (now_ms, false),
+    };
+    schedule.at(now_ms)?;
+    let first = schedule.at_or_after(now_ms.saturating_sub(WINDOW_BEHIND_MS))?;
     let mut item = first;
     let mut segments = Vec::new();
     let (mut media_sequence, mut discontinuity_sequence) = (None, 0);
@@ -73,6 +83,9 @@ pub fn media_playlist(
         for (k, seg) in rendition.segments.iter().enumerate() {
             let d_ms = (seg.duration * 1000.0).round() as u64;
             let end = t + d_ms;
+            if ahead.is_some() && t >= now_ms + FIXED_AHEAD_MS {
+                break 'items;
+            }
             if end + WINDOW_BEHIND_MS > now_ms {
                 if media_sequence.is_none() {
                     media_sequence = Some(seq_base + k as u64);
@@ -111,7 +124,10 @@ pub fn media_playlist(
             }
             t = end;
         }
-        item = schedule.at(item.ends_at_ms())?;
+        match schedule.at_or_after(item.ends_at_ms()) {
+            Some(next) if next.started_at_ms <= now_ms || ahead.is_some() => item = next,
+            _ => break,
+        }
     }
     let playlist = MediaPlaylist {
         version: Some(7),
@@ -120,6 +136,7 @@ pub fn media_playlist(
         discontinuity_sequence,
         segments,
         independent_segments: true,
+        end_list: ended,
         ..Default::default()
     };
     let mut out = Vec::new();
@@ -252,5 +269,152 @@ mod tests {
             }
         }
         assert!(numbers.len() > 20);
+    }
+
+    /// RFC 8216 6.2.1-6.2.2 at every instant, over random item lists, catalog changes
+    /// (each one a new epoch), looping or played once, and clocks that step by random
+    /// amounts: the media and discontinuity sequences never decrease, a URI keeps its
+    /// numbers, a number keeps its URI, segments leave only from the front, every segment
+    /// fits the target duration, and an ended playlist stays as it is until an item added
+    /// afterwards starts the channel again.
+    mod rfc8216 {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::HashMap;
+
+        /// Item durations (ms) by key: short first segments (1, 1, 2 s), then 2 s, and a
+        /// shorter last one, as ladders cut them.
+        const ITEMS: [(&str, u64); 6] = [
+            ("a", 6_000),
+            ("b", 10_500),
+            ("c", 4_000),
+            ("d", 14_000),
+            ("e", 3_000),
+            ("f", 7_200),
+        ];
+
+        fn durations(total_ms: u64) -> Vec<u64> {
+            let mut out = Vec::new();
+            let mut left = total_ms;
+            for d in [1_000, 1_000].into_iter().chain(std::iter::repeat(2_000)) {
+                if left == 0 {
+                    break;
+                }
+                out.push(d.min(left));
+                left -= d.min(left);
+            }
+            out
+        }
+
+        fn item_media(key: &str) -> Option<ItemMedia> {
+            let (_, total) = ITEMS.iter().find(|(k, _)| *k == key)?;
+            let segments = durations(*total)
+                .into_iter()
+                .enumerate()
+                .map(|(k, d)| Segment {
+                    uri: format!("360p/seg{k:05}.m4s"),
+                    duration: d as f64 / 1000.0,
+                    bytes: 1,
+                })
+                .collect();
+            Some(ItemMedia {
+                media_id: key.into(),
+                renditions: vec![Rendition {
+                    height: 360,
+                    width: 640,
+                    picture_height: 360,
+                    bandwidth: 1,
+                    average_bandwidth: 1,
+                    codecs: "avc1.64001e".into(),
+                    frame_rate: 30.0,
+                    playlist: "360p/index.m3u8".into(),
+                    init: Some("360p/init.mp4".into()),
+                    segments,
+                }],
+            })
+        }
+
+        fn schedule_items(picks: &[usize]) -> Vec<ScheduleItem> {
+            let mut items: Vec<ScheduleItem> = Vec::new();
+            for &p in picks {
+                let (key, total) = ITEMS[p % ITEMS.len()];
+                if items.iter().all(|i| i.key != key) {
+                    items.push(ScheduleItem {
+                        key: key.into(),
+                        duration_ms: total,
+                        segments: durations(total).len() as u64,
+                    });
+                }
+            }
+            items
+        }
+
+        /// One step of the clock, maybe with a new item list.
+        fn step() -> impl Strategy<Value = (u64, Option<Vec<usize>>)> {
+            (
+                0u64..5_000,
+                prop::option::weighted(0.15, prop::collection::vec(0usize..6, 1..5)),
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+            #[test]
+            fn every_playlist_obeys_rfc_8216(
+                first in prop::collection::vec(0usize..6, 1..5),
+                looping in any::<bool>(),
+                steps in prop::collection::vec(step(), 1..120),
+            ) {
+                let origin = 1_000_000u64;
+                let mut schedule = Schedule::default()
+                    .with_items_looping(schedule_items(&first), origin, looping);
+                let mut t = origin;
+                let mut by_uri: HashMap<String, (u64, u64)> = HashMap::new();
+                let mut by_number: HashMap<u64, String> = HashMap::new();
+                let mut last: Option<MediaPlaylist> = None;
+                let mut restarted = false;
+                for (dt, change) in steps {
+                    t += dt;
+                    if let Some(picks) = change {
+                        let next = schedule.with_items_looping(schedule_items(&picks), t, looping);
+                        restarted |= next != schedule;
+                        schedule = next;
+                    }
+                    let Some(bytes) = media_playlist(&schedule, t, origin, 360, &item_media) else {
+                        continue;
+                    };
+                    let p = parse(bytes);
+                    if let Some(prev) = &last {
+                        prop_assert!(p.media_sequence >= prev.media_sequence, "media sequence fell at {t}");
+                        prop_assert!(p.discontinuity_sequence >= prev.discontinuity_sequence, "discontinuity sequence fell at {t}");
+                        if prev.end_list && !restarted {
+                            prop_assert_eq!(&p, prev, "an ended playlist changed at {}", t);
+                        }
+                        // Segments leave only from the front: every one of the last
+                        // playlist numbered at or past this one's first is still here.
+                        let still: Vec<&str> = prev.segments.iter().enumerate()
+                            .filter(|(i, _)| prev.media_sequence + *i as u64 >= p.media_sequence)
+                            .map(|(_, s)| s.uri.as_str())
+                            .collect();
+                        let now: Vec<&str> = p.segments.iter().map(|s| s.uri.as_str()).take(still.len()).collect();
+                        prop_assert_eq!(still, now, "segments left from the middle at {}", t);
+                    }
+                    let mut disc = p.discontinuity_sequence;
+                    for (i, seg) in p.segments.iter().enumerate() {
+                        if seg.discontinuity {
+                            disc += 1;
+                        }
+                        let n = p.media_sequence + i as u64;
+                        prop_assert!(f64::from(seg.duration).round() as u64 <= p.target_duration);
+                        let seen = *by_uri.entry(seg.uri.clone()).or_insert((n, disc));
+                        prop_assert_eq!(seen, (n, disc), "{} renumbered at {}", &seg.uri, t);
+                        let uri = by_number.entry(n).or_insert_with(|| seg.uri.clone());
+                        prop_assert_eq!(uri.as_str(), seg.uri.as_str(), "number {} changed its URI at {}", n, t);
+                    }
+                    last = Some(p);
+                    restarted = false;
+                }
+            }
+        }
     }
 }

@@ -124,6 +124,13 @@ pub struct Schedule {
 /// Epochs kept (older ones can no longer matter once a newer one has begun).
 const KEEP_EPOCHS: usize = 8;
 
+/// How far ahead of now the schedule is fixed: a change of the item list takes effect at
+/// the end of the item playing this long from now, never earlier. The live playlist lists
+/// segments up to this far ahead (so players that start three segments from the live edge
+/// start at the segment playing now), and RFC 8216 6.2.2 forbids changing a listed
+/// segment: without the lead an upload could replace an item already listed as next.
+pub const FIXED_AHEAD_MS: u64 = 12_000;
+
 impl Schedule {
     /// The item playing at `t_ms`; `None` for an empty channel or before the first epoch.
     pub fn at(&self, t_ms: u64) -> Option<NowPlaying> {
@@ -182,6 +189,38 @@ impl Schedule {
         self.at(now.ends_at_ms())
     }
 
+    /// The end of the run of a channel that plays its list once, when that run is over at
+    /// `t_ms` and nothing has started since; `None` while something plays, or for a
+    /// looping or empty channel.
+    pub fn ended_at_ms(&self, t_ms: u64) -> Option<u64> {
+        if self.at(t_ms).is_some() {
+            return None;
+        }
+        let epoch = self.epochs.iter().rev().find(|e| e.from_ms <= t_ms)?;
+        if !epoch.once || epoch.items.is_empty() {
+            return None;
+        }
+        let left: u64 = epoch
+            .items
+            .iter()
+            .skip(epoch.start)
+            .map(|i| i.duration_ms.max(1))
+            .sum();
+        (left > 0).then_some(epoch.from_ms + left)
+    }
+
+    /// The first item that plays at or after `t_ms`: the one playing then, else the first
+    /// of the next epoch (after a run that played once, or before the first epoch).
+    pub fn at_or_after(&self, t_ms: u64) -> Option<NowPlaying> {
+        self.at(t_ms).or_else(|| {
+            self.epochs
+                .iter()
+                .map(|e| e.from_ms)
+                .filter(|&from| from > t_ms)
+                .find_map(|from| self.at(from))
+        })
+    }
+
     /// The channel timeline's zero (Unix ms): segment timestamps are offsets from it.
     pub fn origin_ms(&self) -> Option<u64> {
         self.origin_ms.or_else(|| self.epochs.first().map(|e| e.from_ms))
@@ -193,9 +232,9 @@ impl Schedule {
     }
 
     /// A schedule whose item list becomes `items` without interrupting what plays at
-    /// `now_ms`: the new list takes effect when the current item ends, continuing with
-    /// the item that follows it in the new order. Returns `self` unchanged when the list
-    /// is the same.
+    /// `now_ms`, nor what is fixed to play up to [`FIXED_AHEAD_MS`] later: the new list
+    /// takes effect when the item playing then ends, continuing with the item that follows
+    /// it in the new order. Returns `self` unchanged when the list is the same.
     pub fn with_items(&self, items: Vec<ScheduleItem>, now_ms: u64) -> Schedule {
         self.with_items_looping(items, now_ms, true)
     }
@@ -243,7 +282,16 @@ impl Schedule {
                     once: !looping,
                 });
             }
-            Some(current) => {
+            Some(playing) => {
+                // The item whose end the change waits for: the last one that starts
+                // within the fixed part (for a run that ends sooner, its last item).
+                let mut current = playing;
+                while let Some(next) = self
+                    .at(current.ends_at_ms())
+                    .filter(|n| n.started_at_ms <= now_ms + FIXED_AHEAD_MS)
+                {
+                    current = next;
+                }
                 let from = current.ends_at_ms();
                 // The new order continues after the current item if it is still listed,
                 // else with the first of its old successors that is.
