@@ -62,10 +62,14 @@ impl LibraryFile {
 /// The video id of a library path: `lib-` and 16 hex digits of its FNV-1a hash. Stable
 /// across processes, builds and versions (unlike `std`'s hasher).
 pub fn library_id(path: &str) -> String {
-    let hash = path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+    format!("lib-{:016x}", fnv1a64(path.as_bytes()))
+}
+
+/// 64-bit FNV-1a: a hash that never changes between processes, builds and versions.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("lib-{hash:016x}")
+    })
 }
 
 /// The video files below `root` (canonical), sorted by path.

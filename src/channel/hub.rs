@@ -16,6 +16,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::guide::{self, LineupEntry, Programme};
 use super::likes::{Likes, Vote, Votes};
 use super::live_playlist::ItemMedia;
 use super::schedule::{Schedule, ScheduleItem};
@@ -63,6 +64,14 @@ pub struct ChannelDef {
     /// Start over after the last item (default), or play the list once.
     #[serde(default = "default_loop", rename = "loop")]
     pub looping: bool,
+    /// Guide number for Live TV clients (`"4"`, `"4.1"`); default: the next free whole
+    /// number (`main` is 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Absolute URL of the channel's logo for Live TV clients; default: reel's own
+    /// (`/channels/{name}/logo.svg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
 }
 
 fn default_loop() -> bool {
@@ -97,6 +106,27 @@ impl ChannelDef {
                 "channel {:?}: order {:?} is neither \"listed\" nor \"upload\"",
                 self.name, self.order
             ));
+        }
+        if let Some(number) = &self.number {
+            let ok = !number.is_empty()
+                && number.len() <= 16
+                && number
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+            if !ok {
+                return Err(format!(
+                    "channel {:?}: number {number:?} is not a guide number like \"4\" or \"4.1\"",
+                    self.name
+                ));
+            }
+        }
+        if let Some(logo) = &self.logo {
+            if !(logo.starts_with("http://") || logo.starts_with("https://")) {
+                return Err(format!(
+                    "channel {:?}: logo {logo:?} is not an absolute http(s) URL",
+                    self.name
+                ));
+            }
         }
         if let Some(bad) = self
             .items
@@ -179,8 +209,21 @@ impl Channels {
             items: Vec::new(),
             order: "upload".into(),
             looping: true,
+            number: None,
+            logo: None,
         };
-        for def in std::iter::once(main).chain(defs) {
+        let mut defs: Vec<ChannelDef> = std::iter::once(main).chain(defs).collect();
+        // Guide numbers: as given, else the next whole number not taken, in file order.
+        let taken: Vec<String> = defs.iter().filter_map(|d| d.number.clone()).collect();
+        let mut next = 1u32;
+        for def in defs.iter_mut().filter(|d| d.number.is_none()) {
+            while taken.contains(&next.to_string()) {
+                next += 1;
+            }
+            def.number = Some(next.to_string());
+            next += 1;
+        }
+        for def in defs {
             let schedule = std::fs::read(schedule_path(dir, &def.name))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
@@ -313,6 +356,37 @@ impl Channels {
     /// A receiver of the channel's SSE events (already formatted `event:`/`data:` text).
     pub fn subscribe(&self, name: &str) -> Option<broadcast::Receiver<Bytes>> {
         Some(self.channels.read().get(name)?.events.subscribe())
+    }
+
+    /// Every channel as a tuner lists it, by guide number.
+    pub fn lineup(&self) -> Vec<LineupEntry> {
+        let channels = self.channels.read();
+        let mut lineup: Vec<LineupEntry> = channels
+            .values()
+            .map(|ch| LineupEntry {
+                name: ch.def.name.clone(),
+                number: ch.def.number.clone().unwrap_or_default(),
+                logo: ch.def.logo.clone(),
+            })
+            .collect();
+        let key = |n: &str| -> Vec<u32> { n.split('.').map(|p| p.parse().unwrap_or(u32::MAX)).collect() };
+        lineup.sort_by(|a, b| key(&a.number).cmp(&key(&b.number)).then(a.name.cmp(&b.name)));
+        lineup
+    }
+
+    /// The plays of channel `name` overlapping `[from_ms, to_ms)` with their items.
+    pub fn guide(&self, name: &str, from_ms: u64, to_ms: u64) -> Option<Vec<(Programme, ChannelItem)>> {
+        let channels = self.channels.read();
+        let ch = channels.get(name)?;
+        Some(
+            guide::programmes(&ch.schedule, from_ms, to_ms)
+                .into_iter()
+                .filter_map(|p| {
+                    let item = ch.items.iter().find(|i| i.key == p.key)?.clone();
+                    Some((p, item))
+                })
+                .collect(),
+        )
     }
 
     /// The schedule and a lookup of item media, for the live playlist.

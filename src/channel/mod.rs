@@ -1,5 +1,6 @@
 //! Synchronized channels: everyone watching sees the same item at the same moment.
 //!
+//! * [`guide`]: the lineup and the XMLTV programme guide for Live TV clients;
 //! * [`hub::Channels`]: every channel's schedule, items, likes and SSE broadcast;
 //! * [`live_playlist`]: `live.m3u8` for mpv and VLC, from the items' existing segments;
 //! * [`likes`]: durable like/dislike counts;
@@ -8,6 +9,7 @@
 //! * [`inband`]: puts each item's SPS/PPS in its segments, for players that keep the first init;
 //! * [`mp4box`]: the box reading both need.
 
+pub mod guide;
 pub mod hub;
 pub mod inband;
 pub mod likes;

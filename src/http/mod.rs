@@ -7,6 +7,8 @@
 //!   /api/videos/{id}       GET, DELETE               videos.rs
 //!   /api/videos/{id}/events  SSE                     sse.rs
 //!   /media/{id}/...  /library/...  GET, HEAD         media.rs (over root.rs)
+//!   /api/channels..., /channels/...                  channels.rs
+//!   /iptv/..., /discover.json, /lineup*.json         iptv.rs (Live TV clients)
 //! ```
 //!
 //! Threads: actix workers only parse, route and move bytes. Everything that blocks on the
@@ -24,6 +26,7 @@ mod channels;
 mod cors;
 pub mod error;
 mod file_cache;
+mod iptv;
 pub mod media;
 mod metrics;
 mod pages;
@@ -115,6 +118,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::scope("/library").default_service(fn_service(media::library)))
     .configure(pages::routes)
     .configure(channels::routes)
+    .configure(iptv::routes)
     .configure(sessions::routes)
     .default_service(web::to(not_found));
 }

@@ -6,6 +6,7 @@
 //! so that item boundaries come every few seconds and each test crosses some.
 
 mod api;
+mod iptv;
 mod library;
 mod live;
 mod retime;

@@ -69,8 +69,14 @@ pub fn write_head(
     headers: &[(&str, &str)],
     length: Option<u64>,
 ) {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    // The address connected to, as a browser sends it (absolute URLs the server builds
+    // from it must work); a caller's own Host wins.
+    let host = match stream.peer_addr() {
+        Ok(addr) if !has("host") => format!("Host: {addr}\r\n"),
+        _ => String::new(),
+    };
+    let mut head = format!("{method} {path} HTTP/1.1\r\n{host}Connection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }

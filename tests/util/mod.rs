@@ -118,3 +118,14 @@ pub fn uploads_in_flight(server: &Server) -> usize {
         })
         .sum()
 }
+
+/// XMLTV's time of a Unix-ms instant: `YYYYMMDDhhmmss +0000` (whole seconds, UTC).
+pub fn xmltv_time(ms: u64) -> String {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms as i64)
+        .single()
+        .unwrap()
+        .format("%Y%m%d%H%M%S +0000")
+        .to_string()
+}
