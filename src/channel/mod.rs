@@ -6,6 +6,7 @@
 //! * [`likes`]: durable like/dislike counts;
 //! * [`schedule`]: what plays when, a pure function of persisted epochs and the clock;
 //! * [`retime`]: shifts fMP4 segments onto the channel timeline as they are served;
+//! * [`ts_stream`]: `stream.ts`, the channel as one continuous MPEG-TS stream (remuxed, paced);
 //! * [`inband`]: puts each item's SPS/PPS in its segments, for players that keep the first init;
 //! * [`mp4box`]: the box reading both need.
 
@@ -17,3 +18,4 @@ pub mod live_playlist;
 pub mod mp4box;
 pub mod retime;
 pub mod schedule;
+pub mod ts_stream;

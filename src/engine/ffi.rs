@@ -153,3 +153,27 @@ pub fn mark_gathers_slow() {
         ffi::av_force_cpu_flags(flags | ffi::AV_CPU_FLAG_SLOW_GATHER);
     }
 }
+
+/// Makes an output stream's parameters, copied from an MP4 input, fit MPEG-TS: no codec
+/// tag (an MP4 `avc1` means nothing there) and, with `drop_extradata`, no global header
+/// (H.264 whose SPS/PPS the caller puts in band before each keyframe, so the muxer must
+/// not insert the first item's ones through its automatic `h264_mp4toannexb`). Call
+/// before `write_header`. ffmpeg-next has no setter for either field.
+pub fn fit_stream_for_ts(output: &mut format::context::Output, index: usize, drop_extradata: bool) {
+    // SAFETY: `output` owns a live AVFormatContext; `index` is checked against
+    // `nb_streams` before `streams[index]` is read, and each stream owns its `codecpar`.
+    // `extradata` is either null or a buffer allocated by libavcodec for this codecpar
+    // (copied in by `avcodec_parameters_copy`), which `av_freep` frees and nulls.
+    unsafe {
+        let ctx = output.as_mut_ptr();
+        if index >= (*ctx).nb_streams as usize {
+            return;
+        }
+        let par = (*(*(*ctx).streams.add(index))).codecpar;
+        (*par).codec_tag = 0;
+        if drop_extradata {
+            ffi::av_freep(std::ptr::addr_of_mut!((*par).extradata).cast());
+            (*par).extradata_size = 0;
+        }
+    }
+}

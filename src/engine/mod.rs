@@ -23,6 +23,7 @@ mod scale;
 mod segmenter;
 mod source;
 pub mod transcode;
+pub mod ts_remux;
 
 pub use encoders::DEFAULT_PRESET;
 pub use error::EngineError;

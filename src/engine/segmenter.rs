@@ -37,7 +37,7 @@ use crate::time::{Ts90k, TIME_BASE_90K};
 
 /// The muxer's output: a byte buffer the segmenter drains at each cut.
 #[derive(Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+pub(super) struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl Write for SharedBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -50,7 +50,7 @@ impl Write for SharedBuffer {
 }
 
 impl SharedBuffer {
-    fn take(&self) -> Vec<u8> {
+    pub(super) fn take(&self) -> Vec<u8> {
         std::mem::take(&mut *self.0.lock())
     }
 }

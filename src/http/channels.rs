@@ -9,6 +9,7 @@
 //! GET  /channels/{name}/live.m3u8                  master: one variant per rung height
 //! GET  /channels/{name}/live/{height}.m3u8         sliding-window media playlist
 //! GET  /channels/{name}/live/shift/{ms}/{id}/...   a ladder segment, tfdt shifted by ms
+//! GET  /channels/{name}/stream.ts[?height=N]       one continuous MPEG-TS stream from now
 //! GET  /channels/{name}          /ambient          the pages (web/channel.html, ambient.html)
 //! ```
 
@@ -33,6 +34,7 @@ use super::AppState;
 use crate::channel::hub::Channels;
 use crate::channel::likes::Vote;
 use crate::channel::live_playlist;
+use crate::channel::ts_stream::TsStream;
 use crate::channel::{inband, retime};
 
 /// Votes one client address may cast per minute.
@@ -64,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/channels/{name}").get(get))
         .service(web::resource("/api/channels/{name}/events").get(events))
         .service(web::resource("/api/channels/{name}/items/{index}/{vote}").post(vote))
+        .service(web::resource("/channels/{name}/stream.ts").get(stream_ts))
         .service(
             web::resource("/channels/{name}/live.m3u8")
                 .get(master)
@@ -244,6 +247,51 @@ async fn variant(
     let text = live_playlist::media_playlist(&schedule, now, origin, height, &|key| media.get(key).cloned())
         .ok_or_else(|| ApiError::Busy(format!("channel {name:?} has nothing to play yet")))?;
     Ok(playlist_response(text))
+}
+
+/// The rung `stream.ts` follows without `?height=`: the best up to HD, what tuners want.
+const STREAM_HEIGHT: u32 = 1080;
+
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    height: Option<u32>,
+}
+
+/// The channel as one continuous MPEG-TS stream from now (`channel::ts_stream`), produced
+/// on its own thread into a bounded channel: a reader that stops reading stops it.
+async fn stream_ts(
+    name: web::Path<String>,
+    query: web::Query<StreamQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let hub = hub(&state).clone();
+    let (schedule, _) = hub
+        .playlist_inputs(&name)
+        .ok_or_else(|| ApiError::NoSuchChannel(name.clone()))?;
+    if schedule.at(hub.now_ms()).is_none() {
+        return Err(ApiError::Busy(format!(
+            "channel {name:?} has nothing to play now"
+        )));
+    }
+    let (mut writer, reader, _stop) = crate::live::stream::channel(Box::new(|| {}));
+    let stream = TsStream {
+        hub,
+        channel: name.clone(),
+        height: query.height.unwrap_or(STREAM_HEIGHT),
+        media_root: state.media_root.path().to_path_buf(),
+    };
+    std::thread::Builder::new()
+        .name("channel-ts".into())
+        .spawn(move || {
+            let ended = stream.run(&mut writer);
+            log::debug!("channel {name}: stream.ts ended ({ended:?})");
+        })
+        .map_err(|e| ApiError::internal("starting a channel stream", e))?;
+    Ok(HttpResponse::Ok()
+        .content_type("video/mp2t")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(reader.into_stream()))
 }
 
 /// A ladder segment moved onto the channel timeline.

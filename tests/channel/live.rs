@@ -156,8 +156,9 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
         &[("heights", "360"), ("segment_seconds", "1")],
     );
     wait_ready(&server, &bravo);
+    wait_listed(&server, 2);
+    let view = wait_next(&server, &bravo);
     let ids = [alpha, bravo];
-    let view = wait_listed(&server, 2);
     let remaining = view["now"]["duration"].as_f64().unwrap() - view["now"]["position"].as_f64().unwrap();
     // mpv joins at the segment playing now; playing this long must cross into the next item.
     let length = remaining + 2.5;

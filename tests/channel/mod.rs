@@ -10,6 +10,7 @@ mod iptv;
 mod library;
 mod live;
 mod retime;
+mod stream_ts;
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,19 @@ pub fn wait_listed(server: &Server, n: usize) -> Value {
         || {
             let v = channel(server);
             (v["items"].as_array().map(Vec::len) == Some(n) && !v["now"].is_null()).then_some(v)
+        },
+    )
+}
+
+/// Waits until `id` is the item after the one playing now (a new item joins after the
+/// part of the schedule already fixed: `schedule::FIXED_AHEAD_MS`); returns the channel.
+pub fn wait_next(server: &Server, id: &str) -> Value {
+    wait_for(
+        &format!("{id} to play next on main"),
+        Duration::from_secs(40),
+        || {
+            let v = channel(server);
+            (v["next"]["video"] == id).then_some(v)
         },
     )
 }

@@ -1,0 +1,218 @@
+//! fMP4 segments of successive items → one continuous MPEG-TS stream, with no decoding
+//! and no encoding: what a channel's `stream.ts` is made of.
+//!
+//! ```text
+//! init.mp4 + segNNNNN.m4s ──► libavformat mov demuxer (in memory)
+//!        H.264 (AVCC) ──► Annex B, the item's SPS/PPS before each keyframe ─┐
+//!        AAC (raw)   ─────────────────────────────────────────────────────┤ pts/dts + offset
+//!                                                                          ▼
+//!                      one libavformat mpegts muxer for the whole stream ──► bytes
+//! ```
+//!
+//! One muxer lives as long as the stream, so continuity counters and PCR run on across
+//! items; each segment's timestamps move by the offset its caller names (the item's place
+//! on the channel timeline), so PTS/DTS are continuous too. Items differ in picture size
+//! and SPS/PPS: those travel in band (Annex B start codes, parameter sets repeated before
+//! every keyframe), as broadcast receivers expect, and the muxer's own automatic
+//! `h264_mp4toannexb` is kept out (it would repeat the first item's). AAC gets ADTS
+//! headers from the muxer, from the AudioSpecificConfig of the first item (every ladder's
+//! audio is AAC-LC stereo 48 kHz, so it is the same for all).
+
+use std::io::Cursor;
+
+use ffmpeg_next::{format, media, Packet, Rational};
+
+use super::error::{EngineError, Result};
+use super::ffi;
+use super::segmenter::SharedBuffer;
+use crate::time::Ts90k;
+
+/// Annex B start code.
+const START_CODE: [u8; 4] = [0, 0, 0, 1];
+
+/// A continuous MPEG-TS stream fed one fMP4 segment at a time.
+pub struct TsRemuxer {
+    /// Opened with the first segment's streams.
+    muxer: Option<Muxer>,
+}
+
+struct Muxer {
+    output: format::context::Output,
+    buffer: SharedBuffer,
+    /// Output stream of the video, and of the audio when the stream has audio.
+    video: usize,
+    audio: Option<usize>,
+}
+
+impl Default for TsRemuxer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TsRemuxer {
+    pub fn new() -> TsRemuxer {
+        TsRemuxer { muxer: None }
+    }
+
+    /// Remuxes one media segment of an item (`init` is that item's init segment); its
+    /// timestamps move by `offset`. Returns the MPEG-TS bytes this produced (whole
+    /// 188-byte packets; the first call's start with the PAT/PMT).
+    pub fn push(&mut self, init: &[u8], segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(init.len() + segment.len());
+        bytes.extend_from_slice(init);
+        bytes.extend_from_slice(segment);
+        let io = format::context::StreamIo::from_read_seek(Cursor::new(bytes))
+            .map_err(EngineError::ffmpeg("reading a segment"))?;
+        let mut input = format::input_from_stream(io, Some("segment.mp4"), None)
+            .map_err(EngineError::ffmpeg("opening a segment"))?;
+        let video_in = input
+            .streams()
+            .best(media::Type::Video)
+            .ok_or(EngineError::NoVideoStream)?;
+        let (video_index, video_tb) = (video_in.index(), video_in.time_base());
+        let audio_in = input
+            .streams()
+            .best(media::Type::Audio)
+            .map(|s| (s.index(), s.time_base()));
+        let sets = parameter_sets(init);
+        if self.muxer.is_none() {
+            self.muxer = Some(Muxer::open(&input, video_index, audio_in.map(|a| a.0))?);
+        }
+        let muxer = self.muxer.as_mut().expect("opened above");
+        let out_video_tb = muxer.output.stream(muxer.video).expect("video").time_base();
+        let out_audio = muxer
+            .audio
+            .map(|i| (i, muxer.output.stream(i).expect("audio").time_base()));
+        for (stream, packet) in input.packets() {
+            let (out_index, in_tb, out_tb) = if stream.index() == video_index {
+                (muxer.video, video_tb, out_video_tb)
+            } else if let (Some((a_in, a_tb)), Some((a_out, a_out_tb))) = (audio_in, out_audio) {
+                if stream.index() != a_in {
+                    continue;
+                }
+                (a_out, a_tb, a_out_tb)
+            } else {
+                continue;
+            };
+            let Some(data) = packet.data() else { continue };
+            let mut out = if out_index == muxer.video {
+                let mut annexb = Vec::with_capacity(data.len() + 64);
+                if packet.is_key() {
+                    if let Some((length_size, prefix)) = &sets {
+                        annexb.extend(to_annex_b(prefix, *length_size)?);
+                    }
+                }
+                let length_size = sets.as_ref().map_or(4, |s| s.0);
+                annexb.extend(to_annex_b(data, length_size)?);
+                Packet::copy(&annexb)
+            } else {
+                Packet::copy(data)
+            };
+            // Segment time base → 90 kHz, moved onto the stream's timeline, → the muxer's.
+            let shift =
+                |ts: Option<i64>| ts.map(|t| (Ts90k::from_time_base(t, in_tb) + offset).to_time_base(out_tb));
+            out.set_pts(shift(packet.pts()));
+            out.set_dts(shift(packet.dts()));
+            out.set_duration(Ts90k::from_time_base(packet.duration(), in_tb).to_time_base(out_tb));
+            out.set_flags(packet.flags());
+            out.set_stream(out_index);
+            out.write_interleaved(&mut muxer.output)
+                .map_err(EngineError::ffmpeg("writing MPEG-TS"))?;
+        }
+        ffi::flush_fragment(&mut muxer.output).map_err(EngineError::ffmpeg("flushing MPEG-TS"))?;
+        Ok(muxer.buffer.take())
+    }
+
+    /// Ends the stream: what the muxer still holds.
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        let Some(mut muxer) = self.muxer.take() else {
+            return Ok(Vec::new());
+        };
+        muxer
+            .output
+            .write_trailer()
+            .map_err(EngineError::ffmpeg("ending MPEG-TS"))?;
+        Ok(muxer.buffer.take())
+    }
+}
+
+impl Muxer {
+    /// An mpegts muxer with the streams of `input`: H.264 without its global header (the
+    /// parameter sets go in band), AAC with its AudioSpecificConfig (for ADTS).
+    fn open(input: &format::context::Input, video: usize, audio: Option<usize>) -> Result<Muxer> {
+        let buffer = SharedBuffer::default();
+        let io = format::context::StreamIo::from_write(buffer.clone())
+            .map_err(EngineError::ffmpeg("creating the MPEG-TS writer"))?;
+        let mut output = format::output_to_stream(io, None, Some("mpegts"))
+            .map_err(EngineError::ffmpeg("creating the MPEG-TS muxer"))?;
+        let mut add = |index: usize| -> Result<usize> {
+            let params = input.stream(index).expect("index from the input").parameters();
+            let mut st = output
+                .add_stream(ffmpeg_next::encoder::find(params.id()))
+                .map_err(EngineError::ffmpeg("adding an MPEG-TS stream"))?;
+            st.set_parameters(params);
+            st.set_time_base(Rational(1, 90_000));
+            Ok(st.index())
+        };
+        let video_out = add(video)?;
+        let audio_out = audio.map(&mut add).transpose()?;
+        ffi::fit_stream_for_ts(&mut output, video_out, true);
+        if let Some(a) = audio_out {
+            ffi::fit_stream_for_ts(&mut output, a, false);
+        }
+        output
+            .write_header()
+            .map_err(EngineError::ffmpeg("writing the MPEG-TS header"))?;
+        Ok(Muxer {
+            output,
+            buffer,
+            video: video_out,
+            audio: audio_out,
+        })
+    }
+}
+
+/// The NAL length size and the SPS/PPS (length-prefixed) of `init`'s H.264 track.
+fn parameter_sets(init: &[u8]) -> Option<(usize, Vec<u8>)> {
+    crate::channel::inband::parameter_sets(init)
+        .ok()
+        .flatten()
+        .map(|sets| (sets.length_size, sets.prefix))
+}
+
+/// Length-prefixed NAL units (ISO 14496-15 "AVCC", prefixes of `length_size` bytes) →
+/// Annex B (each behind a start code).
+pub fn to_annex_b(avcc: &[u8], length_size: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(avcc.len() + 16);
+    let mut at = 0;
+    while at < avcc.len() {
+        let header = avcc
+            .get(at..at + length_size)
+            .ok_or_else(|| EngineError::Internal("a NAL length runs past the sample".into()))?;
+        let len = header.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
+        let nal = avcc
+            .get(at + length_size..at + length_size + len)
+            .ok_or_else(|| EngineError::Internal("a NAL unit runs past the sample".into()))?;
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(nal);
+        at += length_size + len;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_prefixes_become_start_codes() {
+        let avcc = [0, 0, 0, 2, 0x67, 0x42, 0, 0, 0, 1, 0x68];
+        assert_eq!(
+            to_annex_b(&avcc, 4).unwrap(),
+            [0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68]
+        );
+        assert_eq!(to_annex_b(&[0, 2, 0x65, 1], 2).unwrap(), [0, 0, 0, 1, 0x65, 1]);
+        assert!(to_annex_b(&[0, 0, 0, 9, 0x65], 4).is_err(), "truncated");
+    }
+}
