@@ -147,17 +147,7 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
     }
     // Items that differ in picture size (and SPS): mpv keeps the first item's init
     // segment, so it must find each item's parameter sets in band.
-    let server = Server::new();
-    let alpha = upload_item(&server, "alpha", 3.0);
-    wait_ready(&server, &alpha);
-    let bravo = upload_ok(
-        &server,
-        &clip("bravo-360p-3s.mp4", 640, 360, 3.0),
-        &[("heights", "360"), ("segment_seconds", "1")],
-    );
-    wait_ready(&server, &bravo);
-    wait_listed(&server, 2);
-    let view = wait_next(&server, &bravo);
+    let (server, alpha, bravo, view) = two_sizes_channel();
     let ids = [alpha, bravo];
     let remaining = view["now"]["duration"].as_f64().unwrap() - view["now"]["position"].as_f64().unwrap();
     // mpv joins at the segment playing now; playing this long must cross into the next item.

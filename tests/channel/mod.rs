@@ -87,6 +87,24 @@ pub fn wait_next(server: &Server, id: &str) -> Value {
     )
 }
 
+/// A server whose `main` holds a 320x180 item (alpha, 180p) and a 640x360 one (bravo,
+/// 360p), 3 s each with 1 s segments, waiting until bravo plays next: a boundary where the
+/// picture size and the SPS/PPS change comes within 3 s. Returns the ids and the channel.
+pub fn two_sizes_channel() -> (Server, String, String, Value) {
+    let server = Server::new();
+    let alpha = upload_item(&server, "alpha", 3.0);
+    wait_ready(&server, &alpha);
+    let bravo = upload_ok(
+        &server,
+        &clip("bravo-360p-3s.mp4", 640, 360, 3.0),
+        &[("heights", "360"), ("segment_seconds", "1")],
+    );
+    wait_ready(&server, &bravo);
+    wait_listed(&server, 2);
+    let view = wait_next(&server, &bravo);
+    (server, alpha, bravo, view)
+}
+
 /// `(video id, started_at_ms)` of a slot (`now` or `next`).
 pub fn slot(v: &Value) -> (String, u64) {
     (

@@ -71,17 +71,7 @@ fn stream_ts_runs_on_across_items_in_real_time_and_players_take_it() {
         }
     }
     // Items that differ in picture size: SPS/PPS change in band at the boundary.
-    let server = Server::new();
-    let alpha = upload_item(&server, "alpha", 3.0);
-    wait_ready(&server, &alpha);
-    let bravo = upload_ok(
-        &server,
-        &clip("bravo-360p-3s.mp4", 640, 360, 3.0),
-        &[("heights", "360"), ("segment_seconds", "1")],
-    );
-    wait_ready(&server, &bravo);
-    wait_listed(&server, 2);
-    let view = wait_next(&server, &bravo);
+    let (server, _, _, view) = two_sizes_channel();
     let remaining = view["now"]["duration"].as_f64().unwrap() - view["now"]["position"].as_f64().unwrap();
     // Long enough to cross into bravo and out of it again.
     let secs = remaining + 4.5;
