@@ -82,8 +82,12 @@ pub struct ServeArgs {
     /// Live sessions that may exist at once; more answer 503 with Retry-After.
     #[arg(long, default_value_t = 64, env = "REEL_MAX_LIVE_SESSIONS")]
     pub max_live_sessions: usize,
-    /// Do not generate the demo video when the media root is empty.
-    #[arg(long)]
+    /// Generate a short demo video when the media root is empty (off by default: a
+    /// deployment's channels show only what was uploaded).
+    #[arg(long, env = "REEL_DEMO")]
+    pub demo: bool,
+    /// Accepted for scripts written when the demo was on by default; does nothing.
+    #[arg(long, hide = true)]
     pub no_demo: bool,
     /// A JSON file defining more channels: `[{"name": "...", "items": ["video:<id>", ...],
     /// "order": "listed"|"upload", "loop": true|false}]` (channel `main` always exists).

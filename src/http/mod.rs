@@ -143,7 +143,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
     let store = Arc::new(Store::load(layout)?);
     let jobs = Jobs::new(store.clone(), args.workers, args.queue);
     jobs.resume_interrupted();
-    if store.is_empty() && !args.no_demo {
+    if store.is_empty() && args.demo {
         queue_demo(jobs.clone());
     }
     let library_root =
