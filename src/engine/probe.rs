@@ -15,6 +15,16 @@ use super::error::{EngineError, Result};
 /// The description of a source file, as `reel probe` prints it and the catalog stores it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Probe {
+    /// Width of the picture as shown (sample aspect and rotation applied), the same as
+    /// `video.display_width`: clients read the size and codec at the top of `source`.
+    #[serde(default)]
+    pub width: u32,
+    /// Height of the picture as shown, the same as `video.display_height`.
+    #[serde(default)]
+    pub height: u32,
+    /// The video codec, the same as `video.codec`.
+    #[serde(default)]
+    pub codec: String,
     /// Short demuxer name (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `mpegts`...).
     pub container: String,
     /// Container duration in seconds (0 when the container does not say).
@@ -62,6 +72,14 @@ pub struct AudioTrack {
 }
 
 impl Probe {
+    /// Fills the summary at the top (`width`, `height`, `codec`) from `video`, for a probe
+    /// read from a manifest written before the summary existed.
+    pub fn fill_summary(&mut self) {
+        self.width = self.video.display_width;
+        self.height = self.video.display_height;
+        self.codec = self.video.codec.clone();
+    }
+
     /// The short side of the displayed picture: the number a ladder rung is compared with.
     pub fn short_side(&self) -> u32 {
         self.video.display_width.min(self.video.display_height)
@@ -108,6 +126,9 @@ pub fn probe(path: &Path) -> Result<Probe> {
 
     check_decodable(&mut input, video.stream_index)?;
     Ok(Probe {
+        width: video.display_width,
+        height: video.display_height,
+        codec: video.codec.clone(),
         container,
         duration,
         bit_rate,
