@@ -11,6 +11,7 @@ use ffmpeg_next::{codec, format, media, Rational};
 use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
+use super::limits::Limits;
 
 /// The description of a source file, as `reel probe` prints it and the catalog stores it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,12 +87,24 @@ impl Probe {
     }
 }
 
-/// Probes `path`. Errors are typed: [`EngineError::NotAVideo`] for anything libavformat
-/// cannot open, [`EngineError::NoVideoStream`] for audio-only files,
-/// [`EngineError::Undecodable`] when no video frame decodes.
+/// Probes `path` whatever its size (`reel probe`, live sessions). Errors are typed:
+/// [`EngineError::NotAVideo`] for anything libavformat cannot open,
+/// [`EngineError::NoVideoStream`] for audio-only files, [`EngineError::Undecodable`] when
+/// no video frame decodes.
 pub fn probe(path: &Path) -> Result<Probe> {
+    probe_within(path, &Limits::none())
+}
+
+/// Probes `path` and refuses it when it is over `limits`
+/// ([`EngineError::SourceTooLarge`], [`EngineError::SourceTooLong`]). Nothing is decoded
+/// at a size over the limit: the decoders libavformat opens to read the streams'
+/// parameters, and the one that checks a frame decodes, are capped by `max_pixels`, and
+/// the sizes are checked before that frame is decoded. A 200 KB 8192x8192 H.264 file
+/// costs kilobytes to refuse, not the 200 MB its first frames would take.
+pub fn probe_within(path: &Path, limits: &Limits) -> Result<Probe> {
     super::init();
-    let mut input = format::input(path).map_err(|e| EngineError::NotAVideo(e.to_string()))?;
+    let mut input = super::ffi::open_input(path, limits.decoder_max_pixels())
+        .map_err(|e| EngineError::NotAVideo(e.to_string()))?;
     let container = input.format().name().to_string();
     let duration = if input.duration() > 0 {
         input.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE)
@@ -124,8 +137,7 @@ pub fn probe(path: &Path) -> Result<Probe> {
         });
     }
 
-    check_decodable(&mut input, video.stream_index)?;
-    Ok(Probe {
+    let probe = Probe {
         width: video.display_width,
         height: video.display_height,
         codec: video.codec.clone(),
@@ -134,7 +146,10 @@ pub fn probe(path: &Path) -> Result<Probe> {
         bit_rate,
         video,
         audio_tracks,
-    })
+    };
+    limits.check(&probe)?;
+    check_decodable(&mut input, probe.video.stream_index, limits)?;
+    Ok(probe)
 }
 
 fn describe_video(stream: &format::stream::Stream) -> Result<VideoInfo> {
@@ -258,13 +273,16 @@ pub(crate) fn codec_name(id: codec::Id) -> String {
 }
 
 /// Decodes packets of the video stream until one frame comes out, or fails.
-fn check_decodable(input: &mut format::context::Input, index: usize) -> Result<()> {
+fn check_decodable(input: &mut format::context::Input, index: usize, limits: &Limits) -> Result<()> {
     let params = input
         .stream(index)
         .ok_or(EngineError::NoVideoStream)?
         .parameters();
     let mut decoder = codec::Context::from_parameters(params)
-        .and_then(|c| c.decoder().video())
+        .and_then(|mut c| {
+            super::ffi::set_max_pixels(&mut c, limits.decoder_max_pixels());
+            c.decoder().video()
+        })
         .map_err(|e| EngineError::Undecodable(e.to_string()))?;
     let mut frame = ffmpeg_next::frame::Video::empty();
     let mut packets = 0;

@@ -34,6 +34,32 @@ pub struct SourceOptions {
     /// [`Origin::ContainerStart`]).
     pub start: Option<Ts90k>,
     pub origin: Origin,
+    /// What the source may not exceed, whatever it declares.
+    pub limits: SourceLimits,
+}
+
+/// At most `fps` frames a second: a frame that falls in the same 1/`fps` slot as the last
+/// one handed out is dropped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameRateCap {
+    pub fps: u32,
+    /// The source is declared faster than `fps`: each kept frame (the first at or after a
+    /// slot's start) takes the slot's start as its pts, so the output is constant-rate
+    /// and players read `fps` from its timestamps. Else pts are kept and slots are
+    /// centred on them, so a 59.94 or jittery 60 fps source keeps every frame and only
+    /// bursts of a variable-rate one lose frames.
+    pub onto_grid: bool,
+}
+
+/// Guards on what a source's stream turns out to hold (its probe may have declared less).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SourceLimits {
+    /// Hand out at most this many frames per second (frames go, time stays).
+    pub max_fps: Option<FrameRateCap>,
+    /// The decoder refuses pictures over this many pixels (libavcodec's `max_pixels`).
+    pub max_pixels: Option<u64>,
+    /// A video frame past this pts ends the run with [`EngineError::SourceTooLong`].
+    pub max_duration: Option<Ts90k>,
 }
 
 /// What [`Source::run`] hands out, in decode order.
@@ -63,6 +89,9 @@ pub struct Source {
     early_audio: Vec<frame::Audio>,
     /// Video frames before this pts are decoded (to reach it) but not handed out.
     start: Ts90k,
+    limits: SourceLimits,
+    /// The 1/`max_fps` slot of the last frame handed out.
+    last_slot: Option<i64>,
 }
 
 struct AudioPath {
@@ -101,11 +130,19 @@ impl Source {
         let video_tb = stream.time_base();
         let mut ctx = codec::Context::from_parameters(stream.parameters())
             .map_err(|e| EngineError::Undecodable(e.to_string()))?;
+        // Each frame thread holds a picture: fewer threads for large ones.
+        let declared = codec::Context::from_parameters(stream.parameters())
+            .and_then(|c| c.decoder().video())
+            .map(|d| super::ffi::picture_bytes(d.format(), d.width(), d.height()))
+            .unwrap_or(0);
         ctx.set_threading(codec::threading::Config {
             kind: codec::threading::Type::Frame,
-            count: 0,
+            count: super::limits::decoder_threads(declared),
             ..Default::default()
         });
+        if let Some(max) = options.limits.max_pixels {
+            super::ffi::set_max_pixels(&mut ctx, max);
+        }
         let mut video = ctx
             .decoder()
             .video()
@@ -163,6 +200,8 @@ impl Source {
             end: Ts90k::ZERO,
             early_audio: Vec::new(),
             start,
+            limits: options.limits,
+            last_slot: None,
         })
     }
 
@@ -259,6 +298,15 @@ impl Source {
             if pts + duration <= self.start {
                 continue; // decoded only to reach the start position
             }
+            if let Some(max) = self.limits.max_duration.filter(|max| pts > *max) {
+                return Err(EngineError::SourceTooLong {
+                    seconds: pts.secs(),
+                    max_seconds: max.secs(),
+                });
+            }
+            let Some(pts) = self.cap_frame_rate(pts) else {
+                continue;
+            };
             if !self.flush_early_audio(sink)? {
                 return Ok(false);
             }
@@ -271,6 +319,28 @@ impl Source {
             }
         }
         Ok(true)
+    }
+
+    /// The pts to hand a frame out at under [`FrameRateCap`], or `None` to drop it. A
+    /// 1000 fps source keeps one frame in 16 or 17 at 60 fps.
+    fn cap_frame_rate(&mut self, pts: Ts90k) -> Option<Ts90k> {
+        let Some(cap) = self.limits.max_fps.filter(|c| c.fps > 0) else {
+            return Some(pts);
+        };
+        let (fps, hz) = (i64::from(cap.fps), crate::time::HZ);
+        let slot = match cap.onto_grid {
+            true => (pts.0 * fps).div_euclid(hz),
+            false => (pts.0 * fps + hz / 2).div_euclid(hz),
+        };
+        if self.last_slot.is_some_and(|last| slot <= last) {
+            return None;
+        }
+        self.last_slot = Some(slot);
+        Some(if cap.onto_grid {
+            Ts90k(slot * hz / fps)
+        } else {
+            pts
+        })
     }
 
     fn upright(&mut self, frame: frame::Video) -> Result<Vec<frame::Video>> {

@@ -141,7 +141,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         log::info!("removed {stale} unfinished upload(s) left by an earlier run");
     }
     let store = Arc::new(Store::load(layout)?);
-    let jobs = Jobs::new(store.clone(), args.workers, args.queue);
+    let jobs = Jobs::new(store.clone(), args.workers, args.queue, args.limits.limits());
     jobs.resume_interrupted();
     if store.is_empty() && args.demo {
         queue_demo(jobs.clone());
