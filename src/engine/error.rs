@@ -16,8 +16,8 @@ pub enum EngineError {
     Undecodable(String),
     /// The coded picture is larger than the operator allows (`--max-source-pixels`).
     #[error(
-        "the picture is {width}x{height} ({pixels} pixels), larger than this server takes \
-         (at most {max_pixels} pixels)",
+        "the picture is {width}x{height} ({pixels} pixels), over the limit of {max_pixels} \
+         pixels",
         pixels = u64::from(*width) * u64::from(*height)
     )]
     SourceTooLarge {
@@ -26,7 +26,7 @@ pub enum EngineError {
         max_pixels: u64,
     },
     /// The source lasts longer than the operator allows (`--max-duration-seconds`).
-    #[error("the video lasts {seconds:.1} s, longer than this server takes (at most {max_seconds} s)")]
+    #[error("the video lasts {seconds:.1} s, over the limit of {max_seconds} s")]
     SourceTooLong { seconds: f64, max_seconds: f64 },
     /// A caller asked for something the engine cannot do (bad height, segment length...).
     #[error("invalid option: {0}")]
