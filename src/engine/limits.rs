@@ -87,26 +87,37 @@ impl Limits {
     }
 
     /// What the decode thread of a transcode of `source` enforces: the frame rate (put
-    /// on the output's grid when the source is declared faster), the picture size, the
-    /// duration.
+    /// on the output's grid when the source is declared faster), the duration, and the
+    /// picture size: what the probe saw, or 1080p if smaller. A stream that grows mid-way
+    /// (a second SPS: a 286 KB MPEG-TS of 160x90 then 8192x4320 took 450 MB) cannot
+    /// outgrow what the frames in flight were sized for; its larger pictures do not decode.
     pub fn for_source(&self, source: &Probe) -> SourceLimits {
+        let declared = u64::from(source.video.width) * u64::from(source.video.height);
+        let picture = declared.max(u64::from(GROWTH_ALLOWED_PIXELS));
         SourceLimits {
             max_fps: Some(FrameRateCap {
                 fps: self.max_fps,
                 onto_grid: source.video.frame_rate > f64::from(self.max_fps),
             }),
-            max_pixels: Some(self.decoder_max_pixels()),
+            max_pixels: Some(with_stride_slack(picture).min(self.decoder_max_pixels())),
             max_duration: self.max_duration_secs.map(Ts90k::from_secs),
         }
     }
 
     /// The `max_pixels` a decoder is opened with: libavcodec refuses to allocate a picture
     /// above it, so a stream that grows mid-way (a second SPS) cannot outgrow the limit.
-    /// The eighth on top covers the padding of a line to the decoder's stride alignment,
-    /// which libavcodec counts.
     pub fn decoder_max_pixels(&self) -> u64 {
-        self.max_source_pixels.saturating_add(self.max_source_pixels / 8)
+        with_stride_slack(self.max_source_pixels)
     }
+}
+
+/// A stream may grow mid-way up to this size (1080p) whatever its probe said: the frames
+/// in flight for any smaller picture are sized for it anyway (16 of 3 MB).
+pub const GROWTH_ALLOWED_PIXELS: u32 = 1920 * 1088;
+
+/// `pixels` and an eighth: libavcodec counts a line padded to its stride alignment.
+fn with_stride_slack(pixels: u64) -> u64 {
+    pixels.saturating_add(pixels / 8)
 }
 
 /// Bytes of one upright decoded picture of `source` (16-bit 4:4:4 when the pixel format

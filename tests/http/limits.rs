@@ -25,6 +25,17 @@ fn black(name: &str, width: u32, height: u32, seconds: f64, fps: u32) -> std::pa
     )
 }
 
+/// How much the server's peak RSS grew since `peak_before` (printed for the record).
+fn peak_growth(server: &Server, peak_before: u64, what: &str) -> u64 {
+    let (_, peak) = server.memory();
+    eprintln!(
+        "{what}: peak RSS {} MB before, {} MB after",
+        peak_before / MB,
+        peak / MB
+    );
+    peak - peak_before
+}
+
 /// A 200 KB H.264 file of 3 s of black at 8192x8192 took reel's RSS to 9 GB.
 #[test]
 fn an_8192x8192_upload_is_refused_at_once_for_little_memory() {
@@ -38,13 +49,8 @@ fn an_8192x8192_upload_is_refused_at_once_for_little_memory() {
     assert!(asked.elapsed() < Duration::from_secs(10), "{:?}", asked.elapsed());
     let sentence = body["error"].as_str().unwrap();
     assert!(sentence.contains("8192x8192"), "{sentence}");
-    let (_, peak) = server.memory();
-    eprintln!(
-        "8192x8192 refusal: peak RSS {} MB before, {} MB after",
-        peak_before / MB,
-        peak / MB
-    );
-    assert!(peak - peak_before < 100 * MB, "{} MB", (peak - peak_before) / MB);
+    let growth = peak_growth(&server, peak_before, "8192x8192 refusal");
+    assert!(growth < 100 * MB, "{} MB", growth / MB);
     assert_nothing_kept(&server);
 }
 
@@ -150,4 +156,22 @@ fn max_duration_seconds_refuses_a_longer_source() {
     assert_nothing_kept(&server);
     let res = upload(&server, &clip("one-second.mp4", 160, 90, 1.0), &[]);
     assert_eq!(res.status, 202, "{}", res.text());
+}
+
+/// A stream may declare a small picture and grow mid-way (a second SPS): 286 KB of
+/// MPEG-TS, 160x90 then 8192x4320, took 450 MB to transcode. Its pictures larger than what
+/// the transcode was sized for (the probe's, or 1080p) are not decoded.
+#[test]
+fn a_stream_that_grows_mid_way_cannot_outgrow_its_probe() {
+    let small = std::fs::read(clip("grow-small.ts", 160, 90, 2.0)).unwrap();
+    let big = std::fs::read(black("grow-big.ts", 8192, 4320, 1.0, 10)).unwrap();
+    let server = Server::new();
+    let grown = server.dir.join("grown.ts");
+    std::fs::write(&grown, [small, big].concat()).unwrap();
+    let (_, peak_before) = server.memory();
+    let id = upload_ok(&server, &grown, &[]);
+    let video = wait_ready(&server, &id);
+    assert_eq!(video["source"]["width"], 160);
+    let growth = peak_growth(&server, peak_before, "160x90 growing to 8192x4320");
+    assert!(growth < 200 * MB, "{} MB", growth / MB);
 }
