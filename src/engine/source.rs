@@ -51,6 +51,38 @@ pub struct FrameRateCap {
     pub onto_grid: bool,
 }
 
+/// Applies a [`FrameRateCap`] to frames in pts order.
+#[derive(Debug, Clone)]
+struct FrameRateLimiter {
+    cap: Option<FrameRateCap>,
+    /// The 1/`fps` slot of the last frame handed out.
+    last_slot: Option<i64>,
+}
+
+impl FrameRateLimiter {
+    /// The pts to hand a frame out at, or `None` to drop it. A 1000 fps source keeps one
+    /// frame in 16 or 17 at 60 fps.
+    fn admit(&mut self, pts: Ts90k) -> Option<Ts90k> {
+        let Some(cap) = self.cap.filter(|c| c.fps > 0) else {
+            return Some(pts);
+        };
+        let (fps, hz) = (i64::from(cap.fps), crate::time::HZ);
+        let slot = match cap.onto_grid {
+            true => (pts.0 * fps).div_euclid(hz),
+            false => (pts.0 * fps + hz / 2).div_euclid(hz),
+        };
+        if self.last_slot.is_some_and(|last| slot <= last) {
+            return None;
+        }
+        self.last_slot = Some(slot);
+        Some(if cap.onto_grid {
+            Ts90k(slot * hz / fps)
+        } else {
+            pts
+        })
+    }
+}
+
 /// Guards on what a source's stream turns out to hold (its probe may have declared less).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SourceLimits {
@@ -90,8 +122,7 @@ pub struct Source {
     /// Video frames before this pts are decoded (to reach it) but not handed out.
     start: Ts90k,
     limits: SourceLimits,
-    /// The 1/`max_fps` slot of the last frame handed out.
-    last_slot: Option<i64>,
+    frame_rate: FrameRateLimiter,
 }
 
 struct AudioPath {
@@ -201,7 +232,10 @@ impl Source {
             early_audio: Vec::new(),
             start,
             limits: options.limits,
-            last_slot: None,
+            frame_rate: FrameRateLimiter {
+                cap: options.limits.max_fps,
+                last_slot: None,
+            },
         })
     }
 
@@ -304,7 +338,7 @@ impl Source {
                     max_seconds: max.secs(),
                 });
             }
-            let Some(pts) = self.cap_frame_rate(pts) else {
+            let Some(pts) = self.frame_rate.admit(pts) else {
                 continue;
             };
             if !self.flush_early_audio(sink)? {
@@ -319,28 +353,6 @@ impl Source {
             }
         }
         Ok(true)
-    }
-
-    /// The pts to hand a frame out at under [`FrameRateCap`], or `None` to drop it. A
-    /// 1000 fps source keeps one frame in 16 or 17 at 60 fps.
-    fn cap_frame_rate(&mut self, pts: Ts90k) -> Option<Ts90k> {
-        let Some(cap) = self.limits.max_fps.filter(|c| c.fps > 0) else {
-            return Some(pts);
-        };
-        let (fps, hz) = (i64::from(cap.fps), crate::time::HZ);
-        let slot = match cap.onto_grid {
-            true => (pts.0 * fps).div_euclid(hz),
-            false => (pts.0 * fps + hz / 2).div_euclid(hz),
-        };
-        if self.last_slot.is_some_and(|last| slot <= last) {
-            return None;
-        }
-        self.last_slot = Some(slot);
-        Some(if cap.onto_grid {
-            Ts90k(slot * hz / fps)
-        } else {
-            pts
-        })
     }
 
     fn upright(&mut self, frame: frame::Video) -> Result<Vec<frame::Video>> {
@@ -399,5 +411,40 @@ impl Source {
             }
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admitted pts of frames at `pts`, under a cap of `fps`.
+    fn admitted(fps: u32, onto_grid: bool, pts: impl Iterator<Item = i64>) -> Vec<i64> {
+        let mut limiter = FrameRateLimiter {
+            cap: Some(FrameRateCap { fps, onto_grid }),
+            last_slot: None,
+        };
+        pts.filter_map(|t| limiter.admit(Ts90k(t))).map(|t| t.0).collect()
+    }
+
+    #[test]
+    fn a_1000_fps_source_becomes_60_fps_on_the_grid_for_as_long() {
+        let out = admitted(60, true, (0..2000).map(|n| n * 90));
+        assert_eq!(out.len(), 120);
+        assert!(out.iter().enumerate().all(|(i, t)| *t == i as i64 * 1500));
+    }
+
+    #[test]
+    fn sources_at_or_under_the_cap_keep_every_frame_and_their_pts() {
+        // 59.94 fps, and 60 fps in a 1/1000 time base (pts rounded to the millisecond).
+        let ntsc: Vec<i64> = (0..600).map(|n| n * 1501 + n / 2).collect();
+        assert_eq!(admitted(60, false, ntsc.iter().copied()), ntsc);
+        let ms: Vec<i64> = (0..600).map(|n| (n * 1000 / 60) * 90).collect();
+        assert_eq!(admitted(60, false, ms.iter().copied()), ms);
+        // A burst of a variable-rate source: frames 2 ms apart share a slot.
+        assert_eq!(
+            admitted(60, false, [0, 180, 1500, 3000].into_iter()),
+            vec![0, 1500, 3000]
+        );
     }
 }
