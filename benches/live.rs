@@ -549,7 +549,7 @@ impl Server {
     fn start(dir: &Path, lib: &Path, extra: &[&str]) -> Res<Server> {
         let log = std::fs::File::create(dir.join("server.log"))?;
         let mut child = Command::new(REEL)
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--media"])
+            .args(["serve", "--bind", "127.0.0.1:0", "--media"])
             .arg(dir.join("media"))
             .arg("--library")
             .arg(lib)

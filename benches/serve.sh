@@ -103,7 +103,7 @@ pids+=("$nginx_pid")
 
 # --- reel ------------------------------------------------------------------------------
 "${server_cpus[@]}" "$REEL" serve --bind "127.0.0.1:$REEL_PORT" --media "$work/media" \
-  --library "$work/library" --no-demo ${REEL_ARGS:-} > "$work/reel.out" 2> "$work/reel.log" &
+  --library "$work/library" ${REEL_ARGS:-} > "$work/reel.out" 2> "$work/reel.log" &
 reel_pid=$!
 pids+=("$reel_pid")
 

@@ -279,7 +279,7 @@ impl Drop for Server {
 fn start_server(dir: &Path) -> Server {
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_reel"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--media"])
+        .args(["serve", "--bind", "127.0.0.1:0", "--media"])
         .arg(dir.join("media"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

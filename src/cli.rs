@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::{video::now_ms, Status, Video};
-use crate::engine::{self, sample::SampleSpec, CancelToken, TranscodeOptions};
+use crate::engine::{self, limits, sample::SampleSpec, CancelToken, Limits, TranscodeOptions};
 use crate::hls::SegmentFormat;
 
 #[derive(Parser, Debug)]
@@ -82,8 +82,12 @@ pub struct ServeArgs {
     /// Live sessions that may exist at once; more answer 503 with Retry-After.
     #[arg(long, default_value_t = 64, env = "REEL_MAX_LIVE_SESSIONS")]
     pub max_live_sessions: usize,
-    /// Do not generate the demo video when the media root is empty.
-    #[arg(long)]
+    /// Generate a short demo video when the media root is empty (off by default: a
+    /// deployment's channels show only what was uploaded).
+    #[arg(long, env = "REEL_DEMO")]
+    pub demo: bool,
+    /// Accepted for scripts written when the demo was on by default; does nothing.
+    #[arg(long, hide = true)]
     pub no_demo: bool,
     /// Serve the pages from this folder (laid out like the checkout's `web/`) instead of
     /// the copy built into the binary: for people who customise them.
@@ -93,6 +97,40 @@ pub struct ServeArgs {
     /// "order": "listed"|"upload", "loop": true|false}]` (channel `main` always exists).
     #[arg(long, env = "REEL_CHANNELS")]
     pub channels: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What a source may demand of the machine (`reel serve` and `reel transcode`). The
+/// defaults let a small machine survive any upload: see docs/architecture.md for the
+/// memory a transcode takes within them.
+#[derive(Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Largest rung, by its short side (2160: 3840x2160); larger sources are scaled down.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_SHORT_SIDE, value_parser = clap::value_parser!(u32).range(16..), env = "REEL_MAX_HEIGHT")]
+    pub max_height: u32,
+    /// Largest source picture, in pixels or as WIDTHxHEIGHT; larger sources are refused
+    /// (415 source_too_large).
+    #[arg(long, default_value = "8192x4320", value_parser = parse_pixels, env = "REEL_MAX_SOURCE_PIXELS")]
+    pub max_source_pixels: u64,
+    /// Highest output frame rate; faster sources lose frames, not time.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_FPS, value_parser = clap::value_parser!(u32).range(1..=1000), env = "REEL_MAX_FPS")]
+    pub max_fps: u32,
+    /// Longest source in seconds; longer sources are refused (413 source_too_long).
+    /// Default: no limit.
+    #[arg(long, value_parser = parse_seconds, env = "REEL_MAX_DURATION_SECONDS")]
+    pub max_duration_seconds: Option<f64>,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_short_side: self.max_height,
+            max_source_pixels: self.max_source_pixels,
+            max_fps: self.max_fps,
+            max_duration_secs: self.max_duration_seconds,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -135,6 +173,8 @@ pub struct TranscodeArgs {
     /// x264 preset.
     #[arg(long, default_value = engine::DEFAULT_PRESET)]
     pub preset: String,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -161,10 +201,35 @@ pub struct SampleArgs {
     /// Audio only, no video stream.
     #[arg(long)]
     pub no_video: bool,
+    /// A black picture instead of the test pattern (tiny and fast at any size).
+    #[arg(long)]
+    pub black: bool,
 }
 
 fn default_live_encoders() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// A pixel count, `35389440` or `8192x4320`.
+fn parse_pixels(s: &str) -> Result<u64, String> {
+    let pixels = match s.split_once('x') {
+        Some(_) => parse_size(s).map(|(w, h)| u64::from(w) * u64::from(h))?,
+        None => s
+            .parse()
+            .map_err(|_| "a pixel count such as 35389440, or 8192x4320")?,
+    };
+    if pixels < 16 * 16 {
+        return Err("at least 16x16".into());
+    }
+    Ok(pixels)
+}
+
+/// A positive number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| "a positive number of seconds".to_string())
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -207,6 +272,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 rotation: a.rotation,
                 vfr: a.vfr,
                 video: !a.no_video,
+                black: a.black,
             };
             engine::sample::write_sample(&a.out, &spec).map_err(|e| e.to_string())
         }
@@ -220,6 +286,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         segment_seconds: a.segment_seconds,
         format: a.format,
         preset: a.preset,
+        limits: a.limits.limits(),
     };
     if a.out.exists()
         && std::fs::read_dir(&a.out)

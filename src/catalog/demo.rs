@@ -1,7 +1,8 @@
-//! The demo video: with an empty media root, `reel serve` makes a short test clip
-//! in-process ([`write_sample`](crate::engine::sample::write_sample)) and queues it like an
-//! upload, so a newcomer has something to play within seconds. It runs on its own thread;
-//! startup never waits for it.
+//! The demo video: with `--demo` and an empty media root, `reel serve` makes a short test
+//! clip in-process ([`write_sample`](crate::engine::sample::write_sample)) and queues it
+//! like an upload, so a newcomer has something to play within seconds. Opt-in: a real
+//! deployment's channel `main` must show only what its users uploaded. It runs on its own
+//! thread; startup never waits for it.
 
 use std::thread::JoinHandle;
 
@@ -49,9 +50,6 @@ fn make_demo(jobs: &Jobs) -> Result<(), String> {
             format: SegmentFormat::Fmp4,
         })
         .map_err(|e| e.to_string())?;
-    log::info!(
-        "queued the demo video {} (start with --no-demo to skip it)",
-        video.id
-    );
+    log::info!("queued the demo video {} (--demo)", video.id);
     Ok(())
 }

@@ -29,7 +29,7 @@ use super::layout::{self, new_id};
 use super::store::{remove_dir_if_present, Store};
 use super::video::{now_ms, LibrarySource, Links, Status, Video};
 use crate::engine::pool::{Job, Pool};
-use crate::engine::{self, ladder, CancelToken, EngineError, LadderState, TranscodeOptions};
+use crate::engine::{self, ladder, CancelToken, EngineError, LadderState, Limits, TranscodeOptions};
 use crate::hls::SegmentFormat;
 
 /// What a job needs to run (again): stored as `.jobs/{id}/job.json`.
@@ -49,11 +49,14 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    fn options(&self) -> TranscodeOptions {
+    /// The engine's options for this job under the process's `limits` (those of the
+    /// process that runs it, which may not be the one that accepted it).
+    fn options(&self, limits: &Limits) -> TranscodeOptions {
         TranscodeOptions {
             heights: self.heights.clone(),
             segment_seconds: self.segment_seconds,
             format: self.format,
+            limits: limits.clone(),
             ..TranscodeOptions::default()
         }
     }
@@ -90,6 +93,12 @@ pub enum AcceptError {
     /// A field the engine refuses for this source.
     #[error("{field}: {message}")]
     InvalidOption { field: &'static str, message: String },
+    /// Over `--max-source-pixels` (the engine's sentence).
+    #[error("{0}")]
+    TooLarge(String),
+    /// Over `--max-duration-seconds` (the engine's sentence).
+    #[error("{0}")]
+    TooLong(String),
     #[error("the transcode queue is full")]
     QueueFull,
     #[error("the server is shutting down")]
@@ -142,6 +151,8 @@ pub struct Jobs {
 struct Inner {
     store: Arc<Store>,
     pool: Pool,
+    /// What a source may demand; checked at accept time and again by the engine.
+    limits: Limits,
     active: Mutex<HashMap<String, Arc<JobCell>>>,
     /// Videos this process is deleting: [`Jobs::sync_with_disk`] must not adopt them back
     /// while their files are being removed.
@@ -168,11 +179,12 @@ struct JobCell {
 }
 
 impl Jobs {
-    pub fn new(store: Arc<Store>, workers: usize, queue: usize) -> Jobs {
+    pub fn new(store: Arc<Store>, workers: usize, queue: usize, limits: Limits) -> Jobs {
         Jobs {
             inner: Arc::new(Inner {
                 store,
                 pool: Pool::new(workers, queue),
+                limits,
                 active: Mutex::new(HashMap::new()),
                 deleting: Mutex::new(HashSet::new()),
                 manifests_seen: Mutex::new(HashMap::new()),
@@ -214,13 +226,8 @@ impl Jobs {
         if self.inner.shutting_down.load(Ordering::SeqCst) {
             return Err(AcceptError::ShuttingDown);
         }
-        let probe = engine::probe(&upload.file).map_err(|e| {
-            if e.is_bad_input() {
-                AcceptError::NotAVideo(e.to_string())
-            } else {
-                AcceptError::Internal(format!("probing an upload: {e}"))
-            }
-        })?;
+        let probe = engine::probe_within(&upload.file, &self.inner.limits)
+            .map_err(|e| refusal("probing an upload", e))?;
         let spec = JobSpec {
             title: upload.title,
             created_at_ms: now_ms(),
@@ -249,13 +256,8 @@ impl Jobs {
         if self.inner.shutting_down.load(Ordering::SeqCst) {
             return Err(AcceptError::ShuttingDown);
         }
-        let probe = engine::probe(file).map_err(|e| {
-            if e.is_bad_input() {
-                AcceptError::NotAVideo(e.to_string())
-            } else {
-                AcceptError::Internal(format!("probing a library file: {e}"))
-            }
-        })?;
+        let probe = engine::probe_within(file, &self.inner.limits)
+            .map_err(|e| refusal("probing a library file", e))?;
         let extension = file
             .extension()
             .and_then(|e| e.to_str())
@@ -284,13 +286,15 @@ impl Jobs {
         probe: engine::Probe,
         put_source: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> Result<Video, AcceptError> {
-        spec.options()
+        let limits = &self.inner.limits;
+        spec.options(limits)
             .validate()
             .map_err(|e| invalid_option("segment_seconds", e))?;
-        ladder::plan(
+        ladder::plan_capped(
             probe.video.display_width,
             probe.video.display_height,
             spec.heights.as_deref(),
+            limits.max_short_side,
         )
         .map_err(|e| invalid_option("heights", e))?;
 
@@ -401,7 +405,7 @@ impl Jobs {
         Job {
             input: layout.job_dir(id).join(&spec.source),
             out_dir: layout.video_dir(id),
-            options: spec.options(),
+            options: spec.options(&self.inner.limits),
             cancel: cell.cancel.clone(),
             on_progress: Box::new(move |state| progress.record(state)),
             on_done: Box::new(move |result| completion.fire(result)),
@@ -654,6 +658,16 @@ impl Jobs {
                     .into(),
             );
         });
+    }
+}
+
+/// Why a probe refused a source: its content, a limit, or trouble on our side (`doing`).
+fn refusal(doing: &str, e: EngineError) -> AcceptError {
+    match e {
+        EngineError::SourceTooLarge { .. } => AcceptError::TooLarge(e.to_string()),
+        EngineError::SourceTooLong { .. } => AcceptError::TooLong(e.to_string()),
+        e if e.is_bad_input() => AcceptError::NotAVideo(e.to_string()),
+        e => AcceptError::Internal(format!("{doing}: {e}")),
     }
 }
 

@@ -134,7 +134,11 @@ impl Video {
     /// Reads a video's `manifest.json`.
     pub fn read_manifest(dir: &Path) -> std::io::Result<Video> {
         let bytes = std::fs::read(dir.join("manifest.json"))?;
-        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+        let mut video: Video = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+        if let Some(source) = video.source.as_mut() {
+            source.fill_summary();
+        }
+        Ok(video)
     }
 }
 

@@ -11,6 +11,7 @@ use super::error::{EngineError, Result};
 use super::ffi;
 use super::filters::AUDIO_RATE;
 use super::ladder::{Rung, AUDIO_BITRATE, CRF};
+use super::limits;
 use crate::time::{Ts90k, TIME_BASE_90K};
 
 /// x264 settings every rung shares. `keyint=infinite` and `scenecut=0` leave IDR
@@ -36,14 +37,20 @@ pub struct X264Settings {
 }
 
 impl X264Settings {
-    /// HLS ladder: IDRs only where the segmenter asks for them.
-    pub fn ladder(preset: &str) -> X264Settings {
+    /// HLS ladder: IDRs only where the segmenter asks for them. A large rung gets fewer
+    /// threads and at most a 10-frame lookahead, since every frame x264 holds is several
+    /// times the picture ([`limits::x264_threads`], [`limits::x264_lookahead`]).
+    pub fn ladder(preset: &str, rung: &Rung) -> X264Settings {
+        let params = match limits::x264_lookahead(rung.width, rung.height) {
+            Some(frames) => format!("{X264_PARAMS}:rc-lookahead={frames}"),
+            None => X264_PARAMS.into(),
+        };
         X264Settings {
             preset: preset.into(),
             tune: None,
-            params: X264_PARAMS.into(),
+            params,
             forced_idr: true,
-            threads: 0,
+            threads: limits::x264_threads(rung.width, rung.height),
         }
     }
 

@@ -14,6 +14,20 @@ pub enum EngineError {
     /// The video stream exists but no frame of it could be decoded.
     #[error("the video stream could not be decoded: {0}")]
     Undecodable(String),
+    /// The coded picture is larger than the operator allows (`--max-source-pixels`).
+    #[error(
+        "the picture is {width}x{height} ({pixels} pixels), over the limit of {max_pixels} \
+         pixels",
+        pixels = u64::from(*width) * u64::from(*height)
+    )]
+    SourceTooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+    /// The source lasts longer than the operator allows (`--max-duration-seconds`).
+    #[error("the video lasts {seconds:.1} s, over the limit of {max_seconds} s")]
+    SourceTooLong { seconds: f64, max_seconds: f64 },
     /// A caller asked for something the engine cannot do (bad height, segment length...).
     #[error("invalid option: {0}")]
     InvalidOption(String),
@@ -51,6 +65,14 @@ impl EngineError {
     /// Wraps an I/O error with the step that produced it.
     pub fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> EngineError {
         move |source| EngineError::Io { context, source }
+    }
+
+    /// True when the source is over one of the operator's [`Limits`](super::Limits).
+    pub fn is_over_limit(&self) -> bool {
+        matches!(
+            self,
+            EngineError::SourceTooLarge { .. } | EngineError::SourceTooLong { .. }
+        )
     }
 
     /// True when the error is the input's fault (the HTTP layer answers 415/400, not 500).

@@ -5,6 +5,10 @@
 //! pointer by reference (so the pointer is alive and not aliased mutably elsewhere for the
 //! call's duration) and says in a `SAFETY:` note why the call is sound.
 
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
 use ffmpeg_next::{codec, ffi, format, util::format::pixel::Descriptor, Error};
 
 /// Bits per component of a pixel format (8 for yuv420p, 10 for yuv420p10le).
@@ -176,4 +180,76 @@ pub fn fit_stream_for_ts(output: &mut format::context::Output, index: usize, dro
             (*par).extradata_size = 0;
         }
     }
+}
+
+/// libavcodec's own ceiling for `max_pixels` (the option is range-checked up to INT_MAX).
+const MAX_PIXELS_CEILING: u64 = i32::MAX as u64;
+
+/// Opens `path` for demuxing, as `format::input` does, except that every decoder that
+/// `avformat_find_stream_info` opens to learn the streams' parameters (it decodes up to
+/// 7 H.264 frames, single-threaded) refuses pictures over `max_pixels` before allocating
+/// them. The sizes themselves still come out of the headers and the parsers. ffmpeg-next
+/// has no way to pass codec options to `avformat_find_stream_info`.
+pub fn open_input(path: &Path, max_pixels: u64) -> Result<format::context::Input, Error> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidData)?;
+    let key = CString::new("max_pixels").expect("no NUL");
+    let value = CString::new(max_pixels.min(MAX_PIXELS_CEILING).to_string()).expect("no NUL");
+    // SAFETY: `ps` starts null, as avformat_open_input requires, and on success points at
+    // a context we own until it is wrapped (or closed on error). The options array has
+    // one dictionary per stream that exists before find_stream_info (its documented
+    // length); each is allocated by av_dict_set and freed here after the call, whatever
+    // entries find_stream_info consumed. The CStrings outlive every call that reads them.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        let ret = ffi::avformat_open_input(
+            &mut ps,
+            c_path.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        if ret < 0 {
+            return Err(Error::from(ret));
+        }
+        let mut options = vec![std::ptr::null_mut::<ffi::AVDictionary>(); (*ps).nb_streams as usize];
+        for dict in options.iter_mut() {
+            ffi::av_dict_set(dict, key.as_ptr(), value.as_ptr(), 0);
+        }
+        let options_ptr = if options.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            options.as_mut_ptr()
+        };
+        let ret = ffi::avformat_find_stream_info(ps, options_ptr);
+        for dict in options.iter_mut() {
+            ffi::av_dict_free(dict);
+        }
+        if ret < 0 {
+            ffi::avformat_close_input(&mut ps);
+            return Err(Error::from(ret));
+        }
+        Ok(format::context::Input::wrap(ps))
+    }
+}
+
+/// Makes a decoder, once opened, refuse pictures over `max_pixels` (libavcodec checks it
+/// before it allocates a picture, so a stream that changes size mid-way cannot outgrow
+/// it). Call before opening; ffmpeg-next has no setter for the field.
+pub fn set_max_pixels(ctx: &mut codec::Context, max_pixels: u64) {
+    // SAFETY: `ctx` owns a live AVCodecContext not yet opened; writing a plain int64
+    // field that avcodec_open2 and the decoder read later.
+    unsafe {
+        (*ctx.as_mut_ptr()).max_pixels = max_pixels.min(MAX_PIXELS_CEILING) as i64;
+    }
+}
+
+/// Bytes of one picture of `pixel` format at `width` x `height`, planes packed (0 when
+/// libavutil does not know the format).
+pub fn picture_bytes(pixel: format::Pixel, width: u32, height: u32) -> usize {
+    let (Ok(w), Ok(h)) = (i32::try_from(width), i32::try_from(height)) else {
+        return 0;
+    };
+    // SAFETY: a pure computation over libavutil's static pixel format table; it returns a
+    // negative error for an unknown format or a size that overflows.
+    let n = unsafe { ffi::av_image_get_buffer_size(pixel.into(), w, h, 1) };
+    usize::try_from(n).unwrap_or(0)
 }

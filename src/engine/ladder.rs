@@ -25,6 +25,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
+use super::limits::DEFAULT_MAX_SHORT_SIDE;
 
 /// The standard rungs made by default, largest first (only those at or below the source).
 pub const DEFAULT_RUNGS: [u32; 5] = [1080, 720, 480, 360, 240];
@@ -75,13 +76,27 @@ pub struct Ladder {
 }
 
 /// Plans a ladder for a source shown at `display_w` x `display_h` (rotation and sample
-/// aspect already applied). `requested` is the caller's list of rung numbers, or `None`
-/// for the default ladder plus the source's own short side when it is not standard.
+/// aspect already applied), rungs up to [`DEFAULT_MAX_SHORT_SIDE`]. `requested` is the
+/// caller's list of rung numbers, or `None` for the default ladder plus the source's own
+/// short side when it is not standard.
 pub fn plan(display_w: u32, display_h: u32, requested: Option<&[u32]>) -> Result<Ladder> {
+    plan_capped(display_w, display_h, requested, DEFAULT_MAX_SHORT_SIDE)
+}
+
+/// [`plan`] with rungs up to `max_short_side` (`--max-height`): a larger source is scaled
+/// down to it (its own rung becomes `max_short_side`), requested numbers above it are
+/// skipped like those above the source.
+pub fn plan_capped(
+    display_w: u32,
+    display_h: u32,
+    requested: Option<&[u32]>,
+    max_short_side: u32,
+) -> Result<Ladder> {
     if display_w < 2 || display_h < 2 {
         return Err(EngineError::Undecodable("the picture is smaller than 2x2".into()));
     }
-    let source_short = display_w.min(display_h);
+    // Above the cap, the source is planned as if it were the cap's size: the top rung.
+    let source_short = display_w.min(display_h).min(max_short_side.max(2));
     let mut wanted: Vec<u32> = match requested {
         Some(list) => {
             if list.is_empty() {
@@ -222,6 +237,21 @@ mod tests {
         let l = plan(640, 360, Some(&[1080, 720, 360])).unwrap();
         assert_eq!(l.skipped, vec![1080, 720]);
         assert_eq!(sizes(&l), vec![(640, 360)]);
+    }
+
+    #[test]
+    fn sources_above_the_cap_get_the_cap_as_their_top_rung() {
+        let l = plan_capped(8192, 4320, None, 2160).unwrap();
+        assert_eq!(l.rungs[0].short_side, 2160);
+        assert_eq!((l.rungs[0].width, l.rungs[0].height), (4096, 2160));
+        assert_eq!(l.rungs.len(), 6);
+        let l = plan_capped(4320, 8192, Some(&[4320, 2160, 360]), 2160).unwrap();
+        assert_eq!(l.skipped, vec![4320]);
+        assert_eq!(sizes(&l), vec![(2160, 4096), (360, 682)]);
+        let l = plan_capped(1920, 1080, None, 720).unwrap();
+        assert_eq!(l.rungs[0].short_side, 720);
+        let l = plan_capped(1920, 1080, Some(&[1080]), 720).unwrap();
+        assert_eq!((l.skipped.clone(), sizes(&l)), (vec![1080], vec![(1280, 720)]));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::ladder;
 use super::probe::probe;
 use super::scale::Scaler;
 use super::segmenter::{SegmentSink, Segmenter, Timeline};
-use super::source::{Decoded, Origin, Source, SourceOptions};
+use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
 use super::transcode::CancelToken;
 use crate::hls::SegmentFormat;
 use crate::time::Ts90k;
@@ -104,6 +104,7 @@ pub fn stream_fmp4<W: Write>(
         audio_track: has_audio.then_some(req.audio_track),
         start: Some(Ts90k::from_secs(req.start.max(0.0))),
         origin: Origin::ContainerStart,
+        limits: SourceLimits::default(),
     };
     let frame_size = audio.as_ref().map(|a| a.frame_size()).unwrap_or(1024);
     let mut source = Source::open(&req.input, &options, frame_size)?;

@@ -1,6 +1,6 @@
 //! The media engine: everything that touches libav, behind a small safe API.
 //!
-//! * [`probe`](probe::probe) describes a file;
+//! * [`probe`](probe::probe) describes a file, [`Limits`] say which files are too much;
 //! * [`transcode`](transcode::transcode) turns it into an HLS ladder (decode once, one
 //!   encoder thread per rung);
 //! * [`pool::Pool`] runs transcodes on dedicated threads fed by a bounded queue;
@@ -14,6 +14,7 @@ pub mod error;
 mod ffi;
 mod filters;
 pub mod ladder;
+pub mod limits;
 pub mod live;
 pub mod pool;
 mod poster;
@@ -27,7 +28,8 @@ pub mod ts_remux;
 
 pub use encoders::DEFAULT_PRESET;
 pub use error::EngineError;
-pub use probe::{probe, Probe};
+pub use limits::Limits;
+pub use probe::{probe, probe_within, Probe};
 pub use transcode::{transcode, CancelToken, LadderState, TranscodeOptions};
 
 use std::sync::Once;

@@ -11,10 +11,21 @@ use ffmpeg_next::{codec, format, media, Rational};
 use serde::{Deserialize, Serialize};
 
 use super::error::{EngineError, Result};
+use super::limits::Limits;
 
 /// The description of a source file, as `reel probe` prints it and the catalog stores it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Probe {
+    /// Width of the picture as shown (sample aspect and rotation applied), the same as
+    /// `video.display_width`: clients read the size and codec at the top of `source`.
+    #[serde(default)]
+    pub width: u32,
+    /// Height of the picture as shown, the same as `video.display_height`.
+    #[serde(default)]
+    pub height: u32,
+    /// The video codec, the same as `video.codec`.
+    #[serde(default)]
+    pub codec: String,
     /// Short demuxer name (`mov,mp4,m4a,3gp,3g2,mj2`, `matroska,webm`, `mpegts`...).
     pub container: String,
     /// Container duration in seconds (0 when the container does not say).
@@ -62,18 +73,38 @@ pub struct AudioTrack {
 }
 
 impl Probe {
+    /// Fills the summary at the top (`width`, `height`, `codec`) from `video`, for a probe
+    /// read from a manifest written before the summary existed.
+    pub fn fill_summary(&mut self) {
+        self.width = self.video.display_width;
+        self.height = self.video.display_height;
+        self.codec = self.video.codec.clone();
+    }
+
     /// The short side of the displayed picture: the number a ladder rung is compared with.
     pub fn short_side(&self) -> u32 {
         self.video.display_width.min(self.video.display_height)
     }
 }
 
-/// Probes `path`. Errors are typed: [`EngineError::NotAVideo`] for anything libavformat
-/// cannot open, [`EngineError::NoVideoStream`] for audio-only files,
-/// [`EngineError::Undecodable`] when no video frame decodes.
+/// Probes `path` whatever its size (`reel probe`, live sessions). Errors are typed:
+/// [`EngineError::NotAVideo`] for anything libavformat cannot open,
+/// [`EngineError::NoVideoStream`] for audio-only files, [`EngineError::Undecodable`] when
+/// no video frame decodes.
 pub fn probe(path: &Path) -> Result<Probe> {
+    probe_within(path, &Limits::none())
+}
+
+/// Probes `path` and refuses it when it is over `limits`
+/// ([`EngineError::SourceTooLarge`], [`EngineError::SourceTooLong`]). Nothing is decoded
+/// at a size over the limit: the decoders libavformat opens to read the streams'
+/// parameters, and the one that checks a frame decodes, are capped by `max_pixels`, and
+/// the sizes are checked before that frame is decoded. A 200 KB 8192x8192 H.264 file
+/// costs kilobytes to refuse, not the 200 MB its first frames would take.
+pub fn probe_within(path: &Path, limits: &Limits) -> Result<Probe> {
     super::init();
-    let mut input = format::input(path).map_err(|e| EngineError::NotAVideo(e.to_string()))?;
+    let mut input = super::ffi::open_input(path, limits.decoder_max_pixels())
+        .map_err(|e| EngineError::NotAVideo(e.to_string()))?;
     let container = input.format().name().to_string();
     let duration = if input.duration() > 0 {
         input.duration() as f64 / f64::from(ffmpeg_next::ffi::AV_TIME_BASE)
@@ -106,14 +137,19 @@ pub fn probe(path: &Path) -> Result<Probe> {
         });
     }
 
-    check_decodable(&mut input, video.stream_index)?;
-    Ok(Probe {
+    let probe = Probe {
+        width: video.display_width,
+        height: video.display_height,
+        codec: video.codec.clone(),
         container,
         duration,
         bit_rate,
         video,
         audio_tracks,
-    })
+    };
+    limits.check(&probe)?;
+    check_decodable(&mut input, probe.video.stream_index, limits)?;
+    Ok(probe)
 }
 
 fn describe_video(stream: &format::stream::Stream) -> Result<VideoInfo> {
@@ -237,13 +273,16 @@ pub(crate) fn codec_name(id: codec::Id) -> String {
 }
 
 /// Decodes packets of the video stream until one frame comes out, or fails.
-fn check_decodable(input: &mut format::context::Input, index: usize) -> Result<()> {
+fn check_decodable(input: &mut format::context::Input, index: usize, limits: &Limits) -> Result<()> {
     let params = input
         .stream(index)
         .ok_or(EngineError::NoVideoStream)?
         .parameters();
     let mut decoder = codec::Context::from_parameters(params)
-        .and_then(|c| c.decoder().video())
+        .and_then(|mut c| {
+            super::ffi::set_max_pixels(&mut c, limits.decoder_max_pixels());
+            c.decoder().video()
+        })
         .map_err(|e| EngineError::Undecodable(e.to_string()))?;
     let mut frame = ffmpeg_next::frame::Video::empty();
     let mut packets = 0;

@@ -3,8 +3,10 @@
 //! Video comes from `testsrc2` (moving, colourful, with a frame counter: easy to check by
 //! eye and hard to compress to nothing) and audio from `sine` at a different pitch per
 //! track. Options cover what the engine must cope with: odd sizes, portrait, a rotation
-//! tag, 10-bit or 4:4:4 pictures, variable frame rate, several audio tracks. Tests and the
-//! demo content use this, so no test ever needs a media file on disk first.
+//! tag, 10-bit or 4:4:4 pictures, variable frame rate, several audio tracks, and hostile
+//! sizes and rates: a black picture (`color`) makes an 8192x8192 clip of a few hundred KB
+//! in seconds. Tests and the demo content use this, so no test ever needs a media file on
+//! disk first.
 
 use std::path::Path;
 
@@ -30,6 +32,9 @@ pub struct SampleSpec {
     pub vfr: bool,
     /// Include a video stream (false makes an audio-only file, for error tests).
     pub video: bool,
+    /// A black picture instead of the test pattern: cheap to make and tiny to store at
+    /// any size (hostile-size tests).
+    pub black: bool,
 }
 
 impl Default for SampleSpec {
@@ -44,6 +49,7 @@ impl Default for SampleSpec {
             rotation: 0,
             vfr: false,
             video: true,
+            black: false,
         }
     }
 }
@@ -201,8 +207,9 @@ fn open_video(
     global: bool,
 ) -> Result<(filter::Graph, encoder::video::Encoder, Rational)> {
     let mut vgraph = filter::Graph::new();
+    let pattern = if spec.black { "color=c=black:" } else { "testsrc2=" };
     let src = format!(
-        "testsrc2=size={}x{}:rate={}:duration={}",
+        "{pattern}size={}x{}:rate={}:duration={}",
         spec.width, spec.height, spec.fps, spec.seconds
     );
     let pix_name = pix.descriptor().map(|d| d.name()).unwrap_or("yuv420p");
@@ -221,6 +228,14 @@ fn open_video(
     venc.set_frame_rate(Some(Rational(spec.fps as i32, 1)));
     if global {
         venc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    // x264's threads each hold a picture: one is enough for a huge black one.
+    if spec.width * spec.height > 4096 * 2160 {
+        venc.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            count: 1,
+            ..Default::default()
+        });
     }
     let mut vopts = Dictionary::new();
     vopts.set("preset", "ultrafast");

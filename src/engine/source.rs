@@ -34,6 +34,64 @@ pub struct SourceOptions {
     /// [`Origin::ContainerStart`]).
     pub start: Option<Ts90k>,
     pub origin: Origin,
+    /// What the source may not exceed, whatever it declares.
+    pub limits: SourceLimits,
+}
+
+/// At most `fps` frames a second: a frame that falls in the same 1/`fps` slot as the last
+/// one handed out is dropped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameRateCap {
+    pub fps: u32,
+    /// The source is declared faster than `fps`: each kept frame (the first at or after a
+    /// slot's start) takes the slot's start as its pts, so the output is constant-rate
+    /// and players read `fps` from its timestamps. Else pts are kept and slots are
+    /// centred on them, so a 59.94 or jittery 60 fps source keeps every frame and only
+    /// bursts of a variable-rate one lose frames.
+    pub onto_grid: bool,
+}
+
+/// Applies a [`FrameRateCap`] to frames in pts order.
+#[derive(Debug, Clone)]
+struct FrameRateLimiter {
+    cap: Option<FrameRateCap>,
+    /// The 1/`fps` slot of the last frame handed out.
+    last_slot: Option<i64>,
+}
+
+impl FrameRateLimiter {
+    /// The pts to hand a frame out at, or `None` to drop it. A 1000 fps source keeps one
+    /// frame in 16 or 17 at 60 fps.
+    fn admit(&mut self, pts: Ts90k) -> Option<Ts90k> {
+        let Some(cap) = self.cap.filter(|c| c.fps > 0) else {
+            return Some(pts);
+        };
+        let (fps, hz) = (i64::from(cap.fps), crate::time::HZ);
+        let slot = match cap.onto_grid {
+            true => (pts.0 * fps).div_euclid(hz),
+            false => (pts.0 * fps + hz / 2).div_euclid(hz),
+        };
+        if self.last_slot.is_some_and(|last| slot <= last) {
+            return None;
+        }
+        self.last_slot = Some(slot);
+        Some(if cap.onto_grid {
+            Ts90k(slot * hz / fps)
+        } else {
+            pts
+        })
+    }
+}
+
+/// Guards on what a source's stream turns out to hold (its probe may have declared less).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SourceLimits {
+    /// Hand out at most this many frames per second (frames go, time stays).
+    pub max_fps: Option<FrameRateCap>,
+    /// The decoder refuses pictures over this many pixels (libavcodec's `max_pixels`).
+    pub max_pixels: Option<u64>,
+    /// A video frame past this pts ends the run with [`EngineError::SourceTooLong`].
+    pub max_duration: Option<Ts90k>,
 }
 
 /// What [`Source::run`] hands out, in decode order.
@@ -63,6 +121,8 @@ pub struct Source {
     early_audio: Vec<frame::Audio>,
     /// Video frames before this pts are decoded (to reach it) but not handed out.
     start: Ts90k,
+    limits: SourceLimits,
+    frame_rate: FrameRateLimiter,
 }
 
 struct AudioPath {
@@ -101,11 +161,19 @@ impl Source {
         let video_tb = stream.time_base();
         let mut ctx = codec::Context::from_parameters(stream.parameters())
             .map_err(|e| EngineError::Undecodable(e.to_string()))?;
+        // Each frame thread holds a picture: fewer threads for large ones.
+        let declared = codec::Context::from_parameters(stream.parameters())
+            .and_then(|c| c.decoder().video())
+            .map(|d| super::ffi::picture_bytes(d.format(), d.width(), d.height()))
+            .unwrap_or(0);
         ctx.set_threading(codec::threading::Config {
             kind: codec::threading::Type::Frame,
-            count: 0,
+            count: super::limits::decoder_threads(declared),
             ..Default::default()
         });
+        if let Some(max) = options.limits.max_pixels {
+            super::ffi::set_max_pixels(&mut ctx, max);
+        }
         let mut video = ctx
             .decoder()
             .video()
@@ -163,6 +231,11 @@ impl Source {
             end: Ts90k::ZERO,
             early_audio: Vec::new(),
             start,
+            limits: options.limits,
+            frame_rate: FrameRateLimiter {
+                cap: options.limits.max_fps,
+                last_slot: None,
+            },
         })
     }
 
@@ -259,6 +332,15 @@ impl Source {
             if pts + duration <= self.start {
                 continue; // decoded only to reach the start position
             }
+            if let Some(max) = self.limits.max_duration.filter(|max| pts > *max) {
+                return Err(EngineError::SourceTooLong {
+                    seconds: pts.secs(),
+                    max_seconds: max.secs(),
+                });
+            }
+            let Some(pts) = self.frame_rate.admit(pts) else {
+                continue;
+            };
             if !self.flush_early_audio(sink)? {
                 return Ok(false);
             }
@@ -329,5 +411,40 @@ impl Source {
             }
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admitted pts of frames at `pts`, under a cap of `fps`.
+    fn admitted(fps: u32, onto_grid: bool, pts: impl Iterator<Item = i64>) -> Vec<i64> {
+        let mut limiter = FrameRateLimiter {
+            cap: Some(FrameRateCap { fps, onto_grid }),
+            last_slot: None,
+        };
+        pts.filter_map(|t| limiter.admit(Ts90k(t))).map(|t| t.0).collect()
+    }
+
+    #[test]
+    fn a_1000_fps_source_becomes_60_fps_on_the_grid_for_as_long() {
+        let out = admitted(60, true, (0..2000).map(|n| n * 90));
+        assert_eq!(out.len(), 120);
+        assert!(out.iter().enumerate().all(|(i, t)| *t == i as i64 * 1500));
+    }
+
+    #[test]
+    fn sources_at_or_under_the_cap_keep_every_frame_and_their_pts() {
+        // 59.94 fps, and 60 fps in a 1/1000 time base (pts rounded to the millisecond).
+        let ntsc: Vec<i64> = (0..600).map(|n| n * 1501 + n / 2).collect();
+        assert_eq!(admitted(60, false, ntsc.iter().copied()), ntsc);
+        let ms: Vec<i64> = (0..600).map(|n| (n * 1000 / 60) * 90).collect();
+        assert_eq!(admitted(60, false, ms.iter().copied()), ms);
+        // A burst of a variable-rate source: frames 2 ms apart share a slot.
+        assert_eq!(
+            admitted(60, false, [0, 180, 1500, 3000].into_iter()),
+            vec![0, 1500, 3000]
+        );
     }
 }

@@ -30,16 +30,14 @@ use super::error::{EngineError, Result};
 use super::ffi;
 use super::filters::AUDIO_RATE;
 use super::ladder::{self, Rung};
+use super::limits::{self, Limits};
 use super::poster::PosterPicker;
-use super::probe::{probe, Probe};
+use super::probe::{probe_within, Probe};
 use super::scale::Scaler;
 use super::segmenter::{FileSink, Segmenter, Timeline};
-use super::source::{Decoded, Origin, Source, SourceOptions};
+use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
 use crate::hls::{playlist, Rendition, SegmentFormat};
 use crate::time::Ts90k;
-
-/// Frames buffered between the decode thread and each rung.
-const RUNG_QUEUE: usize = 16;
 
 /// What to make of a source.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +47,8 @@ pub struct TranscodeOptions {
     pub segment_seconds: f64,
     pub format: SegmentFormat,
     pub preset: String,
+    /// The operator's limits: refused sources, the top rung, the frame rate.
+    pub limits: Limits,
 }
 
 impl Default for TranscodeOptions {
@@ -58,6 +58,7 @@ impl Default for TranscodeOptions {
             segment_seconds: 4.0,
             format: SegmentFormat::Fmp4,
             preset: DEFAULT_PRESET.into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -137,7 +138,7 @@ pub fn transcode(
     cancel: &CancelToken,
 ) -> Result<LadderState> {
     opts.validate()?;
-    let source = probe(input)?;
+    let source = probe_within(input, &opts.limits)?;
     std::fs::create_dir_all(out_dir).map_err(EngineError::io("creating the output directory"))?;
     let result = run(input, out_dir, opts, source, on_progress, cancel);
     if result.is_err() {
@@ -156,12 +157,13 @@ fn run(
     on_progress: &mut dyn FnMut(&LadderState),
     cancel: &CancelToken,
 ) -> Result<LadderState> {
-    let plan = ladder::plan(
+    let plan = ladder::plan_capped(
         source.video.display_width,
         source.video.display_height,
         opts.heights.as_deref(),
+        opts.limits.max_short_side,
     )?;
-    let frame_rate = frame_rate_of(&source);
+    let frame_rate = frame_rate_of(&source, opts.limits.max_fps);
     let audio = if source.audio_tracks.is_empty() {
         None
     } else {
@@ -202,10 +204,16 @@ fn run(
         &plan.rungs,
         (source.video.display_width, source.video.display_height),
     );
-    let (txs, rxs): (Vec<_>, Vec<_>) = plan
-        .rungs
+    // Frames in flight are counted in bytes: a channel of 8K pictures holds 2, not 16.
+    let (txs, rxs): (Vec<_>, Vec<_>) = feeders
         .iter()
-        .map(|_| bounded::<RungInput>(RUNG_QUEUE))
+        .map(|feeder| {
+            let picture_bytes = match feeder {
+                None => limits::source_picture_bytes(&source),
+                Some(j) => limits::rung_picture_bytes(&plan.rungs[*j]),
+            };
+            bounded::<RungInput>(limits::queue_depth(picture_bytes))
+        })
         .unzip();
     let mut rung_txs = Vec::new();
     let mut children: Vec<Vec<Sender<RungInput>>> = plan.rungs.iter().map(|_| Vec::new()).collect();
@@ -251,6 +259,7 @@ fn run(
             poster_path: out_dir.join("poster.jpg"),
             duration: Ts90k::from_secs(source.duration),
             stop: stop.clone(),
+            limits: opts.limits.for_source(&source),
         };
         let events = event_tx.clone();
         handles.push(
@@ -389,11 +398,15 @@ fn feeders(rungs: &[Rung], source: (u32, u32)) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn frame_rate_of(p: &Probe) -> Rational {
-    if p.video.frame_rate > 0.0 {
+/// The output frame rate: the source's, at most `max_fps` (the decode thread drops the
+/// frames above it).
+fn frame_rate_of(p: &Probe, max_fps: u32) -> Rational {
+    if p.video.frame_rate > f64::from(max_fps) {
+        Rational(max_fps as i32, 1)
+    } else if p.video.frame_rate > 0.0 {
         Rational::from(p.video.frame_rate).reduce()
     } else {
-        Rational(30, 1)
+        Rational(30.min(max_fps) as i32, 1)
     }
 }
 
@@ -436,8 +449,11 @@ impl RungJob {
     }
 
     fn run(mut self, input: Receiver<RungInput>, events: &Sender<Event>) -> Result<()> {
-        let mut encoder =
-            VideoEncoder::open(&self.rung, self.frame_rate, &X264Settings::ladder(&self.preset))?;
+        let mut encoder = VideoEncoder::open(
+            &self.rung,
+            self.frame_rate,
+            &X264Settings::ladder(&self.preset, &self.rung),
+        )?;
         let audio_ctx = match &self.audio_params {
             Some(p) => Some(
                 codec::Context::from_parameters(p.clone())
@@ -543,6 +559,7 @@ struct DecodeJob {
     poster_path: PathBuf,
     duration: Ts90k,
     stop: CancelToken,
+    limits: SourceLimits,
 }
 
 impl DecodeJob {
@@ -552,6 +569,7 @@ impl DecodeJob {
             audio_track: self.has_audio.then_some(0),
             start: None,
             origin: Origin::FirstVideoFrame,
+            limits: self.limits,
         };
         let mut source = Source::open(&self.input, &options, frame_size)?;
         let mut next_boundary = Ts90k::ZERO;

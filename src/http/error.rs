@@ -52,6 +52,12 @@ pub enum ApiError {
     /// The content is not a decodable video, whatever its name says.
     #[error("the file is not a video reel can decode ({0})")]
     NotAVideo(String),
+    /// A picture over `--max-source-pixels`: the engine's sentence says by how much.
+    #[error("{0}")]
+    SourceTooLarge(String),
+    /// A source over `--max-duration-seconds`.
+    #[error("{0}")]
+    SourceTooLong(String),
     #[error("the upload is larger than this server's limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the transcode queue is full; try again in a little while")]
@@ -94,6 +100,8 @@ impl ApiError {
             ApiError::IncompleteUpload => "incomplete_upload",
             ApiError::NotMultipart => "not_multipart",
             ApiError::NotAVideo(_) => "not_a_video",
+            ApiError::SourceTooLarge(_) => "source_too_large",
+            ApiError::SourceTooLong(_) => "source_too_long",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::QueueFull => "queue_full",
             ApiError::ShuttingDown => "shutting_down",
@@ -128,8 +136,11 @@ impl ResponseError for ApiError {
             | ApiError::BadMultipart(_)
             | ApiError::IncompleteUpload
             | ApiError::BadPath => StatusCode::BAD_REQUEST,
-            ApiError::NotMultipart | ApiError::NotAVideo(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotMultipart | ApiError::NotAVideo(_) | ApiError::SourceTooLarge(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            // The content is more than the server will process, as for too many bytes.
+            ApiError::TooLarge { .. } | ApiError::SourceTooLong(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::QueueFull | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,

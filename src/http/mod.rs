@@ -145,9 +145,9 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         log::info!("removed {stale} unfinished upload(s) left by an earlier run");
     }
     let store = Arc::new(Store::load(layout)?);
-    let jobs = Jobs::new(store.clone(), args.workers, args.queue);
+    let jobs = Jobs::new(store.clone(), args.workers, args.queue, args.limits.limits());
     jobs.resume_interrupted();
-    if store.is_empty() && !args.no_demo {
+    if store.is_empty() && args.demo {
         queue_demo(jobs.clone());
     }
     let library_root =

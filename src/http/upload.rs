@@ -186,6 +186,8 @@ async fn receive_and_accept(
         .map_err(|e| ApiError::internal("running the probe", e))?;
     accepted.map_err(|e| match e {
         AcceptError::NotAVideo(m) => ApiError::NotAVideo(m),
+        AcceptError::TooLarge(m) => ApiError::SourceTooLarge(m),
+        AcceptError::TooLong(m) => ApiError::SourceTooLong(m),
         AcceptError::InvalidOption { field, message } => ApiError::BadField {
             field,
             reason: message,

@@ -250,14 +250,7 @@ fn a_channel_from_the_channels_file_plays_only_its_items() {
     // A name that would leave the channels folder is refused at start, with a reason.
     std::fs::write(&defs, r#"[{"name": "../escape"}]"#).unwrap();
     let out = std::process::Command::new("timeout")
-        .args([
-            "20",
-            env!("CARGO_BIN_EXE_reel"),
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--no-demo",
-        ])
+        .args(["20", env!("CARGO_BIN_EXE_reel"), "serve", "--bind", "127.0.0.1:0"])
         .arg("--media")
         .arg(defs_dir.path().join("media"))
         .arg("--channels")

@@ -157,8 +157,35 @@ fn unknown_routes_and_methods_answer_json() {
     );
 }
 
+/// Issue 9: a real deployment's channel `main` played a test pattern nobody uploaded.
 #[test]
-fn an_empty_media_root_gets_a_demo_video() {
+fn a_fresh_server_adds_no_video_of_its_own() {
+    let server = Server::new();
+    // The demo used to appear as a temp file at once and as a video within seconds.
+    let demo_files = || {
+        std::fs::read_dir(server.media.join(".uploads"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|run| std::fs::read_dir(run.path()).into_iter().flatten().flatten())
+            .filter(|f| f.file_name().to_string_lossy().starts_with("demo-"))
+            .count()
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while std::time::Instant::now() < until {
+        assert_eq!(demo_files(), 0, "a demo clip is being made");
+        let list = server.get("/api/videos").json();
+        assert_eq!(list["videos"], serde_json::json!([]), "{list}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        server.get("/api/channels/main").json()["items"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn demo_flag_adds_a_demo_video_to_an_empty_root() {
     let server = Server::start(Options {
         demo: true,
         ..Options::default()

@@ -8,14 +8,6 @@ use crate::util::client;
 use crate::util::clips::{clip, small_clip};
 use crate::util::*;
 
-fn assert_nothing_kept(server: &Server) {
-    wait_for("temp uploads to be removed", Duration::from_secs(5), || {
-        (uploads_in_flight(server) == 0).then_some(())
-    });
-    assert_eq!(count_entries(&server.media.join(".jobs")), 0);
-    assert_eq!(server.get("/api/videos").json()["videos"], serde_json::json!([]));
-}
-
 #[test]
 fn an_upload_without_a_file_is_400() {
     let server = Server::new();

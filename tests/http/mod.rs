@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod bad_input;
 mod library;
+mod limits;
 mod media;
 mod restart;
 mod traversal;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use m3u8_rs::{MediaPlaylistType, Playlist};
 
 use crate::util::client::EventStream;
-use crate::util::clips::{clip, small_clip};
+use crate::util::clips::{clip, clip_with, small_clip};
 use crate::util::*;
 
 /// A clip long enough that its transcode is still running when the test looks.
@@ -65,6 +65,46 @@ fn an_upload_becomes_a_ladder_whose_every_playlist_and_segment_checks_out() {
     // Nothing left behind but the video's own tree.
     assert_eq!(uploads_in_flight(&server), 0);
     assert_eq!(count_entries(&server.media.join(".jobs")), 0);
+}
+
+/// Issue 9: `source.width`, `source.height` and `source.codec` were missing from the top
+/// of `source`, where API.md puts them (they sat only under `source.video`).
+#[test]
+fn the_source_says_its_shown_size_and_codec_at_the_top() {
+    let portrait = clip_with(
+        "turned.mp4",
+        reel::engine::sample::SampleSpec {
+            width: 320,
+            height: 180,
+            seconds: 1.0,
+            rotation: 90,
+            ..Default::default()
+        },
+    );
+    let mut server = Server::new();
+    let check = |source: &serde_json::Value| {
+        assert_eq!(source["width"], 180, "rotation applied: {source}");
+        assert_eq!(source["height"], 320, "{source}");
+        assert_eq!(source["codec"], "h264", "{source}");
+        assert_eq!(source["video"]["width"], 320, "the details stay: {source}");
+        assert_eq!(source["video"]["rotation"], 90, "{source}");
+    };
+    let res = upload(&server, &portrait, &[("heights", "180")]);
+    assert_eq!(res.status, 202, "{}", res.text());
+    check(&res.json()["source"]);
+    let id = res.json()["id"].as_str().unwrap().to_string();
+    check(&wait_ready(&server, &id)["source"]);
+    check(&server.get("/api/videos").json()["videos"][0]["source"]);
+
+    // A manifest written before the summary existed gets it when read back.
+    let manifest = server.media.join(&id).join("manifest.json");
+    let mut old: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    for key in ["width", "height", "codec"] {
+        old["source"].as_object_mut().unwrap().remove(key);
+    }
+    std::fs::write(&manifest, serde_json::to_vec(&old).unwrap()).unwrap();
+    server.restart();
+    check(&video(&server, &id)["source"]);
 }
 
 #[test]

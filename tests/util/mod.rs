@@ -97,6 +97,15 @@ pub fn assert_error(server: &Server, res: &Response, status: u16, code: &str) ->
     body
 }
 
+/// Asserts that refused uploads left nothing behind: no temp file, no job, no video.
+pub fn assert_nothing_kept(server: &Server) {
+    wait_for("temp uploads to be removed", Duration::from_secs(5), || {
+        (uploads_in_flight(server) == 0).then_some(())
+    });
+    assert_eq!(count_entries(&server.media.join(".jobs")), 0);
+    assert_eq!(server.get("/api/videos").json()["videos"], serde_json::json!([]));
+}
+
 /// Number of entries in a directory (0 when it does not exist).
 pub fn count_entries(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)

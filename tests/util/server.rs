@@ -36,7 +36,7 @@ pub struct Options {
     /// Extra `reel serve` arguments.
     pub args: Vec<String>,
     pub envs: Vec<(String, String)>,
-    /// Make the demo video (off by default in tests).
+    /// Pass `--demo` (make the demo video on an empty root).
     pub demo: bool,
     /// Prepare HLS renditions of `--library` files (off by default in tests: most only
     /// serve the library, and preparing would cost them CPU).
@@ -90,8 +90,8 @@ impl Server {
             "--media".into(),
             media.to_string_lossy().into_owned(),
         ];
-        if !options.demo {
-            args.push("--no-demo".into());
+        if options.demo {
+            args.push("--demo".into());
         }
         if !options.library_ladders {
             args.push("--no-library-ladders".into());
