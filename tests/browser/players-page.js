@@ -12,6 +12,8 @@
 //   startAt          currentTime at the first `playing` event (must be < START_LIMIT_SECS)
 //   playedWallSecs   wall-clock seconds since that event
 //   outcome          null while undecided, then "passed" or "failed: <why>"
+//   playlist         the media playlist's type as the player saw it at the verdict
+//                    (EVENT while processing, VOD when ready; Shaka: live or VOD)
 
 /** Playback must begin this close to the start of the video ("from its first second"). */
 const START_LIMIT_SECS = 1.0;
@@ -37,6 +39,7 @@ const PLAYERS = {
       hls.attachMedia(video);
       return 'hls.js on MSE';
     },
+    playlist: () => window.player.latestLevelDetails?.type ?? 'no type',
   },
   videojs: {
     name: 'video.js',
@@ -59,6 +62,7 @@ const PLAYERS = {
     },
     // video.js's own play(), as its documentation shows (it returns the element's promise).
     play: () => window.player.play(),
+    playlist: () => window.player.tech({ IWillNotUseThisInPlugins: true }).vhs?.playlists.media()?.playlistType ?? 'no type',
   },
   shaka: {
     name: 'Shaka Player',
@@ -81,8 +85,9 @@ const PLAYERS = {
       if (mode !== window.shaka.Player.LoadMode.MEDIA_SOURCE) {
         fail(`Shaka is not on MSE (load mode ${mode}): the test would judge Chromium's own HLS`);
       }
-      return `Shaka on MSE${player.isLive() ? ' (live/EVENT)' : ' (VOD)'}`;
+      return 'Shaka on MSE';
     },
+    playlist: () => (window.player.isLive() ? 'live' : 'VOD'),
   },
 };
 
@@ -114,6 +119,7 @@ const judge = {
   videoWidth: 0,
   videoHeight: 0,
   outcome: null,
+  playlist: null,
   start,
 };
 window.judge = judge;
@@ -128,12 +134,14 @@ window.addEventListener('unhandledrejection', (e) => fail(`unhandled rejection: 
 
 function render() {
   document.getElementById('title').textContent = `${judge.name} ${judge.version ?? ''} · ${params.get('case') ?? ''}`;
-  document.getElementById('what').textContent = judge.src ? `${judge.engine ?? ''} · ${judge.src}` : 'waiting for a master playlist';
+  document.getElementById('what').textContent = judge.src
+    ? `${judge.engine ?? ''}${judge.playlist ? ` (${judge.playlist})` : ''} · ${judge.src}`
+    : 'waiting for a master playlist';
   const started = judge.startAt === null ? 'not yet' : `${judge.startAt.toFixed(2)} s`;
   state.textContent = [
     `currentTime ${judge.currentTime.toFixed(2)} s · started at ${started} · picture ${judge.videoWidth}x${judge.videoHeight}`,
     judge.outcome ?? 'playing…',
-    ...judge.errors.slice(0, 4),
+    ...judge.errors.slice(0, 3),
   ].join('\n');
   state.className = judge.outcome === 'passed' ? 'passed' : judge.outcome ? 'failed' : '';
 }
@@ -181,8 +189,17 @@ async function start(src) {
         judge.outcome = 'passed';
       }
     }
+    if (judge.outcome) {
+      clearInterval(watch);
+      if (judge.startAt !== null) {
+        try {
+          judge.playlist = spec.playlist();
+        } catch (e) {
+          judge.playlist = `unknown (${e.message})`;
+        }
+      }
+    }
     render();
-    if (judge.outcome) clearInterval(watch);
   }, 100);
   try {
     judge.engine = await spec.start(video, src, fail);

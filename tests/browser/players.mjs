@@ -76,7 +76,7 @@ try {
       '--disable-background-timer-throttling',
       '--disable-renderer-backgrounding',
       '--disable-backgrounding-occluded-windows',
-    ], { width: 680, height: 520 });
+    ], { width: 680, height: 560 });
   const probe = context.pages()[0] ?? (await context.newPage());
   const avc = await probe.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f,mp4a.40.2"'));
   if (!avc) throw new Error("this Chromium cannot decode H.264/AAC in MSE: install Debian's chromium");
@@ -186,7 +186,7 @@ async function judge(players, label, master) {
       const errors = [...j.errors, ...consoleErrors];
       const startAt = j.startAt === null ? 'never' : `${j.startAt.toFixed(2)} s`;
       log(
-        `${label} ${j.name} ${j.version} (${j.engine}): ${verdict} after ${((Date.now() - started) / 1000).toFixed(1)} s;` +
+        `${label} ${j.name} ${j.version} (${j.engine}${j.playlist ? `, ${j.playlist} playlist` : ''}): ${verdict} after ${((Date.now() - started) / 1000).toFixed(1)} s;` +
           ` started at ${startAt}, currentTime ${j.currentTime.toFixed(2)} s after ${j.playedWallSecs.toFixed(2)} s of playback,` +
           ` ${j.videoWidth}x${j.videoHeight}; screenshot ${file}`,
       );
