@@ -13,7 +13,7 @@
 //   playedWallSecs   wall-clock seconds since that event
 //   outcome          null while undecided, then "passed" or "failed: <why>"
 //   playlist         the media playlist's type as the player saw it at the verdict
-//                    (EVENT while processing, VOD when ready; Shaka: live or VOD)
+//                    (EVENT while processing, VOD when ready)
 
 /** Playback must begin this close to the start of the video ("from its first second"). */
 const START_LIMIT_SECS = 1.0;
@@ -87,7 +87,8 @@ const PLAYERS = {
       }
       return 'Shaka on MSE';
     },
-    playlist: () => (window.player.isLive() ? 'live' : 'VOD'),
+    // Shaka calls an EVENT playlist "in progress" (dynamic, but not live).
+    playlist: () => (window.player.isLive() ? 'live' : window.player.isInProgress() ? 'EVENT (in progress)' : 'VOD'),
   },
 };
 
