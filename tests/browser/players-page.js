@@ -142,7 +142,7 @@ function render() {
   state.textContent = [
     `currentTime ${judge.currentTime.toFixed(2)} s · started at ${started} · picture ${judge.videoWidth}x${judge.videoHeight}`,
     judge.outcome ?? 'playing…',
-    ...judge.errors.slice(0, 3),
+    ...judge.errors.filter((e) => `failed: ${e}` !== judge.outcome).slice(0, 3),
   ].join('\n');
   state.className = judge.outcome === 'passed' ? 'passed' : judge.outcome ? 'failed' : '';
 }
