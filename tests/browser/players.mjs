@@ -18,7 +18,8 @@
 // `playing` < 1 s), currentTime then advances by 1.5 s, the picture has a size, and no
 // player error, uncaught exception or console error came up. Every case and player is run
 // even after a failure; the failures are listed at the end (exit status 1). One screenshot
-// per case and player goes to <screenshot-dir>/<case>-<player>.png (old ones removed).
+// per case and player goes to <screenshot-dir>/<case>-<player>.png (old ones, and an old
+// players.log, removed).
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -40,7 +41,7 @@ const VERDICT_MS = 40_000;
 const MASTER_MS = 60_000;
 
 fs.mkdirSync(shots, { recursive: true });
-for (const f of fs.readdirSync(shots)) if (f.endsWith('.png')) fs.rmSync(path.join(shots, f));
+for (const f of fs.readdirSync(shots)) if (f.endsWith('.png') || f.endsWith('.log')) fs.rmSync(path.join(shots, f));
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-players-'));
 const failures = [];
 

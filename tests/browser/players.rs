@@ -4,8 +4,9 @@
 //! devDependencies, which reel does not ship) and hls.js (the pinned copy) in Debian's
 //! Chromium on a test page of its own origin: on an upload's master from the moment it
 //! answers 200 while the video is still `processing`, and on each ready ladder. Every
-//! player must start within the first second and play on for 1.5 s without an error. Same prerequisites and skipping rules as the dashboard test;
-//! screenshots (`<case>-<player>.png`) land in `target/screenshots/players/`.
+//! player must start within the first second and play on for 1.5 s without an error. Same
+//! prerequisites and skipping rules as the dashboard test; screenshots
+//! (`<case>-<player>.png`) and the log (`players.log`) land in `target/screenshots/players/`.
 
 use std::time::Duration;
 
@@ -35,17 +36,21 @@ fn hlsjs_videojs_and_shaka_play_a_processing_upload_and_ready_fmp4_and_ts_ladder
     // Long enough that its transcode (three rungs, default segment length) is still running
     // when the players start on its master: players.mjs uploads it and checks.
     let long = clip("players-processing.mp4", 1280, 720, 30.0);
+    let shots = screenshots("players");
+    let log = server.dir.join("players-browser.log");
     run_script(
         "players.mjs",
         &[
             format!("http://{}", server.addr).into(),
-            screenshots("players").into_os_string(),
+            shots.clone().into_os_string(),
             long.into_os_string(),
             "720,480,360".into(),
             fmp4.into(),
             ts.into(),
         ],
-        &server.dir.join("players-browser.log"),
+        &log,
         Duration::from_secs(240),
     );
+    // What each player did, beside its screenshot (a failure prints it instead).
+    std::fs::copy(&log, shots.join("players.log")).expect("copying the players' log");
 }
