@@ -45,7 +45,7 @@ for (const f of fs.readdirSync(shots)) if (f.endsWith('.png') || f.endsWith('.lo
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-players-'));
 const failures = [];
 
-// ---- the stranger's origin: the test page and the players' files, nothing of reel's ----
+// ---- the stranger's origin: the test page and the players' files, no page of reel's ----
 const modules = path.join(root, 'web/node_modules');
 const FILES = {
   '/players.html': [path.join(root, 'tests/browser/players.html'), 'text/html'],
