@@ -6,6 +6,7 @@
 //! Prerequisites and skipping rules: `tests/util/browser.rs`.
 
 mod channel;
+mod players;
 mod portable;
 
 use std::time::Duration;

@@ -1,11 +1,11 @@
 //! Running a Playwright script (headless Debian Chromium through playwright-core) against a
-//! real `reel serve`, for the browser tests of the dashboard, the live page and the
-//! channel pages.
+//! real `reel serve`, for the browser tests of the dashboard, the live page, the channel
+//! pages and the strangers' players.
 //!
-//! Node, Chromium and `web/node_modules` (playwright-core and the players under test) come from
-//! `scripts/setup --test`, which `scripts/test` runs first. A bare `cargo test` on a machine
-//! without them skips a browser test, saying why; with `CI` or `REEL_REQUIRE_BROWSER` set it
-//! fails instead.
+//! Node, Chromium and `web/node_modules` (playwright-core and the players under test:
+//! video.js, Shaka Player) come from `scripts/setup --test`, which `scripts/test` runs
+//! first. A bare `cargo test` on a machine without them skips a browser test, saying why;
+//! with `CI` or `REEL_REQUIRE_BROWSER` set it fails instead.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,11 @@ pub fn web_env() -> (String, String) {
 }
 
 /// The npm packages (in `web/node_modules`) the browser tests drive or judge with.
-const TEST_PACKAGES: &[&str] = &["playwright-core/package.json"];
+const TEST_PACKAGES: &[&str] = &[
+    "playwright-core/package.json",
+    "video.js/dist/video.min.js",
+    "shaka-player/dist/shaka-player.compiled.js",
+];
 
 /// What a browser test needs that is not ours to install here; `Err` names the first gap.
 fn prerequisites() -> Result<(), String> {

@@ -1,0 +1,223 @@
+// The strangers' test page: `players.html?player=<hlsjs|videojs|shaka>&case=<label>` loads
+// that player (through the test's static server at /vendor/, see players.mjs) and
+// waits; `window.judge.start(masterUrl)` plays the master with the player's defaults and
+// judges it. Each player is used the way its own documentation shows, with nothing tuned
+// for reel: if a default fails on reel's output, that is what the test must see.
+//
+// `window.judge` is what players.mjs reads:
+//   ready            the player's library is loaded
+//   name, version    e.g. "Shaka Player", "v5.2.12"
+//   engine           what plays: hls.js / VHS / Shaka on MSE (never Chromium's own HLS)
+//   errors[]         every player error, uncaught exception or rejected promise
+//   startAt          currentTime at the first `playing` event (must be < START_LIMIT_SECS)
+//   playedWallSecs   wall-clock seconds since that event
+//   outcome          null while undecided, then "passed" or "failed: <why>"
+//   playlist         the media playlist's type as the player saw it at the verdict
+//                    (EVENT while processing, VOD when ready)
+
+/** Playback must begin this close to the start of the video ("from its first second"). */
+const START_LIMIT_SECS = 1.0;
+/** How far currentTime must advance from where playback began. */
+const ADVANCE_SECS = 1.5;
+/** How much faster than the wall clock currentTime may run (a player's skip over a small
+ * gap between segments): more is a jump, e.g. to a live edge, and not playback from the
+ * start. */
+const JUMP_SLACK_SECS = 0.5;
+
+const PLAYERS = {
+  hlsjs: {
+    name: 'hls.js',
+    scripts: ['/vendor/hls.min.js'],
+    version: () => window.Hls.version,
+    async start(video, src, fail) {
+      const hls = new window.Hls();
+      window.player = hls;
+      hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        if (data.fatal) fail(`hls.js fatal ${data.type}: ${data.details}${data.error ? ` (${data.error.message})` : ''}`);
+      });
+      hls.loadSource(src);
+      hls.attachMedia(video);
+      return 'hls.js on MSE';
+    },
+    playlist: () => window.player.latestLevelDetails?.type ?? 'no type',
+  },
+  videojs: {
+    name: 'video.js',
+    scripts: ['/vendor/video.min.js'],
+    styles: ['/vendor/video-js.min.css'],
+    version: () => window.videojs.VERSION,
+    async start(video, src, fail) {
+      video.classList.add('video-js');
+      const player = window.videojs(video, { controls: true, muted: true, preload: 'auto' });
+      window.player = player;
+      player.on('error', () => {
+        const e = player.error();
+        fail(`video.js error ${e?.code}: ${e?.message}`);
+      });
+      player.src({ src, type: 'application/x-mpegURL' });
+      await new Promise((resolve) => player.ready(resolve));
+      const tech = player.tech({ IWillNotUseThisInPlugins: true });
+      if (!tech?.vhs) fail(`video.js is not using VHS (tech ${tech?.name_}): the test would judge Chromium's own HLS`);
+      return `VHS ${window.videojs.VhsHandler.version()['@videojs/http-streaming']} on MSE`;
+    },
+    // video.js's own play(), as its documentation shows (it returns the element's promise).
+    play: () => window.player.play(),
+    playlist: () => window.player.tech({ IWillNotUseThisInPlugins: true }).vhs?.playlists.media()?.playlistType ?? 'no type',
+  },
+  shaka: {
+    name: 'Shaka Player',
+    scripts: ['/vendor/shaka-player.compiled.js'],
+    version: () => window.shaka.Player.version,
+    async start(video, src, fail) {
+      window.shaka.polyfill.installAll();
+      if (!window.shaka.Player.isBrowserSupported()) fail('Shaka Player says this browser is not supported');
+      const player = new window.shaka.Player();
+      window.player = player;
+      player.addEventListener('error', (event) => fail(`Shaka error ${shakaError(event.detail)}`));
+      await player.attach(video);
+      try {
+        await player.load(src);
+      } catch (e) {
+        fail(`Shaka load failed: ${shakaError(e)}`);
+        return 'Shaka (not loaded)';
+      }
+      const mode = player.getLoadMode();
+      if (mode !== window.shaka.Player.LoadMode.MEDIA_SOURCE) {
+        fail(`Shaka is not on MSE (load mode ${mode}): the test would judge Chromium's own HLS`);
+      }
+      return 'Shaka on MSE';
+    },
+    // Shaka calls an EVENT playlist "in progress" (dynamic, but not live).
+    playlist: () => (window.player.isLive() ? 'live' : window.player.isInProgress() ? 'EVENT (in progress)' : 'VOD'),
+  },
+};
+
+/** A Shaka error's code and its name in `shaka.util.Error.Code`, plus its data. */
+function shakaError(e) {
+  if (!e || typeof e.code !== 'number') return String(e?.message ?? e);
+  const codes = window.shaka.util.Error.Code;
+  const name = Object.keys(codes).find((k) => codes[k] === e.code) ?? '?';
+  return `${e.code} ${name} ${JSON.stringify(e.data ?? []).slice(0, 300)}`;
+}
+
+const params = new URLSearchParams(location.search);
+const which = params.get('player');
+const spec = PLAYERS[which];
+const stage = document.getElementById('stage');
+const state = document.getElementById('state');
+
+const judge = {
+  ready: false,
+  player: which,
+  name: spec?.name ?? which,
+  version: null,
+  engine: null,
+  src: null,
+  errors: [],
+  startAt: null,
+  playedWallSecs: 0,
+  currentTime: 0,
+  videoWidth: 0,
+  videoHeight: 0,
+  outcome: null,
+  playlist: null,
+  start,
+};
+window.judge = judge;
+
+function fail(message) {
+  judge.errors.push(message);
+  if (!judge.outcome) judge.outcome = `failed: ${message}`;
+  render();
+}
+window.addEventListener('error', (e) => fail(`uncaught: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => fail(`unhandled rejection: ${e.reason?.message ?? e.reason}`));
+
+function render() {
+  document.getElementById('title').textContent = `${judge.name} ${judge.version ?? ''} · ${params.get('case') ?? ''}`;
+  document.getElementById('what').textContent = judge.src
+    ? `${judge.engine ?? ''}${judge.playlist ? ` (${judge.playlist})` : ''} · ${judge.src}`
+    : 'waiting for a master playlist';
+  const started = judge.startAt === null ? 'not yet' : `${judge.startAt.toFixed(2)} s`;
+  state.textContent = [
+    `currentTime ${judge.currentTime.toFixed(2)} s · started at ${started} · picture ${judge.videoWidth}x${judge.videoHeight}`,
+    judge.outcome ?? 'playing…',
+    ...judge.errors.filter((e) => `failed: ${e}` !== judge.outcome).slice(0, 3),
+  ].join('\n');
+  state.className = judge.outcome === 'passed' ? 'passed' : judge.outcome ? 'failed' : '';
+}
+
+async function load(url, tag) {
+  const el = document.createElement(tag);
+  if (tag === 'link') Object.assign(el, { rel: 'stylesheet', href: url });
+  else el.src = url;
+  const done = new Promise((resolve, reject) => {
+    el.onload = resolve;
+    el.onerror = () => reject(new Error(`${url} did not load`));
+  });
+  document.head.append(el);
+  await done;
+}
+
+async function start(src) {
+  judge.src = src;
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  stage.append(video);
+  video.addEventListener('error', () => fail(`media element error ${video.error?.code}: ${video.error?.message}`));
+  let playingSince = null;
+  video.addEventListener('playing', () => {
+    if (judge.startAt !== null) return;
+    judge.startAt = video.currentTime;
+    playingSince = performance.now();
+  });
+  // video.js moves the element into a wrapper of its own; it is still this element.
+  const watch = setInterval(() => {
+    judge.currentTime = video.currentTime;
+    judge.videoWidth = video.videoWidth;
+    judge.videoHeight = video.videoHeight;
+    if (!judge.outcome && judge.startAt !== null) {
+      judge.playedWallSecs = (performance.now() - playingSince) / 1000;
+      const advance = video.currentTime - judge.startAt;
+      if (judge.startAt >= START_LIMIT_SECS) {
+        judge.outcome = `failed: playback began at ${judge.startAt.toFixed(2)} s, not within the first ${START_LIMIT_SECS} s`;
+      } else if (advance > judge.playedWallSecs + JUMP_SLACK_SECS) {
+        judge.outcome =
+          `failed: currentTime jumped from ${judge.startAt.toFixed(2)} s to ${video.currentTime.toFixed(2)} s` +
+          ` in ${judge.playedWallSecs.toFixed(2)} s of playback`;
+      } else if (advance >= ADVANCE_SECS && video.videoWidth > 0) {
+        judge.outcome = 'passed';
+      }
+    }
+    if (judge.outcome) {
+      clearInterval(watch);
+      if (judge.startAt !== null) {
+        try {
+          judge.playlist = spec.playlist();
+        } catch (e) {
+          judge.playlist = `unknown (${e.message})`;
+        }
+      }
+    }
+    render();
+  }, 100);
+  try {
+    judge.engine = await spec.start(video, src, fail);
+    await (spec.play ? spec.play() : video.play());
+  } catch (e) {
+    fail(`start: ${e?.message ?? e}`);
+  }
+  render();
+}
+
+try {
+  if (!spec) throw new Error(`no player "${which}"`);
+  for (const url of spec.styles ?? []) await load(url, 'link');
+  for (const url of spec.scripts) await load(url, 'script');
+  judge.version = spec.version();
+  judge.ready = true;
+} catch (e) {
+  fail(e.message);
+}
+render();
