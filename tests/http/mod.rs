@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod library;
 mod media;
+mod progressive;
 mod restart;
 mod traversal;
 mod upload;
