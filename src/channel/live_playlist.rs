@@ -151,6 +151,11 @@ mod tests {
     use crate::hls::Segment;
 
     fn media(id: &str, segs: usize) -> ItemMedia {
+        media_with(id, &vec![4.0; segs])
+    }
+
+    /// An item whose segments last `durations` seconds.
+    fn media_with(id: &str, durations: &[f64]) -> ItemMedia {
         let r = |h: u32| Rendition {
             height: h,
             width: h * 16 / 9,
@@ -161,10 +166,12 @@ mod tests {
             frame_rate: 30.0,
             playlist: format!("{h}p/index.m3u8"),
             init: Some(format!("{h}p/init.mp4")),
-            segments: (0..segs)
-                .map(|k| Segment {
+            segments: durations
+                .iter()
+                .enumerate()
+                .map(|(k, &duration)| Segment {
                     uri: format!("{h}p/seg{k:05}.m4s"),
-                    duration: 4.0,
+                    duration,
                     bytes: 1,
                 })
                 .collect(),
@@ -239,6 +246,37 @@ mod tests {
         // The nearest rung of each item serves the variant.
         let low = parse(media_playlist(&s, 1_005_000, 1_000_000, 200, &lookup).unwrap());
         assert!(low.segments[0].uri.contains("240p"));
+    }
+
+    /// A ladder's first segments are short (1, 1, 2 s, then 4 s): the window follows
+    /// each segment's own duration, not the item's segment length.
+    #[test]
+    fn short_first_segments_are_placed_by_their_own_durations() {
+        let lookup = |key: &str| Some(media_with(key, &[1.0, 1.0, 2.0, 4.0, 4.0]));
+        // 2.5 s into item a: a/seg2 (2-4 s) plays; three more listed after it.
+        let p = parse(media_playlist(&schedule(), 1_002_500, 1_000_000, 360, &lookup).unwrap());
+        let uris: Vec<&str> = p.segments.iter().map(|s| s.uri.as_str()).collect();
+        assert_eq!(
+            uris,
+            vec![
+                "shift/0/a/360p/seg00000.m4s",
+                "shift/0/a/360p/seg00001.m4s",
+                "shift/0/a/360p/seg00002.m4s",
+                "shift/0/a/360p/seg00003.m4s",
+                "shift/0/a/360p/seg00004.m4s",
+                "shift/12000/b/360p/seg00000.m4s",
+            ]
+        );
+        let dates: Vec<i64> = p
+            .segments
+            .iter()
+            .map(|s| s.program_date_time.unwrap().timestamp_millis())
+            .collect();
+        assert_eq!(
+            dates,
+            [1_000_000, 1_001_000, 1_002_000, 1_004_000, 1_008_000, 1_012_000]
+        );
+        assert_eq!(p.target_duration, 4);
     }
 
     /// Regression: numbers used to restart from each epoch's start instant, so 30 s

@@ -11,10 +11,13 @@
 //!
 //! The decode thread hands each upright frame (shared, `Arc`) to every rung with the
 //! decision "IDR here or not", taken once from pts: a frame whose pts reaches the next
-//! multiple of `segment_seconds` starts a segment on every rung. The channels are bounded,
-//! so the slowest rung paces decoding and memory stays flat. Each rung writes its own
-//! segments and media playlist; the coordinator writes the master playlist and reports
-//! progress. Any error or a cancel stops every thread and removes the output directory.
+//! boundary of the [`SegmentGrid`] starts a segment on every rung. The grid cuts the first
+//! `segment_seconds` short (at 1 s, 2 s, 4 s...), so the first segment of every rung lands
+//! after one second of video is encoded instead of a whole segment's worth. The channels
+//! are bounded, so the slowest rung paces decoding and memory stays flat. Each rung writes
+//! its own segments and media playlist; the coordinator writes the master playlist once
+//! every rung lists a segment, and reports progress. Any error or a cancel stops every
+//! thread and removes the output directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -255,7 +258,7 @@ fn run(
             input: input.to_path_buf(),
             has_audio: audio.is_some(),
             audio,
-            segment: Ts90k::from_secs(opts.segment_seconds),
+            grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
             poster_path: out_dir.join("poster.jpg"),
             duration: Ts90k::from_secs(source.duration),
             stop: stop.clone(),
@@ -310,7 +313,8 @@ fn coordinate(
     stop: &CancelToken,
 ) -> Result<()> {
     let rungs = state.renditions.len();
-    let (mut ready, mut done) = (0, 0);
+    let mut done = 0;
+    let mut master_published = false;
     let mut decode_end = None;
     let duration = Ts90k::from_secs(state.source.duration.max(0.001));
     while done < rungs || decode_end.is_none() {
@@ -339,15 +343,17 @@ fn coordinate(
                     Some(a) => format!("{codecs},{a}"),
                     None => codecs,
                 };
-                ready += 1;
-                if ready == rungs {
-                    playlist::write_master(out_dir, &state.renditions, opts.format)
-                        .map_err(EngineError::io("writing the master playlist"))?;
-                    on_progress(state);
-                }
             }
             Event::Segment { rung, rendition } => {
                 state.renditions[rung].segments = rendition.segments;
+                // Players (video.js, Shaka) fail on a master whose playlists list nothing
+                // yet: it appears with the last rung's first segment. A rung's RungReady
+                // (its CODECS) always comes before its segments.
+                if !master_published && state.renditions.iter().all(|r| !r.segments.is_empty()) {
+                    playlist::write_master(out_dir, &state.renditions, opts.format)
+                        .map_err(EngineError::io("writing the master playlist"))?;
+                    master_published = true;
+                }
                 on_progress(state);
             }
             Event::RungDone { rung, rendition } => {
@@ -550,12 +556,46 @@ fn send(events: &Sender<Event>, e: Event) -> Result<()> {
     events.send(e).map_err(|_| EngineError::Cancelled)
 }
 
+/// Where segments start: at 0, then at whole powers of two seconds (1 s, 2 s, 4 s...)
+/// below the chosen length, then at its multiples. With 4 s segments: 0, 1, 2, 4, 8, 12...
+/// (segments of 1, 1, 2, then 4 s); with 2 s: 0, 1, 2, 4... A player can start, and the
+/// master be published, once one second of every rung is encoded; from the chosen length
+/// on the boundaries are the ones a plain grid of `segment_seconds` would give, and no
+/// segment is longer than `segment_seconds`, so TARGETDURATION does not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentGrid {
+    segment: Ts90k,
+}
+
+impl SegmentGrid {
+    /// The first of the short segments.
+    const FIRST: Ts90k = Ts90k(crate::time::HZ);
+
+    pub fn new(segment: Ts90k) -> SegmentGrid {
+        SegmentGrid {
+            segment: Ts90k(segment.0.max(1)),
+        }
+    }
+
+    /// The first boundary strictly after `t`.
+    pub fn boundary_after(self, t: Ts90k) -> Ts90k {
+        if t >= self.segment {
+            return Ts90k((t.0 / self.segment.0 + 1) * self.segment.0);
+        }
+        let mut short = Self::FIRST;
+        while short <= t {
+            short = Ts90k(short.0 * 2);
+        }
+        short.min(self.segment)
+    }
+}
+
 /// Everything the decode thread needs; moved onto it.
 struct DecodeJob {
     input: PathBuf,
     has_audio: bool,
     audio: Option<AudioEncoder>,
-    segment: Ts90k,
+    grid: SegmentGrid,
     poster_path: PathBuf,
     duration: Ts90k,
     stop: CancelToken,
@@ -584,7 +624,7 @@ impl DecodeJob {
         let stop = self.stop.clone();
         let mut audio = self.audio.take();
         let poster = &mut PosterPicker::new(&self.poster_path, self.duration);
-        let segment = self.segment;
+        let grid = self.grid;
         source.run(&mut |item| {
             if stop.is_cancelled() {
                 return Err(EngineError::Cancelled);
@@ -593,8 +633,8 @@ impl DecodeJob {
                 Decoded::Video(frame, pts) => {
                     poster.offer(&frame, pts)?;
                     let idr = pts >= next_boundary;
-                    while next_boundary <= pts {
-                        next_boundary = next_boundary + segment;
+                    if idr {
+                        next_boundary = grid.boundary_after(pts);
                     }
                     let frame = Arc::new(frame);
                     broadcast(&|| RungInput::Video {
@@ -648,5 +688,29 @@ mod tests {
         );
         let plan = ladder::plan(768, 432, None).unwrap();
         assert!(feeders(&plan.rungs, (768, 432)).iter().all(Option::is_none));
+    }
+
+    /// The boundaries of the first `n` segments, in seconds.
+    fn boundaries(segment_seconds: f64, n: usize) -> Vec<f64> {
+        let grid = SegmentGrid::new(Ts90k::from_secs(segment_seconds));
+        let mut t = vec![Ts90k::ZERO];
+        while t.len() < n {
+            t.push(grid.boundary_after(*t.last().unwrap()));
+        }
+        t.into_iter().map(Ts90k::secs).collect()
+    }
+
+    #[test]
+    fn the_first_segments_are_short_then_the_chosen_length() {
+        assert_eq!(boundaries(4.0, 7), [0.0, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0]);
+        assert_eq!(boundaries(2.0, 5), [0.0, 1.0, 2.0, 4.0, 6.0]);
+        assert_eq!(boundaries(1.0, 4), [0.0, 1.0, 2.0, 3.0]);
+        assert_eq!(boundaries(6.0, 7), [0.0, 1.0, 2.0, 4.0, 6.0, 12.0, 18.0]);
+        assert_eq!(boundaries(1.5, 5), [0.0, 1.0, 1.5, 3.0, 4.5]);
+        assert_eq!(boundaries(10.0, 7), [0.0, 1.0, 2.0, 4.0, 8.0, 10.0, 20.0]);
+        // A frame past a boundary (pts rarely fall on it) moves to the next one.
+        let grid = SegmentGrid::new(Ts90k::from_secs(4.0));
+        assert_eq!(grid.boundary_after(Ts90k::from_secs(1.03)), Ts90k::from_secs(2.0));
+        assert_eq!(grid.boundary_after(Ts90k::from_secs(4.03)), Ts90k::from_secs(8.0));
     }
 }

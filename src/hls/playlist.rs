@@ -2,12 +2,14 @@
 //!
 //! While a job runs, media playlists are `EVENT` playlists that grow one segment at a
 //! time, so a player can start before the ladder is done; the last write turns them into
-//! `VOD` with `EXT-X-ENDLIST`.
+//! `VOD` with `EXT-X-ENDLIST`. An `EVENT` playlist says `EXT-X-START:TIME-OFFSET=0`:
+//! without it a player treats a playlist with no `ENDLIST` as live and starts near its end
+//! (RFC 8216 §6.3.3), skipping the start of the video.
 
 use std::path::Path;
 
 use m3u8_rs::{
-    Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution, VariantStream,
+    Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution, Start, VariantStream,
 };
 
 use super::{Rendition, SegmentFormat};
@@ -45,6 +47,11 @@ pub fn media_playlist(r: &Rendition, format: SegmentFormat, segment_seconds: f64
             MediaPlaylistType::Event
         }),
         independent_segments: true,
+        start: (!done).then(|| Start {
+            time_offset: 0.0,
+            precise: None,
+            other_attributes: Default::default(),
+        }),
         ..Default::default()
     };
     let mut out = Vec::new();
@@ -145,8 +152,10 @@ mod tests {
         assert!(s.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "{s}");
         assert!(!s.contains("ENDLIST"));
         assert!(s.contains("#EXT-X-MAP:URI=\"init.mp4\""), "{s}");
+        assert!(s.contains("#EXT-X-START:TIME-OFFSET=0"), "{s}");
         let done = String::from_utf8(media_playlist(&r, SegmentFormat::Fmp4, 4.0, true)).unwrap();
         assert!(done.contains("#EXT-X-PLAYLIST-TYPE:VOD") && done.contains("#EXT-X-ENDLIST"));
+        assert!(!done.contains("EXT-X-START"), "{done}");
         match m3u8_rs::parse_playlist_res(done.as_bytes()).unwrap() {
             m3u8_rs::Playlist::MediaPlaylist(p) => {
                 assert_eq!(p.segments.len(), 2);

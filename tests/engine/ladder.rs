@@ -19,7 +19,7 @@ fn landscape_with_audio_makes_the_default_ladder_up_to_the_source() {
     let state = state.unwrap();
     let checked = check_ladder(&out, &src, 2.0);
     assert_eq!(sizes(&checked), vec![(640, 360), (426, 240)]);
-    assert!(checked.iter().all(|c| c.segments == 3));
+    assert!(checked.iter().all(|c| c.segments == 4)); // 1, 1, 2, 1 s
     assert!((state.duration - 5.0).abs() < 0.05, "duration {}", state.duration);
     // Audio muxed into every rung, AAC-LC advertised.
     for r in &state.renditions {
@@ -146,17 +146,57 @@ fn variable_frame_rate_keeps_boundaries_on_pts() {
     let (out, state) = transcode(&src, dir.path(), &opts(Some(&[180]), 2.0, SegmentFormat::Fmp4));
     state.unwrap();
     let checked = check_ladder(&out, &src, 2.0);
-    assert_eq!(checked[0].segments, 3);
+    assert_eq!(checked[0].segments, 4); // 1, 1, 2, 2 s
 }
 
 #[test]
-fn clip_shorter_than_one_segment_is_one_segment() {
+fn clip_shorter_than_one_segment_is_the_short_first_segments() {
     let dir = tempdir().unwrap();
     let src = clip(dir.path(), "short.mp4", spec(320, 180, 1.5));
     let (out, state) = transcode(&src, dir.path(), &opts(None, 4.0, SegmentFormat::Fmp4));
     let state = state.unwrap();
-    assert_eq!(check_ladder(&out, &src, 4.0)[0].segments, 1);
-    assert!((state.renditions[0].segments[0].duration - 1.5).abs() < 0.04);
+    assert_eq!(check_ladder(&out, &src, 4.0)[0].segments, 2);
+    let durations: Vec<f64> = state.renditions[0].segments.iter().map(|s| s.duration).collect();
+    assert!(
+        (durations[0] - 1.0).abs() < 0.04 && (durations[1] - 0.5).abs() < 0.04,
+        "{durations:?}"
+    );
+}
+
+/// Issue 9: every rung's first segment must land soon after the job starts, so the first
+/// segments are short (1 s, 1 s, 2 s) and the rest keep the chosen length; the IDRs that
+/// start them fall on the same instants on every rung, so a player can switch anywhere.
+#[test]
+fn the_first_segments_are_short_and_start_at_the_same_instants_on_every_rung() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "in.mp4", spec(640, 360, 10.0));
+    let (out, state) = transcode(&src, dir.path(), &opts(None, 4.0, SegmentFormat::Fmp4));
+    let state = state.unwrap();
+    assert_eq!(state.segment_seconds, 4.0, "the video keeps the chosen length");
+    // check_ladder: 1, 1, 2, 4, 2 s within a frame; EXTINF <= TARGETDURATION; one IDR each.
+    let checked = check_ladder(&out, &src, 4.0);
+    assert_eq!(sizes(&checked), vec![(640, 360), (426, 240)]);
+    let frame = 1.0 / 30.0;
+    let mut instants = Vec::new();
+    for r in &state.renditions {
+        let playlist = judge::parse_media(&out.join(&r.playlist));
+        assert_eq!(playlist.target_duration, 4, "TARGETDURATION is the chosen length");
+        let keys = judge::keyframe_times(&out.join(&r.playlist));
+        let from_first: Vec<f64> = keys.iter().map(|k| k - keys[0]).collect();
+        assert_eq!(from_first.len(), 5, "{}: keyframes at {keys:?}", r.playlist);
+        for (got, want) in from_first.iter().zip([0.0, 1.0, 2.0, 4.0, 8.0]) {
+            assert!(
+                (got - want).abs() < frame / 2.0,
+                "{}: keyframes at {keys:?}",
+                r.playlist
+            );
+        }
+        instants.push(keys);
+    }
+    assert!(
+        instants.windows(2).all(|w| w[0] == w[1]),
+        "IDRs differ between rungs: {instants:?}"
+    );
 }
 
 #[test]
@@ -197,14 +237,27 @@ fn transport_stream_segments_stand_alone() {
 #[test]
 fn playlists_are_event_playlists_while_the_job_runs() {
     let dir = tempdir().unwrap();
-    let src = clip(dir.path(), "in.mp4", spec(320, 180, 4.0));
+    let src = clip(dir.path(), "in.mp4", spec(640, 360, 4.0));
     let out = dir.path().join("out");
-    let mut seen_growing = false;
+    let (mut seen_growing, mut seen_without_master) = (false, false);
     let result = reel::engine::transcode(
         &src,
         &out,
         &opts(None, 1.0, SegmentFormat::Fmp4),
         &mut |state| {
+            // The master names playlists only once each lists a segment (issue 9).
+            let all_listed = state.renditions.iter().all(|r| !r.segments.is_empty());
+            assert_eq!(
+                out.join("master.m3u8").exists(),
+                all_listed,
+                "master.m3u8 present while rungs list {:?} segments",
+                state
+                    .renditions
+                    .iter()
+                    .map(|r| r.segments.len())
+                    .collect::<Vec<_>>()
+            );
+            seen_without_master |= !all_listed;
             let r = &state.renditions[0];
             if state.progress < 1.0 && !r.segments.is_empty() && r.segments.len() < 4 {
                 let text = std::fs::read_to_string(out.join(&r.playlist)).unwrap();
@@ -213,10 +266,10 @@ fn playlists_are_event_playlists_while_the_job_runs() {
                     text.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !playlist.end_list,
                     "{text}"
                 );
-                assert!(out.join("master.m3u8").exists());
+                assert_eq!(playlist.start.map(|s| s.time_offset), Some(0.0), "{text}");
                 // Every listed segment is already complete on disk.
                 for s in &playlist.segments {
-                    assert!(out.join("180p").join(&s.uri).metadata().unwrap().len() > 0);
+                    assert!(out.join("360p").join(&s.uri).metadata().unwrap().len() > 0);
                 }
                 seen_growing = true;
             }
@@ -225,4 +278,5 @@ fn playlists_are_event_playlists_while_the_job_runs() {
     );
     result.unwrap();
     assert!(seen_growing, "never saw a partial playlist");
+    assert!(seen_without_master, "never saw the job before its first segments");
 }

@@ -7,6 +7,7 @@ mod bad_input;
 mod library;
 mod limits;
 mod media;
+mod progressive;
 mod restart;
 mod traversal;
 mod upload;

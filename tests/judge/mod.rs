@@ -126,8 +126,9 @@ pub struct CheckedRendition {
 /// - the master and every media playlist parse, media playlists are VOD with ENDLIST;
 /// - every segment (init + segment for fMP4) starts with a video keyframe, its picture
 ///   size matches the variant's RESOLUTION, and ffprobe reads it as 8-bit yuv420p H.264;
-/// - every segment but the last lasts `segment_seconds` within one frame, and EXTINF
-///   matches the measured duration within one frame;
+/// - segments start where [`segment_starts`] says, within one frame (1 s, 1 s, 2 s...
+///   then `segment_seconds`), no EXTINF exceeds TARGETDURATION, and EXTINF matches the
+///   measured duration within one frame;
 /// - the rendition's total is within 0.1 s of the source's decoded duration.
 pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<CheckedRendition> {
     let master = parse_master(&dir.join("master.m3u8"));
@@ -182,7 +183,15 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
         }
         last_end += frame;
         let mut total = 0.0;
+        let expected = segment_starts(segment_seconds, media.segments.len() + 1);
         for (i, seg) in media.segments.iter().enumerate() {
+            assert!(
+                f64::from(seg.duration).round() <= media.target_duration as f64,
+                "{}: EXTINF {} over TARGETDURATION {}",
+                seg.uri,
+                seg.duration,
+                media.target_duration
+            );
             let measured = if i + 1 < starts.len() {
                 starts[i + 1] - starts[i]
             } else {
@@ -197,9 +206,10 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
                 seg.duration
             );
             if i + 1 < media.segments.len() {
+                let want = expected[i + 1] - expected[i];
                 assert!(
-                    (measured - segment_seconds).abs() <= tolerance,
-                    "{} lasts {measured:.4}, not {segment_seconds} within a frame",
+                    (measured - want).abs() <= tolerance,
+                    "{} lasts {measured:.4}, not {want} within a frame",
                     seg.uri
                 );
             }
@@ -217,6 +227,47 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
         });
     }
     out
+}
+
+/// The first `n` segment start times (seconds) that docs/api.md promises for
+/// `segment_seconds`: 0, then 1, 2, 4... seconds while under `segment_seconds`, then its
+/// multiples. Written from the document, not from reel's code.
+pub fn segment_starts(segment_seconds: f64, n: usize) -> Vec<f64> {
+    let mut starts = vec![0.0];
+    let mut short = 1.0;
+    while short < segment_seconds && starts.len() < n {
+        starts.push(short);
+        short *= 2.0;
+    }
+    let mut k = 1.0;
+    while starts.len() < n {
+        starts.push(k * segment_seconds);
+        k += 1.0;
+    }
+    starts
+}
+
+/// Pts (seconds) of every video keyframe of a rendition, in order: its init segment
+/// (if any) and all its segments joined into one file, as a player would feed them.
+pub fn keyframe_times(playlist_path: &Path) -> Vec<f64> {
+    let media = parse_media(playlist_path);
+    let dir = playlist_path.parent().unwrap();
+    let mut bytes = Vec::new();
+    if let Some(map) = media.segments.first().and_then(|s| s.map.as_ref()) {
+        bytes.extend(std::fs::read(dir.join(&map.uri)).expect("init segment"));
+    }
+    for seg in &media.segments {
+        bytes.extend(std::fs::read(dir.join(&seg.uri)).expect("segment"));
+    }
+    let joined = dir.join(".judge-joined.mp4");
+    std::fs::write(&joined, bytes).expect("temp file");
+    let mut keys: Vec<f64> = video_packets(&joined)
+        .iter()
+        .filter(|p| p.key)
+        .map(|p| p.pts)
+        .collect();
+    keys.sort_by(f64::total_cmp);
+    keys
 }
 
 /// For fMP4, a temp file holding init + segment (what a player feeds its decoder);
