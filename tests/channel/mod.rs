@@ -35,8 +35,9 @@ pub fn upload_item(server: &Server, name: &str, seconds: f64) -> String {
     )
 }
 
-/// A server whose `main` channel holds these clips (name, seconds), in this order, ready
-/// and listed. Returns the server and the video ids.
+/// A server whose `main` channel holds these clips (name, seconds), in this order, ready,
+/// listed and in rotation (the last one playing now or next). Returns the server and the
+/// video ids.
 pub fn channel_server(items: &[(&str, f64)]) -> (Server, Vec<String>) {
     channel_server_with(Options::default(), items)
 }
@@ -52,6 +53,13 @@ pub fn channel_server_with(options: Options, items: &[(&str, f64)]) -> (Server, 
         ids.push(id);
     }
     wait_listed(&server, ids.len());
+    // In rotation: the last item joins after the part of the schedule already fixed.
+    if let Some(last) = ids.last().filter(|_| ids.len() > 1) {
+        wait_for("the last item to be in rotation", Duration::from_secs(40), || {
+            let v = channel(&server);
+            (v["now"]["video"] == last.as_str() || v["next"]["video"] == last.as_str()).then_some(())
+        });
+    }
     (server, ids)
 }
 
