@@ -42,6 +42,8 @@ struct Muxer {
     /// Output stream of the video, and of the audio when the stream has audio.
     video: usize,
     audio: Option<usize>,
+    /// The last DTS written on each output stream (muxer time base).
+    last_dts: [Option<i64>; 2],
 }
 
 impl Default for TsRemuxer {
@@ -112,8 +114,19 @@ impl TsRemuxer {
             // Segment time base → 90 kHz, moved onto the stream's timeline, → the muxer's.
             let shift =
                 |ts: Option<i64>| ts.map(|t| (Ts90k::from_time_base(t, in_tb) + offset).to_time_base(out_tb));
+            let dts = shift(packet.dts());
+            // Items overlap by a few AAC frames (an item's audio runs up to ~75 ms past its
+            // last video frame, into the next item's slot): the next item's first packets
+            // would go back in time, which the muxer refuses. They are dropped.
+            let last = &mut muxer.last_dts[out_index.min(1)];
+            if let (Some(d), Some(l)) = (dts, *last) {
+                if d <= l {
+                    continue;
+                }
+            }
+            *last = dts.or(*last);
             out.set_pts(shift(packet.pts()));
-            out.set_dts(shift(packet.dts()));
+            out.set_dts(dts);
             out.set_duration(Ts90k::from_time_base(packet.duration(), in_tb).to_time_base(out_tb));
             out.set_flags(packet.flags());
             out.set_stream(out_index);
@@ -169,6 +182,7 @@ impl Muxer {
             buffer,
             video: video_out,
             audio: audio_out,
+            last_dts: [None, None],
         })
     }
 }

@@ -103,9 +103,11 @@ pub fn probe_duration(path: &Path) -> f64 {
 
 /// True when a program can be run (the test judges are optional outside CI).
 pub fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    // GNU style, or FFmpeg's (`ffprobe --version` is an error: it wants `-version`).
+    ["--version", "-version"].iter().any(|flag| {
+        Command::new(program)
+            .arg(flag)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
