@@ -15,14 +15,18 @@
 //!   discontinuity sequence counts item starts (`NowPlaying::segment_number`,
 //!   `NowPlaying::item_number`). Both carry over from epoch to epoch, so a change of the
 //!   item list never renumbers a segment already listed.
-//! * `EXT-X-DISCONTINUITY` and a new `EXT-X-MAP` at each item boundary, and
-//!   `EXT-X-PROGRAM-DATE-TIME` on every segment (the schedule's wall clock).
+//! * Segments are MPEG-TS, remuxed from the items' own segments as they are served
+//!   ([`ts_uri`], `engine::ts_remux`): self-contained (PAT/PMT, each item's SPS/PPS in
+//!   band), so every player starts anywhere with no init segment; VLC 3 failed on the
+//!   fMP4 window (it took the first item's `EXT-X-MAP` for a segment of the next).
+//! * `EXT-X-DISCONTINUITY` at each item boundary, and `EXT-X-PROGRAM-DATE-TIME` on every
+//!   segment (the schedule's wall clock).
 //! * Timestamps run on across items: segment URIs name the offset (ms) of their item on
-//!   the channel timeline and the server shifts `tfdt` by it as it serves them
-//!   ([`super::retime`]), for players that ignore discontinuities.
+//!   the channel timeline and the server moves the segment's timestamps by it as it
+//!   remuxes, for players that ignore discontinuities (mpv).
 
 use chrono::{FixedOffset, TimeZone};
-use m3u8_rs::{Map, MediaPlaylist, MediaSegment};
+use m3u8_rs::{MediaPlaylist, MediaSegment};
 
 use super::schedule::{Schedule, FIXED_AHEAD_MS};
 use crate::hls::Rendition;
@@ -91,24 +95,15 @@ pub fn media_playlist(
                     media_sequence = Some(seq_base + k as u64);
                     discontinuity_sequence = item.item_number;
                 }
-                let first_of_item = k == 0 || segments.is_empty();
                 let date = FixedOffset::east_opt(0).and_then(|z| z.timestamp_millis_opt(t as i64).single());
                 segments.push(MediaSegment {
-                    uri: format!(
-                        "shift/{}/{}/{}",
+                    uri: ts_uri(
                         item.started_at_ms.saturating_sub(origin_ms),
-                        media.media_id,
-                        seg.uri
+                        &media.media_id,
+                        &seg.uri,
                     ),
                     duration: seg.duration as f32,
                     discontinuity: k == 0 && !segments.is_empty(),
-                    map: match (&rendition.init, first_of_item) {
-                        (Some(init), true) => Some(Map {
-                            uri: format!("/media/{}/{}", media.media_id, init),
-                            ..Default::default()
-                        }),
-                        _ => None,
-                    },
                     program_date_time: date,
                     ..Default::default()
                 });
@@ -142,6 +137,15 @@ pub fn media_playlist(
     let mut out = Vec::new();
     playlist.write_to(&mut out).expect("writing to a Vec cannot fail");
     Some(out)
+}
+
+/// The URI (relative to the variant playlist) of ladder segment `segment` (a path under
+/// `/media/{media_id}/`) of an item that starts `offset_ms` into the channel timeline:
+/// `ts/{offset_ms}/{media_id}/{rung}/{name}.ts`, served as a standalone MPEG-TS segment
+/// on the channel timeline (`http::channels`). Immutable per URI.
+pub fn ts_uri(offset_ms: u64, media_id: &str, segment: &str) -> String {
+    let stem = segment.rsplit_once('.').map_or(segment, |(stem, _)| stem);
+    format!("ts/{offset_ms}/{media_id}/{stem}.ts")
 }
 
 #[cfg(test)]
@@ -223,16 +227,18 @@ mod tests {
         assert_eq!(
             uris,
             vec![
-                "shift/0/a/360p/seg00000.m4s",
-                "shift/0/a/360p/seg00001.m4s",
-                "shift/0/a/360p/seg00002.m4s",
-                "shift/12000/b/360p/seg00000.m4s",
-                "shift/12000/b/360p/seg00001.m4s",
+                "ts/0/a/360p/seg00000.ts",
+                "ts/0/a/360p/seg00001.ts",
+                "ts/0/a/360p/seg00002.ts",
+                "ts/12000/b/360p/seg00000.ts",
+                "ts/12000/b/360p/seg00001.ts",
             ]
         );
         assert!(p.segments[3].discontinuity && !p.segments[2].discontinuity);
-        assert_eq!(p.segments[0].map.as_ref().unwrap().uri, "/media/a/360p/init.mp4");
-        assert_eq!(p.segments[3].map.as_ref().unwrap().uri, "/media/b/360p/init.mp4");
+        assert!(
+            p.segments.iter().all(|s| s.map.is_none()),
+            "self-contained segments"
+        );
         assert!(p.segments.iter().all(|s| s.program_date_time.is_some()));
 
         // 40 s later the window has slid: numbers grew, the old item's tag is gone.
@@ -259,12 +265,12 @@ mod tests {
         assert_eq!(
             uris,
             vec![
-                "shift/0/a/360p/seg00000.m4s",
-                "shift/0/a/360p/seg00001.m4s",
-                "shift/0/a/360p/seg00002.m4s",
+                "ts/0/a/360p/seg00000.ts",
+                "ts/0/a/360p/seg00001.ts",
+                "ts/0/a/360p/seg00002.ts",
                 "shift/0/a/360p/seg00003.m4s",
                 "shift/0/a/360p/seg00004.m4s",
-                "shift/12000/b/360p/seg00000.m4s",
+                "ts/12000/b/360p/seg00000.ts",
             ]
         );
         let dates: Vec<i64> = p

@@ -114,13 +114,14 @@ impl TsStream {
             return self.wait_until(item.ends_at_ms(), out);
         };
         let dir = self.media_root.join(&media_id);
+        // fMP4 ladders have an init segment; MPEG-TS ones (`init` null) need none.
         let init = match rendition.init.as_ref().map(|i| std::fs::read(dir.join(i))) {
-            Some(Ok(bytes)) => bytes,
-            _ => {
+            Some(Ok(bytes)) => Some(bytes),
+            None => None,
+            Some(Err(e)) => {
                 log::warn!(
-                    "channel {}: item {} has no readable init segment",
-                    self.channel,
-                    media_id
+                    "channel {}: item {media_id} has no readable init segment: {e}",
+                    self.channel
                 );
                 return self.wait_until(item.ends_at_ms(), out);
             }
@@ -147,7 +148,7 @@ impl TsStream {
                     continue;
                 }
             };
-            match remux.push(&init, &bytes, offset) {
+            match remux.push(init.as_deref(), &bytes, offset) {
                 Ok(ts) => out.write_all(&ts).map_err(|_| Ended::ReaderGone)?,
                 Err(e) => log::warn!(
                     "channel {}: remuxing {media_id}/{}: {e}",

@@ -57,16 +57,22 @@ impl TsRemuxer {
         TsRemuxer { muxer: None }
     }
 
-    /// Remuxes one media segment of an item (`init` is that item's init segment); its
-    /// timestamps move by `offset`. Returns the MPEG-TS bytes this produced (whole
-    /// 188-byte packets; the first call's start with the PAT/PMT).
-    pub fn push(&mut self, init: &[u8], segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(init.len() + segment.len());
-        bytes.extend_from_slice(init);
+    /// Remuxes one media segment of an item: an fMP4 one with `init`, that item's init
+    /// segment, or an MPEG-TS one (`init` `None`: a `format=ts` ladder); its timestamps
+    /// move by `offset`. Returns the MPEG-TS bytes this produced (whole 188-byte packets;
+    /// the first call's start with the PAT/PMT).
+    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(init.map_or(0, <[u8]>::len) + segment.len());
+        bytes.extend_from_slice(init.unwrap_or_default());
         bytes.extend_from_slice(segment);
         let io = format::context::StreamIo::from_read_seek(Cursor::new(bytes))
             .map_err(EngineError::ffmpeg("reading a segment"))?;
-        let mut input = format::input_from_stream(io, Some("segment.mp4"), None)
+        let name = if init.is_some() {
+            "segment.mp4"
+        } else {
+            "segment.ts"
+        };
+        let mut input = format::input_from_stream(io, Some(name), None)
             .map_err(EngineError::ffmpeg("opening a segment"))?;
         let video_in = input
             .streams()
@@ -77,7 +83,9 @@ impl TsRemuxer {
             .streams()
             .best(media::Type::Audio)
             .map(|s| (s.index(), s.time_base()));
-        let sets = parameter_sets(init);
+        // MPEG-TS input is Annex B with its parameter sets in band already.
+        let sets = init.and_then(parameter_sets);
+        let annex_b_already = init.is_none();
         if self.muxer.is_none() {
             self.muxer = Some(Muxer::open(&input, video_index, audio_in.map(|a| a.0))?);
         }
@@ -98,7 +106,7 @@ impl TsRemuxer {
                 continue;
             };
             let Some(data) = packet.data() else { continue };
-            let mut out = if out_index == muxer.video {
+            let mut out = if out_index == muxer.video && !annex_b_already {
                 let mut annexb = Vec::with_capacity(data.len() + 64);
                 if packet.is_key() {
                     if let Some((length_size, prefix)) = &sets {
@@ -174,8 +182,12 @@ impl Muxer {
         if let Some(a) = audio_out {
             ffi::fit_stream_for_ts(&mut output, a, false);
         }
+        // Each stream's first packet says its continuity counter starts here: a standalone
+        // segment (the live playlist's) starts at 0 whatever came before it.
+        let mut opts = ffmpeg_next::Dictionary::new();
+        opts.set("mpegts_flags", "+initial_discontinuity");
         output
-            .write_header()
+            .write_header_with(opts)
             .map_err(EngineError::ffmpeg("writing the MPEG-TS header"))?;
         Ok(Muxer {
             output,
@@ -185,6 +197,15 @@ impl Muxer {
             last_dts: [None, None],
         })
     }
+}
+
+/// One segment as a standalone MPEG-TS segment (PAT/PMT first, parameter sets before its
+/// keyframe), its timestamps moved by `offset`: a live playlist's segment.
+pub fn remux_segment(init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
+    let mut remux = TsRemuxer::new();
+    let mut bytes = remux.push(init, segment, offset)?;
+    bytes.extend(remux.finish()?);
+    Ok(bytes)
 }
 
 /// The NAL length size and the SPS/PPS (length-prefixed) of `init`'s H.264 track.

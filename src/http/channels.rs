@@ -8,7 +8,9 @@
 //! POST /api/channels/{name}/items/{i}/like|dislike {"likes", "dislikes"} (open, rate-limited)
 //! GET  /channels/{name}/live.m3u8                  master: one variant per rung height
 //! GET  /channels/{name}/live/{height}.m3u8         sliding-window media playlist
-//! GET  /channels/{name}/live/shift/{ms}/{id}/...   a ladder segment, tfdt shifted by ms
+//! GET  /channels/{name}/live/ts/{ms}/{id}/...      a ladder segment as MPEG-TS, moved by ms
+//! GET  /channels/{name}/live/shift/{ms}/{id}/...   a ladder fMP4 segment, tfdt shifted by ms
+//!                                                  (the fMP4 window of earlier versions)
 //! GET  /channels/{name}/stream.ts[?height=N]       one continuous MPEG-TS stream from now
 //! GET  /channels/{name}          /ambient          the pages (web/channel.html, ambient.html)
 //! ```
@@ -76,6 +78,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/channels/{name}/live/{height}.m3u8")
                 .get(variant)
                 .head(variant),
+        )
+        .service(
+            web::resource("/channels/{name}/live/ts/{offset}/{tail:.*}")
+                .get(remuxed)
+                .head(remuxed),
         )
         .service(
             web::resource("/channels/{name}/live/shift/{offset}/{tail:.*}")
@@ -292,6 +299,60 @@ async fn stream_ts(
         .content_type("video/mp2t")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(reader.into_stream()))
+}
+
+/// A ladder segment (`{id}/{rung}/{name}.ts` names `{name}.m4s` of an fMP4 ladder or
+/// `{name}.ts` of an MPEG-TS one) as a standalone MPEG-TS segment whose timestamps move by
+/// `offset_ms` onto the channel timeline. The same URI always gives the same bytes.
+async fn remuxed(
+    path: web::Path<(String, u64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_name, offset_ms, tail) = path.into_inner();
+    let rel = RelPath::parse(&tail)?;
+    if rel.extension() != "ts" || rel.depth() != 3 {
+        return Err(ApiError::NotFound);
+    }
+    let (dir, file) = tail.rsplit_once('/').ok_or(ApiError::NotFound)?;
+    let stem = file.strip_suffix(".ts").ok_or(ApiError::NotFound)?;
+    // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
+    let init = match state
+        .media_root
+        .open(&RelPath::parse(&format!("{dir}/init.mp4"))?)
+    {
+        Ok(f) => Some(f),
+        Err(ApiError::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    let source = if init.is_some() {
+        format!("{dir}/{stem}.m4s")
+    } else {
+        tail.clone()
+    };
+    let segment = state.media_root.open(&RelPath::parse(&source)?)?;
+    let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
+        use std::io::Read;
+        let read = |mut f: std::fs::File| -> Result<Vec<u8>, ApiError> {
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf)
+                .map_err(|e| ApiError::internal("reading a segment", e))?;
+            Ok(buf)
+        };
+        let init = init.map(read).transpose()?;
+        let segment = read(segment)?;
+        let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
+        crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, offset)
+            .map_err(|e| ApiError::internal("remuxing a segment", e))
+    })
+    .await
+    .map_err(|e| ApiError::internal("remuxing a segment", e))??;
+    state
+        .metrics
+        .served(super::media::Area::Media, bytes.len() as u64);
+    Ok(HttpResponse::Ok()
+        .content_type("video/mp2t")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(bytes))
 }
 
 /// A ladder segment moved onto the channel timeline.

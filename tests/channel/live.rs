@@ -53,7 +53,8 @@ fn the_live_playlist_slides_and_marks_each_item_boundary() {
     assert!(!p1.end_list, "a live playlist has no end");
     assert!(p1.segments.iter().all(|s| s.program_date_time.is_some()));
     // Three segments ahead of the one playing: with 1 s segments and 3 s items, the next
-    // item is always listed, after a discontinuity, with its own init segment.
+    // item is always listed, after a discontinuity. Segments are self-contained MPEG-TS:
+    // no init segment anywhere.
     // (The window starts at the schedule's start: before bravo joined, alpha looped
     // alone, so the first boundaries may be alpha → alpha.)
     let item_of = |uri: &str| ids.iter().find(|id| uri.contains(id.as_str())).cloned();
@@ -62,19 +63,11 @@ fn the_live_playlist_slides_and_marks_each_item_boundary() {
             p1.segments[i].discontinuity && item_of(&p1.segments[i].uri) != item_of(&p1.segments[i - 1].uri)
         })
         .expect("a boundary between the two items in the window");
-    assert!(p1.segments[1..b]
+    assert!(p1
+        .segments
         .iter()
-        .all(|s| !s.discontinuity || s.map.is_some()));
-    let (before, after) = (&p1.segments[b - 1], &p1.segments[b]);
-    assert_ne!(
-        item_of(&before.uri),
-        item_of(&after.uri),
-        "{} | {}",
-        before.uri,
-        after.uri
-    );
-    let map = after.map.as_ref().expect("EXT-X-MAP at the boundary");
-    assert!(map.uri.contains(&item_of(&after.uri).unwrap()), "{}", map.uri);
+        .all(|s| s.map.is_none() && s.uri.ends_with(".ts")));
+    let after = &p1.segments[b];
     // The boundary's wall-clock date is the schedule's.
     let next = &view["next"];
     let date = after.program_date_time.unwrap().timestamp_millis() as u64;
@@ -82,10 +75,23 @@ fn the_live_playlist_slides_and_marks_each_item_boundary() {
         assert_eq!(date, next["started_at_ms"].as_u64().unwrap());
     }
 
-    // Every listed segment is served, retimed.
+    // Every listed segment is served: MPEG-TS, the same bytes for the same URI.
     let seg = server.get(&format!("/channels/main/live/{}", after.uri));
     assert_eq!(seg.status, 200);
-    assert_eq!(seg.header("content-type"), Some("video/iso.segment"));
+    assert_eq!(seg.header("content-type"), Some("video/mp2t"));
+    assert!(seg.body.len() % 188 == 0 && seg.body[0] == 0x47, "not MPEG-TS");
+    assert_eq!(
+        server.get(&format!("/channels/main/live/{}", after.uri)).body,
+        seg.body
+    );
+    for hostile in [
+        "ts/0/..%2f..%2fetc/passwd.ts",
+        "ts/0/x/y/z/w.ts",
+        "ts/0/nope/180p/seg00000.ts",
+    ] {
+        let status = server.get(&format!("/channels/main/live/{hostile}")).status;
+        assert!(matches!(status, 400 | 403 | 404), "{hostile}: {status}");
+    }
 
     // After the next boundary, the window has grown at its live edge; its back edge stays
     // at the schedule's start until the channel is older than the window (30 s: it used to
@@ -181,7 +187,7 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
     // It fetched segments of both items...
     let segments_of = |id: &str| {
         text.lines()
-            .filter(|l| l.contains("/live/shift/") && l.contains(&format!("/{id}/")))
+            .filter(|l| l.contains("/live/ts/") && l.contains(&format!("/{id}/")))
             .count()
     };
     for id in &ids {
@@ -198,4 +204,29 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
     for size in ["VO: [null] 320x180", "VO: [null] 640x360"] {
         assert!(text.contains(size), "mpv never showed {size}\n{tail}");
     }
+}
+
+/// VLC 3 (Debian's) plays `live.m3u8` across item boundaries. With the fMP4 window it
+/// decoded nothing ("no moov before mdat": it took the first item's init segment for a
+/// segment of the next); with self-contained MPEG-TS segments it plays. It still drops a
+/// frame or two at some boundaries where the picture size changes (its decoder
+/// reinitialises); the bound below says how many, and docs/channels.md says why.
+#[test]
+fn vlc_plays_the_live_playlist_across_item_boundaries() {
+    if !have("cvlc") {
+        assert!(std::env::var_os("CI").is_none(), "cvlc is absent (vlc-bin)");
+        eprintln!("skipping: VLC is not installed");
+        return;
+    }
+    let (server, _, _, _) = two_sizes_channel();
+    let secs = 14.0;
+    let stats = vlc_stats(&format!("http://{}/channels/main/live.m3u8", server.addr), secs);
+    let (decoded, displayed, lost) = vlc_counts(&stats);
+    assert!(
+        displayed as f64 >= 20.0 * (secs - 4.0),
+        "VLC displayed {displayed} frames:\n{stats}"
+    );
+    assert!(decoded >= displayed, "VLC:\n{stats}");
+    // About four boundaries in 14 s of 3 s items.
+    assert!(lost <= 12, "VLC lost {lost} frames:\n{stats}");
 }

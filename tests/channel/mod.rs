@@ -12,6 +12,7 @@ mod live;
 mod retime;
 mod stream_ts;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -183,4 +184,41 @@ pub fn unix_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+/// VLC (`cvlc`, its oldrc interface) plays `url` for `secs`, then prints its statistics
+/// (decoded, displayed and lost frames). VLC refuses to run as root: then as `nobody`.
+fn vlc_stats(url: &str, secs: f64) -> String {
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let runner = if as_root { "runuser -u nobody -- " } else { "" };
+    let script = format!(
+        "( sleep {secs:.1}; echo stats; sleep 0.5; echo quit ) | timeout {} {runner}cvlc -I oldrc \
+         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show '{url}'",
+        secs as u64 + 15
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("cvlc runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `(video decoded, frames displayed, frames lost)` from VLC's statistics.
+pub fn vlc_counts(stats: &str) -> (u64, u64, u64) {
+    let count = |name: &str| -> u64 {
+        stats
+            .lines()
+            .find(|l| l.contains(name))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("VLC's stats have no {name:?}:\n{stats}"))
+    };
+    (
+        count("video decoded"),
+        count("frames displayed"),
+        count("frames lost"),
+    )
 }

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::*;
+use super::{vlc_counts, vlc_stats};
 use crate::util::clips::have;
 
 /// Packets read; panics on lost sync or a continuity counter that jumps.
@@ -174,19 +175,7 @@ fn stream_ts_runs_on_across_items_in_real_time_and_players_take_it() {
 
     if let Some(vlc) = vlc {
         let stats = vlc.join().unwrap();
-        let count = |name: &str| -> u64 {
-            stats
-                .lines()
-                .find(|l| l.contains(name))
-                .and_then(|l| l.rsplit(':').next())
-                .and_then(|n| n.trim().parse().ok())
-                .unwrap_or_else(|| panic!("VLC's stats have no {name:?}:\n{stats}"))
-        };
-        let (decoded, displayed, lost) = (
-            count("video decoded"),
-            count("frames displayed"),
-            count("frames lost"),
-        );
+        let (decoded, displayed, lost) = vlc_counts(&stats);
         // 30 fps items; VLC buffers about a second before it shows the first frame.
         assert!(
             displayed as f64 >= 20.0 * (secs - 3.0),
@@ -214,24 +203,4 @@ fn stream_ts_runs_on_across_items_in_real_time_and_players_take_it() {
             assert!(!text.contains(complaint), "mpv: {complaint}\n{tail}");
         }
     }
-}
-
-/// VLC (`cvlc`, its oldrc interface) plays `url` for `secs`, then prints its statistics
-/// (decoded, displayed and lost frames). VLC refuses to run as root: then as `nobody`.
-fn vlc_stats(url: &str, secs: f64) -> String {
-    let as_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let runner = if as_root { "runuser -u nobody -- " } else { "" };
-    let script = format!(
-        "( sleep {secs:.1}; echo stats; sleep 0.5; echo quit ) | timeout {} {runner}cvlc -I oldrc \
-         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show '{url}'",
-        secs as u64 + 15
-    );
-    let out = Command::new("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("cvlc runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
