@@ -187,7 +187,13 @@ fn stream_ts_runs_on_across_items_in_real_time_and_players_take_it() {
     }
     if let Some(mpv) = mpv {
         let (out, text) = mpv.join().unwrap();
-        let tail: String = text.lines().rev().take(30).collect::<Vec<_>>().join("\n");
+        // What ended playback, and what went wrong before, then the last lines.
+        let tail: String = text
+            .lines()
+            .filter(|l| l.contains("finished playback") || l.contains("[e]") || l.contains("EOF"))
+            .chain(text.lines().rev().take(20))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
             out.status.success() && text.contains("finished playback, success"),
             "mpv failed ({}): {}\n{tail}",
