@@ -9,7 +9,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `REEL_BENCH_STEPS` | `1,50,100,200,400` | concurrent `stream.ts` viewers, one step each |
+//! | `REEL_BENCH_STEPS` | `1,50,100,200,400,800` | concurrent `stream.ts` viewers, one step each |
 //! | `REEL_BENCH_PEER_STEPS` | `1,10,25,50` | concurrent ffmpeg processes, one step each (`none`: skip) |
 //! | `REEL_BENCH_WINDOW` | 30 | seconds measured per step |
 //! | `REEL_BENCH_WARMUP` | 8 | seconds between opening the streams and the window |
@@ -91,7 +91,7 @@ fn main() {
         warmup: env_or("REEL_BENCH_WARMUP", 8.0),
         height: env_or("REEL_BENCH_HEIGHT", 720),
     };
-    let reel_steps = steps("REEL_BENCH_STEPS", "1,50,100,200,400");
+    let reel_steps = steps("REEL_BENCH_STEPS", "1,50,100,200,400,800");
     let peer_steps = steps("REEL_BENCH_PEER_STEPS", "1,10,25,50");
     let items: usize = env_or("REEL_BENCH_ITEMS", 3);
     if cpus() < 2 {
@@ -252,8 +252,10 @@ fn main() {
             );
         }
     }
+    // Memory at the largest step that kept up (a step that fell behind holds a backlog).
     let reel_mem = reel_rows
         .iter()
+        .filter(|(n, m)| m.kept_up == *n)
         .max_by_key(|(n, _)| *n)
         .map(|(n, m)| (m.rss as f64 - idle_rss as f64) / *n as f64);
     let peer_mem = peer_rows
