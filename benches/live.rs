@@ -43,6 +43,8 @@
 //! | `REEL_BENCH_REUSE_STEPS` | `16,32,...,512` | k tried for re-used sessions |
 //! | `REEL_BENCH_QUIET` | 20 | seconds to wait for a quiet machine before a step |
 
+mod common;
+
 use std::error::Error;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -51,6 +53,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{cpu_model, cpu_seconds};
 use reel::engine::ladder::{self, AUDIO_BITRATE, CRF};
 use reel::engine::sample::{write_sample, SampleSpec};
 use serde_json::{json, Value};
@@ -1094,16 +1097,6 @@ fn children(mut b: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
 
 // ---- the machine -----------------------------------------------------------------------------
 
-/// CPU seconds (user + system) a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let rest = &stat[stat.rfind(')').map(|i| i + 2).unwrap_or(0)..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
-}
-
 /// CPU seconds the whole machine has been busy (all cores), from `/proc/stat`.
 fn machine_busy() -> f64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -1132,17 +1125,6 @@ fn wait_quiet(patience: f64, ours: &[u32]) {
             return;
         }
     }
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 /// "median [min–max]" of milliseconds.

@@ -18,15 +18,14 @@
 //! the figure (the worst case for the last socket it gets to). Numbers go to stdout as
 //! the Markdown rows of `docs/benchmarks.md` ("Channels: SSE fan-out").
 
-#[path = "../tests/util/multipart.rs"]
-#[allow(dead_code)]
-mod multipart;
+mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{
+    cpus, find, http_get, load_average, open_file_limit, start_server, upload, vm_rss, wait_listed,
+};
 
 use reel::engine::sample::{write_sample, SampleSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,7 +56,7 @@ fn main() {
         .prefix("reel-bench-sse-")
         .tempdir()
         .unwrap();
-    let mut server = start_server(tmp.path());
+    let mut server = start_server(tmp.path(), None);
     let addr = server.addr;
     for name in ["first", "second"] {
         let clip = tmp.path().join(format!("{name}.mp4"));
@@ -71,7 +70,7 @@ fn main() {
             },
         )
         .expect("sample clip");
-        upload(addr, &clip);
+        upload(addr, &clip, &[("heights", "180"), ("segment_seconds", "1")]);
     }
     wait_listed(addr, 2);
     // Warm the server up (workers, allocator) before the baseline.
@@ -250,146 +249,4 @@ async fn follow(mut stream: tokio::net::TcpStream, mut buffer: Vec<u8>, from_ms:
         }
     }
     ClientResult { updates }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-// ---- the server process -------------------------------------------------------------------
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn start_server(dir: &Path) -> Server {
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reel"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--media"])
-        .arg(dir.join("media"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("spawning reel serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(lines.read_line(&mut line).unwrap() > 0, "reel serve exited");
-        if let Some(a) = line.trim().strip_prefix("listening on http://") {
-            break a.parse().unwrap();
-        }
-    };
-    // Keep stdout drained (the server writes nothing more, but do not leave it blocked).
-    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    Server { child, addr }
-}
-
-fn http(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let status = std::str::from_utf8(&out[..12]).unwrap()[9..12].parse().unwrap();
-    let body_at = find(&out, b"\r\n\r\n").map_or(out.len(), |p| p + 4);
-    (status, out[body_at..].to_vec())
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> serde_json::Value {
-    let (status, body) = http(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"),
-        b"",
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
-}
-
-fn upload(addr: SocketAddr, clip: &Path) {
-    let name = clip.file_name().unwrap().to_string_lossy().into_owned();
-    let (content_type, body) = multipart::Form::new()
-        .text("heights", "180")
-        .text("segment_seconds", "1")
-        .file("file", &name, &std::fs::read(clip).unwrap())
-        .finish();
-    let head = format!(
-        "POST /api/videos HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let (status, answer) = http(addr, &head, &body);
-    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&answer));
-    // Wait for it, one at a time: upload order is the channel's order.
-    let id: serde_json::Value = serde_json::from_slice(&answer).unwrap();
-    let id = id["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while http_get(addr, &format!("/api/videos/{id}"))["status"] != "ready" {
-        assert!(Instant::now() < deadline, "the clip was not ready in time");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_listed(addr: SocketAddr, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http_get(addr, "/api/channels/main")["items"]
-        .as_array()
-        .map(Vec::len)
-        != Some(n)
-    {
-        assert!(Instant::now() < deadline, "main never listed {n} items");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// VmRSS of a process, in bytes.
-fn vm_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .unwrap()
-        * 1024
-}
-
-/// The 1-minute load average (other work on the machine skews the tail).
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|t| t.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
-}
-
-fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(0, |n| n.get())
-}
-
-/// The soft limit on open files (`ulimit -n`).
-fn open_file_limit() -> u64 {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3).map(str::to_string))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024)
 }

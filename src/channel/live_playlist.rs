@@ -268,8 +268,8 @@ mod tests {
                 "ts/0/a/360p/seg00000.ts",
                 "ts/0/a/360p/seg00001.ts",
                 "ts/0/a/360p/seg00002.ts",
-                "shift/0/a/360p/seg00003.m4s",
-                "shift/0/a/360p/seg00004.m4s",
+                "ts/0/a/360p/seg00003.ts",
+                "ts/0/a/360p/seg00004.ts",
                 "ts/12000/b/360p/seg00000.ts",
             ]
         );

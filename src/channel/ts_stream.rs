@@ -5,7 +5,8 @@
 //! ```text
 //! schedule.at(now) ─► item, its rung nearest the asked height, the segment playing now
 //!   loop: wait until the segment starts within LEAD of the wall clock
-//!         read init + segment ─► engine::ts_remux (one muxer for the whole stream) ─► writer
+//!         the segment demuxed (SegmentCache: once for every viewer)
+//!           ─► engine::ts_remux (this stream's muxer, for the whole stream) ─► writer
 //!         next segment; at an item's end, whatever the schedule plays next
 //! ```
 //!
@@ -16,15 +17,18 @@
 //! reader that stops reading blocks this thread (no CPU, bounded memory) and a reader that
 //! goes away ends it. A channel that plays its list once ends the stream with its run.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
 
 use super::hub::Channels;
 use super::live_playlist::ItemMedia;
 use super::schedule::NowPlaying;
-use crate::engine::ts_remux::TsRemuxer;
+use crate::engine::ts_remux::{Demuxed, TsRemuxer};
 use crate::live::stream::ChannelWriter;
 use crate::time::Ts90k;
 
@@ -33,6 +37,12 @@ use crate::time::Ts90k;
 pub const LEAD: Duration = Duration::from_millis(3_000);
 /// How often a waiting stream looks whether its reader is gone.
 const POLL: Duration = Duration::from_millis(200);
+/// Demuxed segments kept for the streams of every channel: viewers of a channel and rung
+/// play the same few segments at once (now, and up to [`LEAD`] ahead).
+const CACHED_SEGMENTS: usize = 32;
+
+/// The segments the streams play, demuxed once for all of them (`SegmentCache`).
+static SEGMENTS: LazyLock<SegmentCache> = LazyLock::new(|| SegmentCache::new(CACHED_SEGMENTS));
 
 /// Why a stream ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -136,8 +146,8 @@ impl TsStream {
                 continue;
             }
             self.wait_until(start_ms.saturating_sub(LEAD.as_millis() as u64), out)?;
-            let bytes = match std::fs::read(dir.join(&segment.uri)) {
-                Ok(b) => b,
+            let demuxed = match SEGMENTS.get(&dir.join(&segment.uri), init.as_deref()) {
+                Ok(d) => d,
                 Err(e) => {
                     log::warn!(
                         "channel {}: reading {media_id}/{}: {e}",
@@ -148,7 +158,7 @@ impl TsStream {
                     continue;
                 }
             };
-            match remux.push(init.as_deref(), &bytes, offset) {
+            match remux.push_demuxed(&demuxed, offset) {
                 Ok(ts) => out.write_all(&ts).map_err(|_| Ended::ReaderGone)?,
                 Err(e) => log::warn!(
                     "channel {}: remuxing {media_id}/{}: {e}",
@@ -173,5 +183,134 @@ impl TsStream {
             }
             std::thread::sleep(POLL.min(Duration::from_millis(at_ms - now)));
         }
+    }
+}
+
+/// The last `capacity` segments demuxed, by file: demuxing a segment (libavformat opens it
+/// and probes its streams, decoding a frame or two) costs far more than muxing it, and
+/// every viewer of a channel and rung needs the same segment at about the same time.
+/// Segments never change in place; the key still carries the file's size and
+/// modification time, so a rewritten file is demuxed anew. Two streams that ask for the
+/// same segment at once wait for one demux.
+pub struct SegmentCache {
+    capacity: usize,
+    inner: Mutex<Slots>,
+}
+
+type Key = (PathBuf, u64, Option<SystemTime>);
+/// A demuxed segment, or the demux under way (its lock held by the demuxing stream).
+type Slot = Arc<Mutex<Option<Arc<Demuxed>>>>;
+
+#[derive(Default)]
+struct Slots {
+    by_key: HashMap<Key, Slot>,
+    /// Keys, oldest first.
+    order: VecDeque<Key>,
+    demuxed: u64,
+}
+
+impl SegmentCache {
+    pub fn new(capacity: usize) -> SegmentCache {
+        SegmentCache {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Slots::default()),
+        }
+    }
+
+    /// The segment at `path` (of the item whose init segment is `init`), demuxed.
+    pub fn get(&self, path: &Path, init: Option<&[u8]>) -> Result<Arc<Demuxed>, String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+        let slot = {
+            let mut slots = self.inner.lock();
+            match slots.by_key.get(&key) {
+                Some(slot) => slot.clone(),
+                None => {
+                    let slot = Slot::default();
+                    slots.by_key.insert(key.clone(), slot.clone());
+                    slots.order.push_back(key);
+                    while slots.order.len() > self.capacity {
+                        let old = slots.order.pop_front().expect("not empty");
+                        slots.by_key.remove(&old);
+                    }
+                    slot
+                }
+            }
+        };
+        let mut done = slot.lock();
+        if let Some(demuxed) = done.as_ref() {
+            return Ok(demuxed.clone());
+        }
+        // A failure is not kept: the next stream tries again.
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let demuxed = Arc::new(Demuxed::new(init, &bytes).map_err(|e| e.to_string())?);
+        *done = Some(demuxed.clone());
+        self.inner.lock().demuxed += 1;
+        Ok(demuxed)
+    }
+
+    /// How many demuxes it has done (tests).
+    pub fn demuxed(&self) -> u64 {
+        self.inner.lock().demuxed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sample::{write_sample, SampleSpec};
+    use crate::engine::{transcode, CancelToken, TranscodeOptions};
+
+    /// A 180p rung of 1 s fMP4 segments: its directory.
+    fn rung(dir: &Path) -> PathBuf {
+        let clip = dir.join("clip.mp4");
+        let spec = SampleSpec {
+            width: 320,
+            height: 180,
+            seconds: 2.0,
+            ..SampleSpec::default()
+        };
+        write_sample(&clip, &spec).unwrap();
+        let opts = TranscodeOptions {
+            heights: Some(vec![180]),
+            segment_seconds: 1.0,
+            ..TranscodeOptions::default()
+        };
+        transcode(&clip, &dir.join("item"), &opts, &mut |_| {}, &CancelToken::new()).unwrap();
+        dir.join("item").join("180p")
+    }
+
+    #[test]
+    fn streams_share_a_demuxed_segment_and_mux_what_they_muxed_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rung = rung(tmp.path());
+        let init = std::fs::read(rung.join("init.mp4")).unwrap();
+        let (first, second) = (rung.join("seg00000.m4s"), rung.join("seg00001.m4s"));
+        let cache = SegmentCache::new(1);
+
+        let a = cache.get(&first, Some(&init)).unwrap();
+        let b = cache.get(&first, Some(&init)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "the second stream gets the same demux");
+        assert_eq!(cache.demuxed(), 1);
+        assert!(a.size() > 0);
+
+        // Two streams of the same segments: byte for byte what one alone made before.
+        let mut alone = TsRemuxer::new();
+        let mut shared = [TsRemuxer::new(), TsRemuxer::new()];
+        // The item from 12 s, then its first segment again as the item's next run at 15 s.
+        for (path, at) in [(&first, 12.0), (&second, 12.0), (&first, 15.0)] {
+            let offset = Ts90k::from_secs(at);
+            let bytes = std::fs::read(path).unwrap();
+            let expected = alone.push(Some(&init), &bytes, offset).unwrap();
+            let demuxed = cache.get(path, Some(&init)).unwrap();
+            for remux in &mut shared {
+                assert_eq!(remux.push_demuxed(&demuxed, offset).unwrap(), expected);
+            }
+        }
+        // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.
+        assert_eq!(cache.demuxed(), 3);
+
+        assert!(cache.get(&rung.join("seg09999.m4s"), Some(&init)).is_err());
+        assert_eq!(cache.demuxed(), 3, "a missing file is not a demux");
     }
 }

@@ -17,10 +17,15 @@
 //! `h264_mp4toannexb` is kept out (it would repeat the first item's). AAC gets ADTS
 //! headers from the muxer, from the AudioSpecificConfig of the first item (every ladder's
 //! audio is AAC-LC stereo 48 kHz, so it is the same for all).
+//!
+//! Demuxing ([`Demuxed`]: the bytes in Annex B, timestamps in 90 kHz) and muxing
+//! ([`TsRemuxer::push_demuxed`]) are apart: a segment demuxed once feeds any number of
+//! streams, each with its own muxer.
 
 use std::io::Cursor;
 
-use ffmpeg_next::{format, media, Packet, Rational};
+use ffmpeg_next::{codec, format, media, packet, Packet, Rational};
+use parking_lot::Mutex;
 
 use super::error::{EngineError, Result};
 use super::ffi;
@@ -42,26 +47,35 @@ struct Muxer {
     /// Output stream of the video, and of the audio when the stream has audio.
     video: usize,
     audio: Option<usize>,
-    /// The last DTS written on each output stream (muxer time base).
+    /// The last DTS written on the video and the audio stream (muxer time base).
     last_dts: [Option<i64>; 2],
 }
 
-impl Default for TsRemuxer {
-    fn default() -> Self {
-        Self::new()
-    }
+/// One media segment demuxed, ready for any number of streams to mux: what
+/// [`TsRemuxer::push_demuxed`] takes. Demuxing is most of the work of a segment, and it is
+/// the same for every viewer of a channel (`channel::ts_stream` shares it).
+pub struct Demuxed {
+    /// The item's stream parameters (video, audio), for a muxer that opens on this
+    /// segment. A mutex only to make them shareable across threads (they are `Send`).
+    params: Mutex<(codec::Parameters, Option<codec::Parameters>)>,
+    samples: Vec<Sample>,
 }
 
-impl TsRemuxer {
-    pub fn new() -> TsRemuxer {
-        TsRemuxer { muxer: None }
-    }
+/// A packet of a demuxed segment, timestamps at the segment's own (no offset yet).
+struct Sample {
+    video: bool,
+    /// H.264 in Annex B (with the SPS/PPS before a keyframe), or the raw AAC frame.
+    data: Vec<u8>,
+    pts: Option<Ts90k>,
+    dts: Option<Ts90k>,
+    duration: Ts90k,
+    flags: packet::Flags,
+}
 
-    /// Remuxes one media segment of an item: an fMP4 one with `init`, that item's init
-    /// segment, or an MPEG-TS one (`init` `None`: a `format=ts` ladder); its timestamps
-    /// move by `offset`. Returns the MPEG-TS bytes this produced (whole 188-byte packets;
-    /// the first call's start with the PAT/PMT).
-    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
+impl Demuxed {
+    /// Demuxes `segment` of an item: an fMP4 one with `init`, that item's init segment,
+    /// or an MPEG-TS one (`init` `None`: a `format=ts` ladder, Annex B already).
+    pub fn new(init: Option<&[u8]>, segment: &[u8]) -> Result<Demuxed> {
         let mut bytes = Vec::with_capacity(init.map_or(0, <[u8]>::len) + segment.len());
         bytes.extend_from_slice(init.unwrap_or_default());
         bytes.extend_from_slice(segment);
@@ -79,64 +93,117 @@ impl TsRemuxer {
             .best(media::Type::Video)
             .ok_or(EngineError::NoVideoStream)?;
         let (video_index, video_tb) = (video_in.index(), video_in.time_base());
+        let video_params = video_in.parameters();
         let audio_in = input
             .streams()
             .best(media::Type::Audio)
-            .map(|s| (s.index(), s.time_base()));
+            .map(|s| (s.index(), s.time_base(), s.parameters()));
         // MPEG-TS input is Annex B with its parameter sets in band already.
         let sets = init.and_then(parameter_sets);
         let annex_b_already = init.is_none();
-        if self.muxer.is_none() {
-            self.muxer = Some(Muxer::open(&input, video_index, audio_in.map(|a| a.0))?);
-        }
-        let muxer = self.muxer.as_mut().expect("opened above");
-        let out_video_tb = muxer.output.stream(muxer.video).expect("video").time_base();
-        let out_audio = muxer
-            .audio
-            .map(|i| (i, muxer.output.stream(i).expect("audio").time_base()));
+        let length_size = sets.as_ref().map_or(4, |s| s.0);
+        let mut samples = Vec::new();
         for (stream, packet) in input.packets() {
-            let (out_index, in_tb, out_tb) = if stream.index() == video_index {
-                (muxer.video, video_tb, out_video_tb)
-            } else if let (Some((a_in, a_tb)), Some((a_out, a_out_tb))) = (audio_in, out_audio) {
-                if stream.index() != a_in {
+            let (video, in_tb) = if stream.index() == video_index {
+                (true, video_tb)
+            } else if let Some((a_in, a_tb, _)) = &audio_in {
+                if stream.index() != *a_in {
                     continue;
                 }
-                (a_out, a_tb, a_out_tb)
+                (false, *a_tb)
             } else {
                 continue;
             };
             let Some(data) = packet.data() else { continue };
-            let mut out = if out_index == muxer.video && !annex_b_already {
+            let data = if video && !annex_b_already {
                 let mut annexb = Vec::with_capacity(data.len() + 64);
                 if packet.is_key() {
                     if let Some((length_size, prefix)) = &sets {
                         annexb.extend(to_annex_b(prefix, *length_size)?);
                     }
                 }
-                let length_size = sets.as_ref().map_or(4, |s| s.0);
                 annexb.extend(to_annex_b(data, length_size)?);
-                Packet::copy(&annexb)
+                annexb
             } else {
-                Packet::copy(data)
+                data.to_vec()
             };
-            // Segment time base → 90 kHz, moved onto the stream's timeline, → the muxer's.
-            let shift =
-                |ts: Option<i64>| ts.map(|t| (Ts90k::from_time_base(t, in_tb) + offset).to_time_base(out_tb));
-            let dts = shift(packet.dts());
+            let ts = |t: Option<i64>| t.map(|t| Ts90k::from_time_base(t, in_tb));
+            samples.push(Sample {
+                video,
+                data,
+                pts: ts(packet.pts()),
+                dts: ts(packet.dts()),
+                duration: Ts90k::from_time_base(packet.duration(), in_tb),
+                flags: packet.flags(),
+            });
+        }
+        Ok(Demuxed {
+            params: Mutex::new((video_params, audio_in.map(|a| a.2))),
+            samples,
+        })
+    }
+
+    /// Bytes of media it holds.
+    pub fn size(&self) -> usize {
+        self.samples.iter().map(|s| s.data.len()).sum()
+    }
+}
+
+impl Default for TsRemuxer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TsRemuxer {
+    pub fn new() -> TsRemuxer {
+        TsRemuxer { muxer: None }
+    }
+
+    /// Remuxes one media segment of an item (`init` is that item's init segment); its
+    /// timestamps move by `offset`. Returns the MPEG-TS bytes this produced (whole
+    /// 188-byte packets; the first call's start with the PAT/PMT).
+    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
+        self.push_demuxed(&Demuxed::new(init, segment)?, offset)
+    }
+
+    /// [`TsRemuxer::push`] of a segment already demuxed.
+    pub fn push_demuxed(&mut self, segment: &Demuxed, offset: Ts90k) -> Result<Vec<u8>> {
+        if self.muxer.is_none() {
+            let params = segment.params.lock();
+            self.muxer = Some(Muxer::open(&params.0, params.1.as_ref())?);
+        }
+        let muxer = self.muxer.as_mut().expect("opened above");
+        let out_video_tb = muxer.output.stream(muxer.video).expect("video").time_base();
+        let out_audio = muxer
+            .audio
+            .map(|i| (i, muxer.output.stream(i).expect("audio").time_base()));
+        for sample in &segment.samples {
+            let (out_index, out_tb) = match (sample.video, out_audio) {
+                (true, _) => (muxer.video, out_video_tb),
+                (false, Some(audio)) => audio,
+                (false, None) => continue,
+            };
+            let mut out = Packet::copy(&sample.data);
+            // Segment time base → 90 kHz (done once, in `Demuxed::new`), moved onto the
+            // stream's timeline, → the muxer's.
+            let shift = |ts: Option<Ts90k>| ts.map(|t| (t + offset).to_time_base(out_tb));
+            let dts = shift(sample.dts);
             // Items overlap by a few AAC frames (an item's audio runs up to ~75 ms past its
             // last video frame, into the next item's slot): the next item's first packets
-            // would go back in time, which the muxer refuses. They are dropped.
-            let last = &mut muxer.last_dts[out_index.min(1)];
+            // would go back in time, which the muxer refuses (and the rest of the segment
+            // was lost with them). They are dropped.
+            let last = &mut muxer.last_dts[usize::from(!sample.video)];
             if let (Some(d), Some(l)) = (dts, *last) {
                 if d <= l {
                     continue;
                 }
             }
             *last = dts.or(*last);
-            out.set_pts(shift(packet.pts()));
+            out.set_pts(shift(sample.pts));
             out.set_dts(dts);
-            out.set_duration(Ts90k::from_time_base(packet.duration(), in_tb).to_time_base(out_tb));
-            out.set_flags(packet.flags());
+            out.set_duration(sample.duration.to_time_base(out_tb));
+            out.set_flags(sample.flags);
             out.set_stream(out_index);
             out.write_interleaved(&mut muxer.output)
                 .map_err(EngineError::ffmpeg("writing MPEG-TS"))?;
@@ -159,20 +226,19 @@ impl TsRemuxer {
 }
 
 impl Muxer {
-    /// An mpegts muxer with the streams of `input`: H.264 without its global header (the
-    /// parameter sets go in band), AAC with its AudioSpecificConfig (for ADTS).
-    fn open(input: &format::context::Input, video: usize, audio: Option<usize>) -> Result<Muxer> {
+    /// An mpegts muxer with the streams of the first segment: H.264 without its global
+    /// header (the parameter sets go in band), AAC with its AudioSpecificConfig (for ADTS).
+    fn open(video: &codec::Parameters, audio: Option<&codec::Parameters>) -> Result<Muxer> {
         let buffer = SharedBuffer::default();
         let io = format::context::StreamIo::from_write(buffer.clone())
             .map_err(EngineError::ffmpeg("creating the MPEG-TS writer"))?;
         let mut output = format::output_to_stream(io, None, Some("mpegts"))
             .map_err(EngineError::ffmpeg("creating the MPEG-TS muxer"))?;
-        let mut add = |index: usize| -> Result<usize> {
-            let params = input.stream(index).expect("index from the input").parameters();
+        let mut add = |params: &codec::Parameters| -> Result<usize> {
             let mut st = output
                 .add_stream(ffmpeg_next::encoder::find(params.id()))
                 .map_err(EngineError::ffmpeg("adding an MPEG-TS stream"))?;
-            st.set_parameters(params);
+            st.set_parameters(params.clone());
             st.set_time_base(Rational(1, 90_000));
             Ok(st.index())
         };
