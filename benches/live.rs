@@ -43,19 +43,21 @@
 //! | `REEL_BENCH_REUSE_STEPS` | `16,32,...,512` | k tried for re-used sessions |
 //! | `REEL_BENCH_QUIET` | 20 | seconds to wait for a quiet machine before a step |
 
-use std::error::Error;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+mod common;
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{accepted_id, cpu_model, cpu_seconds, machine_busy, upload_form, wait_quiet, Res, Server};
+
 use reel::engine::ladder::{self, AUDIO_BITRATE, CRF};
 use reel::engine::sample::{write_sample, SampleSpec};
 use serde_json::{json, Value};
-
-type Res<T> = Result<T, Box<dyn Error>>;
 
 const REEL: &str = env!("CARGO_BIN_EXE_reel");
 const HEIGHT: u32 = 360;
@@ -121,7 +123,7 @@ fn main() -> Res<()> {
         cpu_model()
     );
 
-    let server = Server::start(
+    let server = start_server(
         &dir,
         &lib,
         &["--max-live-encoders", "64", "--max-live-sessions", "1000"],
@@ -532,48 +534,16 @@ fn follow(mut s: HttpStream, w: Arc<Mutex<Watch>>) {
 
 // ---- the server ------------------------------------------------------------------------------
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    pid: u32,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `reel serve` over `dir/media` with `lib` as its library.
+fn start_server(dir: &Path, lib: &Path, extra: &[&str]) -> Res<Server> {
+    let media = dir.join("media");
+    let mut args = vec![OsStr::new("--media"), media.as_os_str()];
+    args.extend([OsStr::new("--library"), lib.as_os_str()]);
+    args.extend(extra.iter().map(OsStr::new));
+    Server::start(Path::new(REEL), dir, &args)
 }
 
 impl Server {
-    fn start(dir: &Path, lib: &Path, extra: &[&str]) -> Res<Server> {
-        let log = std::fs::File::create(dir.join("server.log"))?;
-        let mut child = Command::new(REEL)
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-demo", "--media"])
-            .arg(dir.join("media"))
-            .arg("--library")
-            .arg(lib)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while lines.read_line(&mut line)? > 0 {
-            if let Some(a) = line.trim().strip_prefix("listening on http://") {
-                let addr = a.parse()?;
-                let pid = child.id();
-                // Keep its stdout open (a closed pipe is fine for reel, but keep it tidy).
-                std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-                return Ok(Server { child, addr, pid });
-            }
-            line.clear();
-        }
-        Err("reel serve did not say where it listens".into())
-    }
-
     fn request(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Res<(u16, Vec<u8>)> {
         let mut s = TcpStream::connect(self.addr)?;
         write!(
@@ -673,33 +643,12 @@ impl Server {
 
     /// Uploads `src` with a 360p rung in 1 s fMP4 segments; returns the ready video's id.
     fn upload_ladder(&self, src: &Path) -> Res<String> {
-        let boundary = "reel-bench-boundary";
-        let mut body = Vec::new();
-        for (k, v) in [("heights", HEIGHT.to_string()), ("segment_seconds", "1".into())] {
-            write!(
-                body,
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            )?;
-        }
-        write!(
-            body,
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"source.mp4\"\r\nContent-Type: video/mp4\r\n\r\n"
+        let (content_type, body) = upload_form(
+            src,
+            &[("heights", HEIGHT.to_string()), ("segment_seconds", "1".into())],
         )?;
-        body.extend(std::fs::read(src)?);
-        write!(body, "\r\n--{boundary}--\r\n")?;
-        let (status, bytes) = self.request(
-            "POST",
-            "/api/videos",
-            &format!("multipart/form-data; boundary={boundary}"),
-            &body,
-        )?;
-        if status != 202 {
-            return Err(format!("upload: {status} {}", String::from_utf8_lossy(&bytes)).into());
-        }
-        let id = serde_json::from_slice::<Value>(&bytes)?["id"]
-            .as_str()
-            .ok_or("no id")?
-            .to_string();
+        let (status, bytes) = self.request("POST", "/api/videos", &content_type, &body)?;
+        let id = accepted_id(status, &bytes)?;
         let t = Instant::now();
         loop {
             let v = self.json("GET", &format!("/api/videos/{id}"), Value::Null)?;
@@ -1090,59 +1039,6 @@ fn children(mut b: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
         b = &b[size..];
         Some((kind, body))
     })
-}
-
-// ---- the machine -----------------------------------------------------------------------------
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let rest = &stat[stat.rfind(')').map(|i| i + 2).unwrap_or(0)..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
-}
-
-/// CPU seconds the whole machine has been busy (all cores), from `/proc/stat`.
-fn machine_busy() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let cpu = stat.lines().next().unwrap_or("");
-    let v: Vec<f64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    (v.iter().take(8).sum::<f64>() - v.get(3).unwrap_or(&0.0) - v.get(4).unwrap_or(&0.0)) / 100.0
-}
-
-/// Waits up to `patience` seconds for the rest of the machine to use under 0.25 cores.
-fn wait_quiet(patience: f64, ours: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs_f64(patience);
-    loop {
-        let (m0, o0) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
-        std::thread::sleep(Duration::from_secs(1));
-        let (m1, o1) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
-        let other = (m1 - m0) - (o1 - o0);
-        if other < 0.25 || Instant::now() > deadline {
-            if other >= 0.25 {
-                eprintln!("note: the machine is not quiet ({other:.2} cores busy elsewhere)");
-            }
-            return;
-        }
-    }
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 /// "median [min–max]" of milliseconds.
