@@ -29,7 +29,7 @@ fn traffic_footage_at_12_5_fps_makes_a_clean_ladder() {
     let state = state.unwrap();
     let checked = check_ladder(&out, &src, 4.0);
     assert_eq!(checked.len(), 2);
-    assert_eq!(checked[0].segments, 8, "30.2 s in 4 s segments");
+    assert_eq!(checked[0].segments, 10, "30.2 s: 1, 1, 2 s, six of 4 s, 2.2 s");
     assert!((state.duration - 30.2).abs() < 0.1, "{}", state.duration);
     assert!((state.renditions[0].frame_rate - 12.5).abs() < 0.01);
 }

@@ -92,7 +92,8 @@ export function setupPlayer(hooks = {}) {
 
   function maybeAttach() {
     if (attached || !video || video.status === 'failed') return;
-    if (!video.renditions?.length) {
+    // The master playlist exists once every rendition lists a segment (docs/api.md).
+    if (!video.renditions?.length || video.renditions.some((r) => !r.segments?.length)) {
       setNote(video.status === 'queued' ? 'Queued: waiting for a worker…' : 'Processing: waiting for the first segments…', 'info');
       return;
     }
@@ -198,10 +199,12 @@ export function setupPlayer(hooks = {}) {
         // Playlists and segments of a video still processing may not exist yet: try again.
         const v = video;
         const at = el.currentTime;
+        const resume = wantPlay || !el.paused;
         teardown({ keepVideo: true });
         setNote('Waiting for the server…', 'info');
         retry = setTimeout(() => {
           if (video !== v && video?.id !== v.id) return;
+          wantPlay = resume;
           maybeAttach();
           if (at > 0) el.currentTime = at;
         }, RETRY_MS);
