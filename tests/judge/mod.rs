@@ -184,14 +184,8 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
         last_end += frame;
         let mut total = 0.0;
         let expected = segment_starts(segment_seconds, media.segments.len() + 1);
+        assert_within_target_duration(&media);
         for (i, seg) in media.segments.iter().enumerate() {
-            assert!(
-                f64::from(seg.duration).round() <= media.target_duration as f64,
-                "{}: EXTINF {} over TARGETDURATION {}",
-                seg.uri,
-                seg.duration,
-                media.target_duration
-            );
             let measured = if i + 1 < starts.len() {
                 starts[i + 1] - starts[i]
             } else {
@@ -227,6 +221,20 @@ pub fn check_ladder(dir: &Path, source: &Path, segment_seconds: f64) -> Vec<Chec
         });
     }
     out
+}
+
+/// RFC 8216 §4.3.3.1: every EXTINF, rounded to the nearest integer, is at most
+/// EXT-X-TARGETDURATION.
+pub fn assert_within_target_duration(media: &MediaPlaylist) {
+    for s in &media.segments {
+        assert!(
+            f64::from(s.duration).round() <= media.target_duration as f64,
+            "{}: EXTINF {} over TARGETDURATION {}",
+            s.uri,
+            s.duration,
+            media.target_duration
+        );
+    }
 }
 
 /// The first `n` segment start times (seconds) that docs/api.md promises for

@@ -35,6 +35,7 @@ pub fn check_ladder(server: &Server, video: &serde_json::Value) -> usize {
         };
         assert!(media.end_list, "a ready playlist ends with ENDLIST");
         assert_eq!(media.playlist_type, Some(MediaPlaylistType::Vod));
+        crate::judge::assert_within_target_duration(&media);
         let listed: f64 = media.segments.iter().map(|s| f64::from(s.duration)).sum();
         assert!(
             (listed - duration).abs() < 0.1,

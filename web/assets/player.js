@@ -201,10 +201,12 @@ export function setupPlayer(hooks = {}) {
         // Playlists and segments of a video still processing may not exist yet: try again.
         const v = video;
         const at = el.currentTime;
+        const resume = wantPlay || !el.paused;
         teardown({ keepVideo: true });
         setNote('Waiting for the server…', 'info');
         retry = setTimeout(() => {
           if (video !== v && video?.id !== v.id) return;
+          wantPlay = resume;
           maybeAttach();
           if (at > 0) el.currentTime = at;
         }, RETRY_MS);

@@ -1,0 +1,141 @@
+//! What `benches/first_segment.rs` needs of a real `reel serve`: the server process and
+//! the machine's load (`/proc`), so that the bench says how busy the rest of the machine was.
+
+#![allow(dead_code)]
+
+use std::error::Error;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub type Res<T> = Result<T, Box<dyn Error>>;
+
+/// A `POST /api/videos` body: the text `fields`, then `src` as the file part. Returns
+/// the Content-Type (with its boundary) and the body.
+pub fn upload_form(src: &Path, fields: &[(&str, String)]) -> Res<(String, Vec<u8>)> {
+    let boundary = "reel-bench-boundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        )?;
+    }
+    write!(
+        body,
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"source.mp4\"\r\nContent-Type: video/mp4\r\n\r\n"
+    )?;
+    body.extend(std::fs::read(src)?);
+    write!(body, "\r\n--{boundary}--\r\n")?;
+    Ok((format!("multipart/form-data; boundary={boundary}"), body))
+}
+
+/// The id of the video an upload's answer accepted (a `202`), or the answer as an error.
+pub fn accepted_id(status: u16, body: &[u8]) -> Res<String> {
+    if status != 202 {
+        return Err(format!("upload: {status} {}", String::from_utf8_lossy(body)).into());
+    }
+    let v: serde_json::Value = serde_json::from_slice(body)?;
+    Ok(v["id"].as_str().ok_or("no id")?.to_string())
+}
+
+// ---- the server ------------------------------------------------------------------------------
+
+/// A `reel serve` child process on an ephemeral port, killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub pid: u32,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `bin serve --bind 127.0.0.1:0` with `args`; its log goes to
+    /// `dir/server.log`.
+    pub fn start<A: AsRef<OsStr>>(bin: &Path, dir: &Path, args: &[A]) -> Res<Server> {
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let mut child = Command::new(bin)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        while lines.read_line(&mut line)? > 0 {
+            if let Some(a) = line.trim().strip_prefix("listening on http://") {
+                let addr = a.parse()?;
+                let pid = child.id();
+                // Keep its stdout open (a closed pipe is fine for reel, but keep it tidy).
+                std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+                return Ok(Server { child, addr, pid });
+            }
+            line.clear();
+        }
+        Err("reel serve did not say where it listens".into())
+    }
+}
+
+// ---- the machine -----------------------------------------------------------------------------
+
+/// CPU seconds (user + system) a process has used.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let rest = &stat[stat.rfind(')').map(|i| i + 2).unwrap_or(0)..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
+}
+
+/// CPU seconds the whole machine has been busy (all cores), from `/proc/stat`.
+pub fn machine_busy() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or("");
+    let v: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    (v.iter().take(8).sum::<f64>() - v.get(3).unwrap_or(&0.0) - v.get(4).unwrap_or(&0.0)) / 100.0
+}
+
+/// Waits up to `patience` seconds for the rest of the machine to use under 0.25 cores.
+pub fn wait_quiet(patience: f64, ours: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs_f64(patience);
+    loop {
+        let (m0, o0) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
+        std::thread::sleep(Duration::from_secs(1));
+        let (m1, o1) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
+        let other = (m1 - m0) - (o1 - o0);
+        if other < 0.25 || Instant::now() > deadline {
+            if other >= 0.25 {
+                eprintln!("note: the machine is not quiet ({other:.2} cores busy elsewhere)");
+            }
+            return;
+        }
+    }
+}
+
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
