@@ -103,21 +103,22 @@ fn library_files_join_main_after_the_uploads_and_follow_the_folder() {
         .log_text()
         .contains("\"broken.mp4\" is left out of channels"));
 
-    // mpv's way in: the live playlist reaches the library items' own segments, retimed.
+    // mpv's way in: the live playlist reaches the library items' own segments, remuxed
+    // onto the channel timeline (a new item joins after the schedule's fixed 12 s).
     let a_id = media_id(&items[1]);
     let uri = wait_for(
         "live.m3u8 to list a library segment",
-        Duration::from_secs(20),
+        Duration::from_secs(45),
         || {
             let text = server.get("/channels/main/live/180.m3u8").text();
             text.lines()
-                .find(|l| l.starts_with("shift/") && l.contains(&format!("/{a_id}/")))
+                .find(|l| l.starts_with("ts/") && l.contains(&format!("/{a_id}/")))
                 .map(str::to_string)
         },
     );
     let segment = server.get(&format!("/channels/main/live/{uri}"));
     assert_eq!(segment.status, 200, "{uri}");
-    assert_eq!(segment.header("content-type"), Some("video/iso.segment"));
+    assert_eq!(segment.header("content-type"), Some("video/mp2t"));
 
     // The folder decides: DELETE is refused with a sentence...
     let res = server.request("DELETE", &format!("/api/videos/{a_id}"), &[], b"");

@@ -213,7 +213,7 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
 /// the bound below allows (docs/channels.md).
 #[test]
 fn vlc_plays_the_live_playlist_across_item_boundaries() {
-    if !have("cvlc") {
+    if !have_vlc() {
         assert!(std::env::var_os("CI").is_none(), "cvlc is absent (vlc-bin)");
         eprintln!("skipping: VLC is not installed");
         return;

@@ -186,6 +186,14 @@ pub fn unix_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Whether VLC is installed (`cvlc --version` cannot tell: VLC refuses to run as root).
+pub fn have_vlc() -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v cvlc"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// VLC (`cvlc`, its oldrc interface) plays `url` for `secs`, then prints its statistics
 /// (decoded, displayed and lost frames). VLC refuses to run as root: then as `nobody`.
 fn vlc_stats(url: &str, secs: f64) -> String {

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::*;
-use super::{vlc_counts, vlc_stats};
+use super::{have_vlc, vlc_counts, vlc_stats};
 use crate::util::clips::have;
 
 /// Packets read; panics on lost sync or a continuity counter that jumps.
@@ -93,7 +93,7 @@ fn stream_ts_runs_on_across_items_in_real_time_and_players_take_it() {
             (out, std::fs::read_to_string(&log).unwrap_or_default())
         })
     });
-    let vlc = have("cvlc").then(|| {
+    let vlc = have_vlc().then(|| {
         let url = url.clone();
         std::thread::spawn(move || vlc_stats(&url, secs))
     });
