@@ -331,28 +331,15 @@ async fn remuxed(
     };
     let segment = state.media_root.open(&RelPath::parse(&source)?)?;
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        use std::io::Read;
-        let read = |mut f: std::fs::File| -> Result<Vec<u8>, ApiError> {
-            let mut buf = Vec::new();
-            f.read_to_end(&mut buf)
-                .map_err(|e| ApiError::internal("reading a segment", e))?;
-            Ok(buf)
-        };
-        let init = init.map(read).transpose()?;
-        let segment = read(segment)?;
+        let init = init.map(read_segment).transpose()?;
+        let segment = read_segment(segment)?;
         let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
         crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, offset)
             .map_err(|e| ApiError::internal("remuxing a segment", e))
     })
     .await
     .map_err(|e| ApiError::internal("remuxing a segment", e))??;
-    state
-        .metrics
-        .served(super::media::Area::Media, bytes.len() as u64);
-    Ok(HttpResponse::Ok()
-        .content_type("video/mp2t")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(bytes))
+    Ok(segment_response(&state, "video/mp2t", bytes))
 }
 
 /// A ladder segment moved onto the channel timeline.
@@ -373,15 +360,8 @@ async fn shifted(
     let init = state.media_root.open(&init_rel)?;
     let segment = state.media_root.open(&rel)?;
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        use std::io::Read;
-        let read = |mut f: std::fs::File| -> Result<Vec<u8>, ApiError> {
-            let mut buf = Vec::new();
-            f.read_to_end(&mut buf)
-                .map_err(|e| ApiError::internal("reading a segment", e))?;
-            Ok(buf)
-        };
-        let init = read(init)?;
-        let mut segment = read(segment)?;
+        let init = read_segment(init)?;
+        let mut segment = read_segment(segment)?;
         let scales =
             retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
         retime::shift(&mut segment, &scales, offset_ms)
@@ -399,13 +379,27 @@ async fn shifted(
     })
     .await
     .map_err(|e| ApiError::internal("retiming a segment", e))??;
+    Ok(segment_response(&state, "video/iso.segment", bytes))
+}
+
+/// A whole ladder segment (or init segment), read on a blocking thread.
+fn read_segment(mut file: std::fs::File) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)
+        .map_err(|e| ApiError::internal("reading a segment", e))?;
+    Ok(buf)
+}
+
+/// A channel segment: the same bytes for the same URI forever, counted as media served.
+fn segment_response(state: &AppState, content_type: &'static str, bytes: Vec<u8>) -> HttpResponse {
     state
         .metrics
         .served(super::media::Area::Media, bytes.len() as u64);
-    Ok(HttpResponse::Ok()
-        .content_type("video/iso.segment")
+    HttpResponse::Ok()
+        .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(bytes))
+        .body(bytes)
 }
 
 async fn watch_page(

@@ -84,6 +84,14 @@ fn the_live_playlist_slides_and_marks_each_item_boundary() {
         server.get(&format!("/channels/main/live/{}", after.uri)).body,
         seg.body
     );
+    // The fMP4 route of earlier playlists still answers, for players holding one.
+    let fmp4 = after.uri.replacen("ts/", "shift/", 1).replace(".ts", ".m4s");
+    let old = server.get(&format!("/channels/main/live/{fmp4}"));
+    assert_eq!(
+        (old.status, old.header("content-type")),
+        (200, Some("video/iso.segment")),
+        "{fmp4}"
+    );
     for hostile in [
         "ts/0/..%2f..%2fetc/passwd.ts",
         "ts/0/x/y/z/w.ts",
