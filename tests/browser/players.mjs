@@ -14,6 +14,8 @@
 //               as GET /media/{id}/master.m3u8 answers 200, and the video must still be
 //               `processing` then (its rung playlists are EVENT playlists);
 //   fmp4, ts    the ready ladders <fmp4-id> and <ts-id>.
+//   channel     channel `main` (those ready ladders) through `live.m3u8`: MPEG-TS segments
+//               remuxed on the fly; a live stream starts at the channel's moment, not at 0.
 // A player passes when playback begins within the first second (currentTime at its first
 // `playing` < 1 s), currentTime then advances by 1.5 s, the picture has a size, and no
 // player error, uncaught exception or console error came up. Every case and player is run
@@ -86,6 +88,7 @@ try {
   await runCase('processing', processingCase);
   await runCase('fmp4', () => readyCase('fmp4', fmp4Id));
   await runCase('ts', () => readyCase('ts', tsId));
+  await runCase('channel', channelCase);
 } catch (e) {
   failures.push(`the test itself: ${e.stack ?? e}`);
 } finally {
@@ -150,6 +153,19 @@ async function readyCase(format, id) {
     throw new Error(`video ${id} is ${video.status} ${video.format}, not a ready ${format} ladder`);
   }
   await judge(await openPlayers(format), format, `${baseUrl}/media/${id}/master.m3u8`);
+}
+
+/** Channel `main` (the ready uploads: an fMP4 and an MPEG-TS ladder) through its live
+ * playlist, whose segments are MPEG-TS remuxed on the fly: each player must play on. */
+async function channelCase() {
+  const deadline = Date.now() + MASTER_MS;
+  for (;;) {
+    const ch = await fetch(`${baseUrl}/api/channels/main`).then((r) => r.json());
+    if (ch.now && ch.items.length >= 2) break;
+    if (Date.now() > deadline) throw new Error(`channel main never played two items: ${JSON.stringify(ch)}`);
+    await sleep(250);
+  }
+  await judge(await openPlayers('channel'), 'channel', `${baseUrl}/channels/main/live.m3u8`);
 }
 
 /** A page per player on the test page, each with its library loaded and waiting. */
