@@ -35,10 +35,11 @@
 //! | `REEL_BENCH_BIN` | this build's `reel` | the `reel` binary to serve |
 //! | `REEL_BENCH_COMPARE` | none | another `reel` binary (an older build), timed in turn with the first as `reel (compare)` |
 
-// Its own helpers (a server with --demo off, upload forms, machine load): written beside
-// `common/mod.rs` at the same time; folding the two together is left for later.
-#[path = "common/first_segment.rs"]
 mod common;
+// Its own server launcher and upload forms, written beside `common/mod.rs` at the same
+// time; folding the two launchers together is left for later.
+#[path = "common/first_segment.rs"]
+mod first;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -47,7 +48,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{accepted_id, cpu_model, cpu_seconds, machine_busy, upload_form, wait_quiet, Res, Server};
+use common::{cpu_model, cpu_seconds, machine_busy, wait_quiet};
+use first::{accepted_id, upload_form, Res, Server};
 
 use reel::engine::ladder::{self, Rung, AUDIO_BITRATE, CRF};
 use reel::engine::sample::{write_sample, SampleSpec};

@@ -1,5 +1,5 @@
-//! What `benches/first_segment.rs` needs of a real `reel serve`: the server process and
-//! the machine's load (`/proc`), so that the bench says how busy the rest of the machine was.
+//! What `benches/first_segment.rs` needs of a real `reel serve` beyond `common/mod.rs`:
+//! its server process (the log kept for a failure) and the upload form.
 
 #![allow(dead_code)]
 
@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 pub type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -85,57 +84,4 @@ impl Server {
         }
         Err("reel serve did not say where it listens".into())
     }
-}
-
-// ---- the machine -----------------------------------------------------------------------------
-
-/// CPU seconds (user + system) a process has used.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let rest = &stat[stat.rfind(')').map(|i| i + 2).unwrap_or(0)..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
-}
-
-/// CPU seconds the whole machine has been busy (all cores), from `/proc/stat`.
-pub fn machine_busy() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let cpu = stat.lines().next().unwrap_or("");
-    let v: Vec<f64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    (v.iter().take(8).sum::<f64>() - v.get(3).unwrap_or(&0.0) - v.get(4).unwrap_or(&0.0)) / 100.0
-}
-
-/// Waits up to `patience` seconds for the rest of the machine to use under 0.25 cores.
-pub fn wait_quiet(patience: f64, ours: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs_f64(patience);
-    loop {
-        let (m0, o0) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
-        std::thread::sleep(Duration::from_secs(1));
-        let (m1, o1) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
-        let other = (m1 - m0) - (o1 - o0);
-        if other < 0.25 || Instant::now() > deadline {
-            if other >= 0.25 {
-                eprintln!("note: the machine is not quiet ({other:.2} cores busy elsewhere)");
-            }
-            return;
-        }
-    }
-}
-
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }

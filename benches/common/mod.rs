@@ -203,6 +203,36 @@ pub fn core_busy(cpu: usize) -> f64 {
     (v.iter().take(8).sum::<f64>() - v.get(3).unwrap_or(&0.0) - v.get(4).unwrap_or(&0.0)) / clock_ticks()
 }
 
+/// CPU seconds the whole machine has been busy (all cores), from `/proc/stat`.
+pub fn machine_busy() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or("");
+    let v: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    (v.iter().take(8).sum::<f64>() - v.get(3).unwrap_or(&0.0) - v.get(4).unwrap_or(&0.0)) / clock_ticks()
+}
+
+/// Waits up to `patience` seconds for the rest of the machine to use under 0.25 cores.
+pub fn wait_quiet(patience: f64, ours: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs_f64(patience);
+    loop {
+        let (m0, o0) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
+        std::thread::sleep(Duration::from_secs(1));
+        let (m1, o1) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
+        let other = (m1 - m0) - (o1 - o0);
+        if other < 0.25 || Instant::now() > deadline {
+            if other >= 0.25 {
+                eprintln!("note: the machine is not quiet ({other:.2} cores busy elsewhere)");
+            }
+            return;
+        }
+    }
+}
+
 /// The 1-minute load average (other work on the machine skews the tail).
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
