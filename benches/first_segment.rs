@@ -36,10 +36,8 @@
 //! | `REEL_BENCH_COMPARE` | none | another `reel` binary (an older build), timed in turn with the first as `reel (compare)` |
 
 mod common;
-// Its own server launcher and upload forms, written beside `common/mod.rs` at the same
-// time; folding the two launchers together is left for later.
-#[path = "common/first_segment.rs"]
-mod first;
+#[path = "common/serve_process.rs"]
+mod serve_process;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -49,7 +47,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{cpu_model, cpu_seconds, machine_busy, wait_quiet};
-use first::{accepted_id, upload_form, Res, Server};
+use serve_process::{accepted_id, upload_form, Res, Server};
 
 use reel::engine::ladder::{self, Rung, AUDIO_BITRATE, CRF};
 use reel::engine::sample::{write_sample, SampleSpec};

@@ -44,16 +44,18 @@
 //! | `REEL_BENCH_QUIET` | 20 | seconds to wait for a quiet machine before a step |
 
 mod common;
+#[path = "common/serve_process.rs"]
+mod serve_process;
 
 use std::error::Error;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{cpu_model, cpu_seconds};
+use common::{cpu_model, cpu_seconds, machine_busy, wait_quiet};
 use reel::engine::ladder::{self, AUDIO_BITRATE, CRF};
 use reel::engine::sample::{write_sample, SampleSpec};
 use serde_json::{json, Value};
@@ -535,46 +537,22 @@ fn follow(mut s: HttpStream, w: Arc<Mutex<Watch>>) {
 
 // ---- the server ------------------------------------------------------------------------------
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    pid: u32,
-}
+/// The served process ([`serve_process::Server`]) with this bench's requests.
+struct Server(serve_process::Server);
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = serve_process::Server;
+    fn deref(&self) -> &serve_process::Server {
+        &self.0
     }
 }
 
 impl Server {
     fn start(dir: &Path, lib: &Path, extra: &[&str]) -> Res<Server> {
-        let log = std::fs::File::create(dir.join("server.log"))?;
-        let mut child = Command::new(REEL)
-            .args(["serve", "--bind", "127.0.0.1:0", "--media"])
-            .arg(dir.join("media"))
-            .arg("--library")
-            .arg(lib)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while lines.read_line(&mut line)? > 0 {
-            if let Some(a) = line.trim().strip_prefix("listening on http://") {
-                let addr = a.parse()?;
-                let pid = child.id();
-                // Keep its stdout open (a closed pipe is fine for reel, but keep it tidy).
-                std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-                return Ok(Server { child, addr, pid });
-            }
-            line.clear();
-        }
-        Err("reel serve did not say where it listens".into())
+        let mut args: Vec<std::ffi::OsString> = vec!["--media".into(), dir.join("media").into()];
+        args.extend(["--library".into(), lib.into()]);
+        args.extend(extra.iter().map(Into::into));
+        Ok(Server(serve_process::Server::start(Path::new(REEL), dir, &args)?))
     }
 
     fn request(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Res<(u16, Vec<u8>)> {
@@ -1096,36 +1074,6 @@ fn children(mut b: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
 }
 
 // ---- the machine -----------------------------------------------------------------------------
-
-/// CPU seconds the whole machine has been busy (all cores), from `/proc/stat`.
-fn machine_busy() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let cpu = stat.lines().next().unwrap_or("");
-    let v: Vec<f64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    (v.iter().take(8).sum::<f64>() - v.get(3).unwrap_or(&0.0) - v.get(4).unwrap_or(&0.0)) / 100.0
-}
-
-/// Waits up to `patience` seconds for the rest of the machine to use under 0.25 cores.
-fn wait_quiet(patience: f64, ours: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs_f64(patience);
-    loop {
-        let (m0, o0) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
-        std::thread::sleep(Duration::from_secs(1));
-        let (m1, o1) = (machine_busy(), ours.iter().map(|p| cpu_seconds(*p)).sum::<f64>());
-        let other = (m1 - m0) - (o1 - o0);
-        if other < 0.25 || Instant::now() > deadline {
-            if other >= 0.25 {
-                eprintln!("note: the machine is not quiet ({other:.2} cores busy elsewhere)");
-            }
-            return;
-        }
-    }
-}
 
 /// "median [min–max]" of milliseconds.
 fn spread(v: &[f64]) -> String {

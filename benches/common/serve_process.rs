@@ -1,5 +1,5 @@
-//! What `benches/first_segment.rs` needs of a real `reel serve` beyond `common/mod.rs`:
-//! its server process (the log kept for a failure) and the upload form.
+//! A real `reel serve` child process (its log kept in the bench's folder) and multipart
+//! upload forms: what `benches/first_segment.rs` and `benches/live.rs` drive.
 
 #![allow(dead_code)]
 
