@@ -25,6 +25,12 @@ pub struct Links {
     pub manifest: String,
     pub poster: String,
     pub events: String,
+    /// The WebVTT thumbnails track of seek previews (`engine::storyboard`), written when
+    /// the video is done: a video still processing answers 404 for it. Manifests older
+    /// than storyboards lack the field ([`Video::read_manifest`] fills it in; the file
+    /// stays missing).
+    #[serde(default)]
+    pub storyboard: String,
 }
 
 impl Links {
@@ -34,6 +40,7 @@ impl Links {
             manifest: format!("/media/{id}/manifest.json"),
             poster: format!("/media/{id}/poster.jpg"),
             events: format!("/api/videos/{id}/events"),
+            storyboard: format!("/media/{id}/storyboard.vtt"),
         }
     }
 }
@@ -137,6 +144,9 @@ impl Video {
         let mut video: Video = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
         if let Some(source) = video.source.as_mut() {
             source.fill_summary();
+        }
+        if video.links.storyboard.is_empty() {
+            video.links.storyboard = Links::for_id(&video.id).storyboard;
         }
         Ok(video)
     }

@@ -39,6 +39,7 @@ use super::probe::{probe_within, Probe};
 use super::scale::Scaler;
 use super::segmenter::{FileSink, Segmenter, Timeline};
 use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
+use super::storyboard::StoryboardMaker;
 use crate::hls::{playlist, Rendition, SegmentFormat};
 use crate::time::Ts90k;
 
@@ -260,6 +261,8 @@ fn run(
             audio,
             grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
             poster_path: out_dir.join("poster.jpg"),
+            video_dir: out_dir.to_path_buf(),
+            picture: (source.video.display_width, source.video.display_height),
             duration: Ts90k::from_secs(source.duration),
             stop: stop.clone(),
             limits: opts.limits.for_source(&source),
@@ -597,6 +600,11 @@ struct DecodeJob {
     audio: Option<AudioEncoder>,
     grid: SegmentGrid,
     poster_path: PathBuf,
+    /// Where the storyboard goes (the video's directory).
+    video_dir: PathBuf,
+    /// The displayed picture's size, which the storyboard's tiles take the shape of.
+    picture: (u32, u32),
+    /// What the source declares (zero when unknown).
     duration: Ts90k,
     stop: CancelToken,
     limits: SourceLimits,
@@ -624,6 +632,9 @@ impl DecodeJob {
         let stop = self.stop.clone();
         let mut audio = self.audio.take();
         let poster = &mut PosterPicker::new(&self.poster_path, self.duration);
+        // Built here: its scaler is not `Send`.
+        let (width, height) = self.picture;
+        let mut storyboard = StoryboardMaker::new(&self.video_dir, width, height, self.duration);
         let grid = self.grid;
         source.run(&mut |item| {
             if stop.is_cancelled() {
@@ -632,6 +643,7 @@ impl DecodeJob {
             match item {
                 Decoded::Video(frame, pts) => {
                     poster.offer(&frame, pts)?;
+                    storyboard.offer(&frame, pts)?;
                     let idr = pts >= next_boundary;
                     if idr {
                         next_boundary = grid.boundary_after(pts);
@@ -669,6 +681,9 @@ impl DecodeJob {
         broadcast(&|| RungInput::AudioEnd)?;
         let end = source.end();
         broadcast(&|| RungInput::End(end))?;
+        // While the rungs drain their encoders: the last sheet and storyboard.vtt, before
+        // DecodeDone lets the video become ready.
+        storyboard.finish(end)?;
         send(events, Event::DecodeDone(end))
     }
 }
