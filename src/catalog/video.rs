@@ -159,3 +159,20 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_from_before_storyboards_gets_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let video = Video::new("abc", "film", 1, 4.0, SegmentFormat::Fmp4);
+        let mut json = serde_json::to_value(&video).unwrap();
+        json["links"].as_object_mut().unwrap().remove("storyboard");
+        std::fs::write(dir.path().join("manifest.json"), json.to_string()).unwrap();
+        let read = Video::read_manifest(dir.path()).unwrap();
+        assert_eq!(read.links.storyboard, "/media/abc/storyboard.vtt");
+        assert_eq!(read, video);
+    }
+}

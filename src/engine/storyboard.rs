@@ -207,8 +207,8 @@ impl StoryboardMaker {
         let k = self.starts.len() as u32;
         let tile = self.scaler.run(picture)?;
         let sheet = self.sheet.get_or_insert_with(|| black_sheet(&self.layout));
-        let (x, y, _, _) = self.layout.rectangle(k);
-        paste(tile, sheet, x, y);
+        let (x, y, w, h) = self.layout.rectangle(k);
+        copy_into(tile, sheet, (x, y), (w, h));
         self.starts.push(start);
         self.next = Ts90k(start.0 + interval);
         if (k + 1).is_multiple_of(COLUMNS * ROWS) {
@@ -270,20 +270,18 @@ fn black_sheet(layout: &Layout) -> frame::Video {
     sheet
 }
 
-/// Copies `tile` into `sheet` with its top-left corner at (`x`, `y`); both are 8-bit
-/// 4:2:0 and `x`, `y` and the tile's sides are even, so the chroma lands at half of each.
-fn paste(tile: &frame::Video, sheet: &mut frame::Video, x: u32, y: u32) {
+/// Copies the top-left `w` x `h` of `from` into `to` with its corner at (`x`, `y`): both
+/// 8-bit 4:2:0, and `x`, `y`, `w`, `h` even (as tiles are), so the chroma lands at half of
+/// each. Pastes a tile into a sheet, and crops a sheet into a smaller picture.
+fn copy_into(from: &frame::Video, to: &mut frame::Video, (x, y): (u32, u32), (w, h): (u32, u32)) {
     for plane in 0..3 {
         let shift = u32::from(plane > 0);
-        let (w, h) = (
-            (tile.width() >> shift) as usize,
-            (tile.height() >> shift) as usize,
-        );
+        let (w, h) = ((w >> shift) as usize, (h >> shift) as usize);
         let (x, y) = ((x >> shift) as usize, (y >> shift) as usize);
-        let (from_stride, to_stride) = (tile.stride(plane), sheet.stride(plane));
+        let (from_stride, to_stride) = (from.stride(plane), to.stride(plane));
         for row in 0..h {
-            let from = &tile.data(plane)[row * from_stride..][..w];
-            sheet.data_mut(plane)[(y + row) * to_stride + x..][..w].copy_from_slice(from);
+            let line = &from.data(plane)[row * from_stride..][..w];
+            to.data_mut(plane)[(y + row) * to_stride + x..][..w].copy_from_slice(line);
         }
     }
 }
@@ -291,15 +289,7 @@ fn paste(tile: &frame::Video, sheet: &mut frame::Video, x: u32, y: u32) {
 /// The top-left `w` x `h` of `sheet` as a picture of its own.
 fn crop(sheet: &frame::Video, w: u32, h: u32) -> frame::Video {
     let mut out = frame::Video::new(sheet.format(), w, h);
-    for plane in 0..3 {
-        let shift = u32::from(plane > 0);
-        let (pw, ph) = ((w >> shift) as usize, (h >> shift) as usize);
-        let (from_stride, to_stride) = (sheet.stride(plane), out.stride(plane));
-        for row in 0..ph {
-            let from = &sheet.data(plane)[row * from_stride..][..pw];
-            out.data_mut(plane)[row * to_stride..][..pw].copy_from_slice(from);
-        }
-    }
+    copy_into(sheet, &mut out, (0, 0), (w, h));
     out
 }
 
