@@ -30,10 +30,8 @@ use parking_lot::Mutex;
 use super::error::{EngineError, Result};
 use super::ffi;
 use super::segmenter::SharedBuffer;
+use crate::mp4::avc::{append_annex_b, ParameterSets};
 use crate::time::Ts90k;
-
-/// Annex B start code.
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
 /// A continuous MPEG-TS stream fed one fMP4 segment at a time.
 pub struct TsRemuxer {
@@ -119,10 +117,10 @@ impl Demuxed {
                 let mut annexb = Vec::with_capacity(data.len() + 64);
                 if packet.is_key() {
                     if let Some((length_size, prefix)) = &sets {
-                        annexb.extend(to_annex_b(prefix, *length_size)?);
+                        append_annex_b(&mut annexb, prefix, *length_size)?;
                     }
                 }
-                annexb.extend(to_annex_b(data, length_size)?);
+                append_annex_b(&mut annexb, data, length_size)?;
                 annexb
             } else {
                 data.to_vec()
@@ -276,44 +274,8 @@ pub fn remux_segment(init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Resu
 
 /// The NAL length size and the SPS/PPS (length-prefixed) of `init`'s H.264 track.
 fn parameter_sets(init: &[u8]) -> Option<(usize, Vec<u8>)> {
-    crate::channel::inband::parameter_sets(init)
+    ParameterSets::from_init(init)
         .ok()
         .flatten()
         .map(|sets| (sets.length_size, sets.prefix))
-}
-
-/// Length-prefixed NAL units (ISO 14496-15 "AVCC", prefixes of `length_size` bytes) →
-/// Annex B (each behind a start code).
-pub fn to_annex_b(avcc: &[u8], length_size: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(avcc.len() + 16);
-    let mut at = 0;
-    while at < avcc.len() {
-        let header = avcc
-            .get(at..at + length_size)
-            .ok_or_else(|| EngineError::Internal("a NAL length runs past the sample".into()))?;
-        let len = header.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
-        let nal = avcc
-            .get(at + length_size..at + length_size + len)
-            .ok_or_else(|| EngineError::Internal("a NAL unit runs past the sample".into()))?;
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(nal);
-        at += length_size + len;
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn length_prefixes_become_start_codes() {
-        let avcc = [0, 0, 0, 2, 0x67, 0x42, 0, 0, 0, 1, 0x68];
-        assert_eq!(
-            to_annex_b(&avcc, 4).unwrap(),
-            [0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68]
-        );
-        assert_eq!(to_annex_b(&[0, 2, 0x65, 1], 2).unwrap(), [0, 0, 0, 1, 0x65, 1]);
-        assert!(to_annex_b(&[0, 0, 0, 9, 0x65], 4).is_err(), "truncated");
-    }
 }

@@ -37,7 +37,8 @@ use crate::channel::hub::Channels;
 use crate::channel::likes::Vote;
 use crate::channel::live_playlist;
 use crate::channel::ts_stream::TsStream;
-use crate::channel::{inband, retime};
+use crate::mp4::{self, avc::ParameterSets};
+use crate::time::Ts90k;
 
 /// Votes one client address may cast per minute.
 const VOTES_PER_MINUTE: u32 = 30;
@@ -333,7 +334,7 @@ async fn remuxed(
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
         let init = init.map(read_segment).transpose()?;
         let segment = read_segment(segment)?;
-        let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
+        let offset = Ts90k::from_millis(offset_ms);
         crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, offset)
             .map_err(|e| ApiError::internal("remuxing a segment", e))
     })
@@ -342,7 +343,11 @@ async fn remuxed(
     Ok(segment_response(&state, "video/mp2t", bytes))
 }
 
-/// A ladder segment moved onto the channel timeline.
+/// A ladder fMP4 segment moved onto the channel timeline: every `tfdt` plus `offset_ms`,
+/// in place. Each item's segments start their own timeline near zero, and players that
+/// ignore `EXT-X-DISCONTINUITY` (mpv, through libavformat's HLS demuxer) stall when
+/// timestamps jump back. The item's SPS/PPS go in band too
+/// ([`ParameterSets::put_in_band`] says why).
 async fn shifted(
     path: web::Path<(String, u64, String)>,
     state: web::Data<AppState>,
@@ -362,13 +367,12 @@ async fn shifted(
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
         let init = read_segment(init)?;
         let mut segment = read_segment(segment)?;
-        let scales =
-            retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
-        retime::shift(&mut segment, &scales, offset_ms)
+        let scales = mp4::timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
+        mp4::shift_decode_times(&mut segment, &scales, Ts90k::from_millis(offset_ms))
             .map_err(|e| ApiError::internal("retiming a segment", e))?;
         // The item's SPS/PPS in band, for players that keep the first item's init.
-        match inband::parameter_sets(&init).and_then(|sets| match sets {
-            Some(sets) => inband::prepend(&segment, &sets).map(Some),
+        match ParameterSets::from_init(&init).and_then(|sets| match sets {
+            Some(sets) => sets.put_in_band(&segment).map(Some),
             None => Ok(None),
         }) {
             Ok(Some(with_sets)) => segment = with_sets,
