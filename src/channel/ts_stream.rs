@@ -28,7 +28,7 @@ use parking_lot::Mutex;
 use super::hub::Channels;
 use super::live_playlist::ItemMedia;
 use super::schedule::NowPlaying;
-use crate::engine::ts_remux::{Demuxed, TsRemuxer};
+use crate::engine::ts_remux::{Demuxed, Placement, TsRemuxer};
 use crate::live::stream::ChannelWriter;
 use crate::time::Ts90k;
 
@@ -136,8 +136,11 @@ impl TsStream {
                 return self.wait_until(item.ends_at_ms(), out);
             }
         };
-        // The item's place on the channel timeline, in 90 kHz ticks.
-        let offset = Ts90k::from_secs(item.started_at_ms.saturating_sub(origin_ms) as f64 / 1000.0);
+        // The item's place on the channel timeline, in 90 kHz ticks, and its slot.
+        let place = Placement {
+            offset: Ts90k::from_millis(item.started_at_ms.saturating_sub(origin_ms)),
+            slot: Some(Ts90k::from_millis(item.duration_ms)),
+        };
         let mut start_ms = item.started_at_ms;
         for segment in &rendition.segments {
             let end_ms = start_ms + (segment.duration * 1000.0).round() as u64;
@@ -158,7 +161,7 @@ impl TsStream {
                     continue;
                 }
             };
-            match remux.push_demuxed(&demuxed, offset) {
+            match remux.push_demuxed(&demuxed, place) {
                 Ok(ts) => out.write_all(&ts).map_err(|_| Ended::ReaderGone)?,
                 Err(e) => log::warn!(
                     "channel {}: remuxing {media_id}/{}: {e}",
@@ -299,12 +302,12 @@ mod tests {
         let mut shared = [TsRemuxer::new(), TsRemuxer::new()];
         // The item from 12 s, then its first segment again as the item's next run at 15 s.
         for (path, at) in [(&first, 12.0), (&second, 12.0), (&first, 15.0)] {
-            let offset = Ts90k::from_secs(at);
+            let place = Placement::at(Ts90k::from_secs(at));
             let bytes = std::fs::read(path).unwrap();
-            let expected = alone.push(Some(&init), &bytes, offset).unwrap();
+            let expected = alone.push(Some(&init), &bytes, place).unwrap();
             let demuxed = cache.get(path, Some(&init)).unwrap();
             for remux in &mut shared {
-                assert_eq!(remux.push_demuxed(&demuxed, offset).unwrap(), expected);
+                assert_eq!(remux.push_demuxed(&demuxed, place).unwrap(), expected);
             }
         }
         // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.

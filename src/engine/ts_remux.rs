@@ -33,6 +33,33 @@ use super::segmenter::SharedBuffer;
 use crate::mp4::avc::{append_annex_b, ParameterSets};
 use crate::time::Ts90k;
 
+/// Where an item's segment goes on the channel timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The item's start on the timeline: every timestamp moves by it.
+    pub offset: Ts90k,
+    /// The item's slot (its length on the timeline, in item time): audio frames that would
+    /// run past it are left out. An item's audio runs up to ~75 ms past its last video
+    /// frame (the AAC encoder's last frames), into the next item's slot: kept, it overlaps
+    /// the next item's first frames. `None` keeps them all.
+    pub slot: Option<Ts90k>,
+}
+
+impl Placement {
+    /// Moved by `offset`, nothing cut.
+    pub fn at(offset: Ts90k) -> Placement {
+        Placement { offset, slot: None }
+    }
+
+    /// Whether `sample` lies outside the slot.
+    fn cuts(&self, sample: &Sample) -> bool {
+        match (self.slot, sample.pts) {
+            (Some(slot), Some(pts)) if !sample.video => pts + sample.duration > slot,
+            _ => false,
+        }
+    }
+}
+
 /// A continuous MPEG-TS stream fed one fMP4 segment at a time.
 pub struct TsRemuxer {
     /// Opened with the first segment's streams.
@@ -158,15 +185,15 @@ impl TsRemuxer {
         TsRemuxer { muxer: None }
     }
 
-    /// Remuxes one media segment of an item (`init` is that item's init segment); its
-    /// timestamps move by `offset`. Returns the MPEG-TS bytes this produced (whole
-    /// 188-byte packets; the first call's start with the PAT/PMT).
-    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
-        self.push_demuxed(&Demuxed::new(init, segment)?, offset)
+    /// Remuxes one media segment of an item (`init` is that item's init segment), placed
+    /// on the timeline by `place`. Returns the MPEG-TS bytes this produced (whole 188-byte
+    /// packets; the first call's start with the PAT/PMT).
+    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], place: Placement) -> Result<Vec<u8>> {
+        self.push_demuxed(&Demuxed::new(init, segment)?, place)
     }
 
     /// [`TsRemuxer::push`] of a segment already demuxed.
-    pub fn push_demuxed(&mut self, segment: &Demuxed, offset: Ts90k) -> Result<Vec<u8>> {
+    pub fn push_demuxed(&mut self, segment: &Demuxed, place: Placement) -> Result<Vec<u8>> {
         if self.muxer.is_none() {
             let params = segment.params.lock();
             self.muxer = Some(Muxer::open(&params.0, params.1.as_ref())?);
@@ -176,7 +203,7 @@ impl TsRemuxer {
         let out_audio = muxer
             .audio
             .map(|i| (i, muxer.output.stream(i).expect("audio").time_base()));
-        for sample in &segment.samples {
+        for sample in segment.samples.iter().filter(|s| !place.cuts(s)) {
             let (out_index, out_tb) = match (sample.video, out_audio) {
                 (true, _) => (muxer.video, out_video_tb),
                 (false, Some(audio)) => audio,
@@ -185,12 +212,11 @@ impl TsRemuxer {
             let mut out = Packet::copy(&sample.data);
             // Segment time base → 90 kHz (done once, in `Demuxed::new`), moved onto the
             // stream's timeline, → the muxer's.
-            let shift = |ts: Option<Ts90k>| ts.map(|t| (t + offset).to_time_base(out_tb));
+            let shift = |ts: Option<Ts90k>| ts.map(|t| (t + place.offset).to_time_base(out_tb));
             let dts = shift(sample.dts);
-            // Items overlap by a few AAC frames (an item's audio runs up to ~75 ms past its
-            // last video frame, into the next item's slot): the next item's first packets
-            // would go back in time, which the muxer refuses (and the rest of the segment
-            // was lost with them). They are dropped.
+            // A packet that would go back in time (an item placed without its slot, whose
+            // audio overlaps the next item's first packets) is dropped: the muxer refuses
+            // it, and the rest of the segment was lost with it.
             let last = &mut muxer.last_dts[usize::from(!sample.video)];
             if let (Some(d), Some(l)) = (dts, *last) {
                 if d <= l {
@@ -264,10 +290,10 @@ impl Muxer {
 }
 
 /// One segment as a standalone MPEG-TS segment (PAT/PMT first, parameter sets before its
-/// keyframe), its timestamps moved by `offset`: a live playlist's segment.
-pub fn remux_segment(init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
+/// keyframe), placed on the timeline by `place`: a live playlist's segment.
+pub fn remux_segment(init: Option<&[u8]>, segment: &[u8], place: Placement) -> Result<Vec<u8>> {
     let mut remux = TsRemuxer::new();
-    let mut bytes = remux.push(init, segment, offset)?;
+    let mut bytes = remux.push(init, segment, place)?;
     bytes.extend(remux.finish()?);
     Ok(bytes)
 }

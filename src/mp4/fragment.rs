@@ -328,6 +328,104 @@ pub fn shift_decode_times(
     Ok(())
 }
 
+/// `segment` without the samples of `track_id` that would end after `end` (a decode time
+/// in the track's timescale): the track's runs lose their last samples, whose records
+/// leave the `trun`s (which shrink, and their `traf` and `moof` with them, and every run of
+/// that `moof` has its `data_offset` moved back by as much). The samples' bytes stay in
+/// the `mdat`, referenced by nothing (§8.1.1 allows it). `None` when every sample of the
+/// track ends by `end`.
+pub fn cut_track_after(segment: &[u8], track_id: u32, end: u64) -> Result<Option<Vec<u8>>, Error> {
+    let mut work = segment.to_vec();
+    // Byte ranges to leave out, in order, once the fields are rewritten.
+    let mut removed: Vec<(usize, usize)> = Vec::new();
+    for fragment in fragments(segment)? {
+        let Some(traf) = fragment.track(track_id) else {
+            continue;
+        };
+        let mut time = traf
+            .decode_time
+            .ok_or(Error::Unsupported("a track fragment without tfdt"))?
+            .value;
+        let mut traf_shrink = 0;
+        let mut cutting = false;
+        for run in &traf.runs {
+            let mut keep = run.sample_count;
+            for i in 0..run.sample_count {
+                // Once one sample is cut, every later one is.
+                if cutting {
+                    keep = i;
+                    break;
+                }
+                let duration = match run.sample(segment, i)?.duration {
+                    Some(d) => d,
+                    None => traf
+                        .default_sample_duration
+                        .ok_or(Error::Unsupported("sample durations from trex"))?,
+                };
+                time = time.saturating_add(u64::from(duration));
+                if time > end {
+                    cutting = true;
+                    keep = i;
+                    break;
+                }
+            }
+            if keep == run.sample_count {
+                continue;
+            }
+            let from = run.records + keep as usize * run.record_len();
+            let to = run.records + run.sample_count as usize * run.record_len();
+            removed.push((from, to));
+            work[run.trun.body + 4..run.trun.body + 8].copy_from_slice(&keep.to_be_bytes());
+            shrink_box(&mut work, run.trun, to - from)?;
+            traf_shrink += to - from;
+        }
+        if traf_shrink == 0 {
+            continue;
+        }
+        shrink_box(&mut work, traf.traf, traf_shrink)?;
+        shrink_box(&mut work, fragment.moof, traf_shrink)?;
+        // The moof shrank: its data (after it) comes that much closer to its start.
+        for t in &fragment.tracks {
+            for r in &t.runs {
+                fragment.run_data_start(t, r)?;
+                let at = r.data_offset_at().expect("checked by run_data_start");
+                let offset = i64::from(r.data_offset.expect("checked")) - traf_shrink as i64;
+                let offset = i32::try_from(offset).map_err(|_| Error::Overflow("a data offset"))?;
+                work[at..at + 4].copy_from_slice(&offset.to_be_bytes());
+            }
+        }
+    }
+    if removed.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(work.len());
+    let mut at = 0;
+    for (from, to) in removed {
+        out.extend_from_slice(&work[at..from]);
+        at = to;
+    }
+    out.extend_from_slice(&work[at..]);
+    Ok(Some(out))
+}
+
+/// Takes `by` bytes off the size in `b`'s header (32- or 64-bit; a size 0, "to the end",
+/// stays 0).
+fn shrink_box(data: &mut [u8], b: BoxRef, by: usize) -> Result<(), Error> {
+    let header = BoxHeader::parse(&data[b.start..])?.ok_or(Error::Truncated { kind: b.kind })?;
+    match (header.size, header.header_len) {
+        (None, _) => {}
+        (Some(size), 16) => {
+            let size = size - by as u64;
+            data[b.start + 8..b.start + 16].copy_from_slice(&size.to_be_bytes());
+        }
+        (Some(size), _) => {
+            let size = u32::try_from(size - by as u64).expect("smaller than a u32 size");
+            data[b.start..b.start + 4].copy_from_slice(&size.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
 /// Where the first sample of `track_id` starts in `segment` (its first `moof`), and the
 /// sample's bytes.
 pub fn first_sample(segment: &[u8], track_id: u32) -> Result<(usize, &[u8]), Error> {

@@ -75,7 +75,7 @@ pub mod fragment;
 pub mod init;
 
 pub use boxes::{boxed, boxes, find, full_box, BoxHeader, BoxRef, BoxType, Boxes};
-pub use fragment::{fragments, insert_before_first_sample, shift_decode_times, Fragment};
+pub use fragment::{cut_track_after, fragments, insert_before_first_sample, shift_decode_times, Fragment};
 pub use init::{timescales, tracks, Handler, Track};
 
 /// Why an MP4 could not be read or rewritten.

@@ -364,6 +364,43 @@ fn puts_parameter_sets_in_band_and_moves_what_follows() {
 }
 
 #[test]
+fn cuts_the_samples_that_end_after_an_instant() {
+    let (segment, video_at) = segment_by_mp4_atom(90_000, 0);
+    // Video samples last 3000 each from 90 000: the second one ends at 96 000.
+    assert_eq!(
+        cut_track_after(&segment, 1, 96_000).unwrap(),
+        None,
+        "nothing ends after"
+    );
+    let out = cut_track_after(&segment, 1, 95_999).unwrap().unwrap();
+    // The judge: one record fewer (4 bytes: sizes only), every data offset 4 back, the
+    // mdat as it was.
+    let mut expected = judge_moof(&segment);
+    let mp4_atom::TrunSamples::Explicit(video) = &mut expected.traf[0].trun[0].samples else {
+        panic!("per-sample sizes")
+    };
+    video.truncate(1);
+    expected.traf[0].trun[0].data_offset = Some(video_at as i32 - 4);
+    expected.traf[1].trun[0].data_offset = Some(video_at as i32 + 10 - 4);
+    assert_eq!(judge_moof(&out), expected);
+    assert_eq!(out.len(), segment.len() - 4);
+    assert_eq!(&out[out.len() - MDAT.len()..], MDAT);
+    let audio = fragments(&out).unwrap()[0].tracks[1].runs[0];
+    let at = video_at + 10 - 4;
+    assert_eq!(audio.data_offset, Some(at as i32), "counted from the moof, at 0");
+    assert_eq!(
+        &out[at..at + 3],
+        &[0xa, 0xb, 0xc],
+        "the audio is where its offset says"
+    );
+
+    // Everything: an empty run.
+    let none = cut_track_after(&segment, 1, 0).unwrap().unwrap();
+    assert_eq!(fragments(&none).unwrap()[0].tracks[0].runs[0].sample_count, 0);
+    assert_eq!(judge_moof(&none).traf[0].trun[0].samples.len(), 0);
+}
+
+#[test]
 fn a_64_bit_mdat_grows_in_its_64_bit_size_and_one_to_the_end_keeps_size_0() {
     let (segment, _) = segment_by_mp4_atom(0, 0);
     let mdat = find(&segment, BoxType::MDAT).unwrap().unwrap();
@@ -522,6 +559,7 @@ fn truncated_or_corrupt_input_never_panics() {
         }
         let _ = shift_decode_times(&mut bytes.to_vec(), &scales, Ts90k(1_000));
         let _ = sets.put_in_band(bytes);
+        let _ = cut_track_after(bytes, 1, 90_000);
     };
     for len in 0..init.len() {
         exercise_init(&init[..len]);
