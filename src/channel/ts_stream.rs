@@ -136,11 +136,11 @@ impl TsStream {
                 return self.wait_until(item.ends_at_ms(), out);
             }
         };
-        // The item's place on the channel timeline, in 90 kHz ticks, and its slot.
-        let place = Placement {
-            offset: Ts90k::from_millis(item.started_at_ms.saturating_sub(origin_ms)),
-            slot: Some(Ts90k::from_millis(item.duration_ms)),
-        };
+        // The item's place on the channel timeline, in 90 kHz ticks. Its audio is not cut
+        // at its slot: the muxer drops the next item's first frames that would go back in
+        // time instead, which also hides the ladder's first AAC frame (3200 ticks of 48 kHz
+        // long, the encoder's priming); cut at the slot, a boundary had ~60 ms of silence.
+        let place = Placement::at(Ts90k::from_millis(item.started_at_ms.saturating_sub(origin_ms)));
         let mut start_ms = item.started_at_ms;
         for segment in &rendition.segments {
             let end_ms = start_ms + (segment.duration * 1000.0).round() as u64;

@@ -1,6 +1,7 @@
-//! Movie fragments (§8.8): a media segment's `moof` read in place, and the two rewrites a
-//! channel makes of a segment: moving its decode times ([`shift_decode_times`]) and
-//! putting bytes in front of a track's first sample ([`insert_before_first_sample`]).
+//! Movie fragments (§8.8): a media segment's `moof` read in place, and the rewrites a
+//! channel makes of a segment: moving its decode times ([`shift_decode_times`]), putting
+//! bytes in front of a track's first sample ([`insert_before_first_sample`]) and leaving
+//! out a track's samples past an instant ([`cut_track_after`]).
 //!
 //! Sample data offsets are only rewritten for the layout reel's muxer writes
 //! (`default_base_moof`): every run carries a `data_offset` counted from its `moof`.

@@ -24,24 +24,29 @@
 //!    │                 └─ esds     14496-14: its AudioSpecificConfig is 14496-3 §1.6.2.1 (aac)
 //!    └─ mvex                       §8.8.1  (the file is fragmented)
 //!
-//! segNNNNN.m4s                                              read by          written by
+//! segNNNNN.m4s                                       read by           written by
 //! ├─ (styp §8.16.2, sidx §8.16.3, ssix §8.16.4: reel writes none; an insertion refuses sidx/ssix)
-//! ├─ moof                          §8.8.4                  fragments()
-//! │  ├─ mfhd                       §8.8.5
-//! │  └─ traf                       §8.8.6  one per track
-//! │     ├─ tfhd  track_ID, flags   §8.8.7                  Fragment::parse
-//! │     ├─ tfdt  baseMediaDecodeTime §8.8.12               Fragment::parse  shift_decode_times (in place)
-//! │     └─ trun  data_offset, samples §8.8.8               Fragment::parse  insert_before_first_sample
-//! └─ mdat                          §8.1.1                                    insert_before_first_sample
+//! ├─ moof                            §8.8.4          fragments()       cut (size)
+//! │  ├─ mfhd                         §8.8.5
+//! │  └─ traf                         §8.8.6          Fragment::parse   cut (size)
+//! │     ├─ tfhd  track_ID, flags     §8.8.7          Fragment::parse
+//! │     ├─ tfdt  baseMediaDecodeTime §8.8.12         Fragment::parse   shift (in place)
+//! │     └─ trun  data_offset,        §8.8.8          Fragment::parse   insert, cut
+//! │              samples
+//! └─ mdat                            §8.1.1                            insert (size)
 //! ```
 //!
-//! * [`boxes`]: the box layer (§4.2): [`BoxType`] constants, [`BoxHeader`], [`Boxes`]
+//! (shift: [`shift_decode_times`]; insert: [`insert_before_first_sample`]; cut:
+//! [`cut_track_after`].)
+//!
+//! * [`mod@boxes`]: the box layer (§4.2): [`BoxType`] constants, [`BoxHeader`], [`Boxes`]
 //!   walking a byte range in place, [`BoxRef`] offsets and bounded field reads;
 //! * [`init`]: [`tracks`] of a `moov` (id, timescale, handler, sample entry, `avcC`);
-//! * [`fragment`]: [`Fragment`]s of a media segment and the two rewrites a channel needs:
+//! * [`fragment`]: [`Fragment`]s of a media segment and the rewrites a channel needs:
 //!   [`shift_decode_times`] (a segment moved along the channel timeline, in place: same
-//!   size, every other byte kept) and [`insert_before_first_sample`] (an item's SPS/PPS in
-//!   band, [`avc::ParameterSets::put_in_band`]);
+//!   size, every other byte kept), [`insert_before_first_sample`] (an item's SPS/PPS in
+//!   band, [`avc::ParameterSets::put_in_band`]) and [`cut_track_after`] (an item's audio
+//!   cut at the end of its slot);
 //! * [`avc`]: AVCDecoderConfigurationRecord, length-prefixed NAL units → Annex B, the
 //!   profile and level bytes of an RFC 6381 `avc1` string;
 //! * [`aac`]: the AudioSpecificConfig's object type.
@@ -64,7 +69,7 @@
 //! * its values carry no offsets, so patching a `tfdt` or a `trun` in place (8 bytes
 //!   written, no copy) would need this walker anyway, and two readers of the same bytes.
 //!
-//! So the rewrites are ours, on the in-place walker of [`boxes`], and the reads share it.
+//! So the rewrites are ours, on the in-place walker of [`mod@boxes`], and the reads share it.
 
 #![forbid(unsafe_code)]
 
