@@ -102,7 +102,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> Res<()> {
-    let var = |k: &str, d: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or(d.into());
+    let var = |k: &str, d: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or(d.into())
+    };
     let seconds: f64 = var("REEL_BENCH_SECONDS", "20").parse()?;
     let runs: usize = var("REEL_BENCH_RUNS", "3").parse()?;
     let wrk_seconds: u64 = var("REEL_BENCH_WRK_SECONDS", "10").parse()?;
@@ -141,7 +146,11 @@ fn main() -> Res<()> {
         0,
     )?;
     println!("## Media store: S3 bucket (s3s-fs on loopback) vs local disk\n");
-    println!("{} s 1280x720 clip, default ladder, 4 s segments; {}.\n", seconds, common::cpu_model());
+    println!(
+        "{} s 1280x720 clip, default ladder, 4 s segments; {}.\n",
+        seconds,
+        common::cpu_model()
+    );
     println!("| run | local disk: wall | first segment | S3: wall | first segment |");
     println!("|---|---|---|---|---|");
     let (mut walls, mut firsts) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
@@ -185,7 +194,12 @@ fn main() -> Res<()> {
         return Ok(());
     }
     let start = |args: &[String], log: &str| -> Res<common::Server> {
-        let mut all = vec!["taskset".to_string(), "-c".into(), "0".into(), env!("CARGO_BIN_EXE_reel").into()];
+        let mut all = vec![
+            "taskset".to_string(),
+            "-c".into(),
+            "0".into(),
+            env!("CARGO_BIN_EXE_reel").into(),
+        ];
         all.extend(["serve".into(), "--bind".into(), "127.0.0.1:0".into()]);
         all.extend(args.iter().cloned());
         let mut child = Command::new(&all[0])
@@ -208,7 +222,10 @@ fn main() -> Res<()> {
             }
         }
     };
-    let local = start(&["--media".into(), dir.join("media").display().to_string()], "serve-local.log")?;
+    let local = start(
+        &["--media".into(), dir.join("media").display().to_string()],
+        "serve-local.log",
+    )?;
     let remote = start(
         &[
             "--store".into(),
