@@ -316,7 +316,7 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve(args) => crate::http::serve(args).map_err(|e| e.to_string()),
+        Command::Serve(args) => crate::service::serve(args).map_err(|e| e.to_string()),
         Command::Probe { input } => {
             let p = engine::probe(&input).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&p).expect("probe serialises"));

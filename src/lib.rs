@@ -4,7 +4,9 @@
 //! * [`hls`]: renditions, segments, playlists, CODECS strings;
 //! * [`catalog`]: the video records (`manifest.json`) the CLI and the server share;
 //! * [`mp4`]: the one reader and rewriter of MP4 boxes, H.264 parameter sets and AAC configs;
-//! * [`cli`]: `reel serve | transcode | probe | sample`.
+//! * [`cli`]: `reel serve | transcode | probe | sample`;
+//! * [`service`]: the composition root of `reel serve`, which builds every part and hands
+//!   them to [`http`].
 //!
 //! `docs/architecture.md` draws how the pieces and threads fit together.
 
@@ -17,5 +19,6 @@ pub mod hls;
 pub mod http;
 pub mod live;
 pub mod mp4;
+pub mod service;
 pub mod storage;
 pub mod time;

@@ -15,10 +15,10 @@
 //! engine or the disk for long (probing, accepting, deleting, upload writes) goes through
 //! `web::block`; transcodes run on the engine's pool ([`Jobs`]).
 //!
-//! [`serve`] is what `reel serve` runs: it rebuilds the catalog from the media root, resumes
-//! interrupted jobs, prints `listening on http://ADDR` on stdout (tests bind port 0 and
-//! read it), and on SIGTERM or SIGINT drains: uploads are refused, event streams close,
-//! in-flight requests finish, running jobs are cancelled and left queued for the next start.
+//! [`serve`] takes ready [`Parts`] (built by the composition root, [`crate::service`]; this
+//! layer never sees the command line), prints `listening on http://ADDR` on stdout (tests
+//! bind port 0 and read it), and on SIGTERM or SIGINT drains: uploads are refused, event
+//! streams close, in-flight requests finish; then it returns, and the caller stops the jobs.
 
 mod auth;
 mod body;
@@ -46,23 +46,19 @@ use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tokio::sync::watch;
 
-use crate::catalog::demo::queue_demo;
 use crate::catalog::jobs::Jobs;
-use crate::catalog::layout::Layout;
-use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
-use crate::catalog::upkeep;
 use crate::channel::hub::Channels;
-use crate::cli::ServeArgs;
-use crate::live::{SessionConfig, Sessions};
+use crate::live::Sessions;
 use crate::storage::MediaStore;
 pub use cors::Cors;
 use error::ApiError;
 use metrics::Metrics;
+pub use pages::Pages;
 pub use root::{RelPath, StaticRoot};
 
-/// How long a graceful stop waits for open connections, then for running jobs.
-const DRAIN: Duration = Duration::from_secs(10);
+/// How long a graceful stop waits for open connections.
+pub const DRAIN: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 pub struct AppState {
@@ -144,86 +140,66 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
     Err(ApiError::MethodNotAllowed(req.method().to_string()))
 }
 
-/// Runs the server until SIGTERM or SIGINT, then drains.
-pub fn serve(args: ServeArgs) -> std::io::Result<()> {
-    if let Some(url) = &args.public_media_url {
-        crate::catalog::video::set_public_media_url(url);
-    }
-    let cache_bytes = args.cache_mb.saturating_mul(1 << 20);
-    let media = args.store.open(&args.media, cache_bytes)?;
-    // The local working folder (uploads being received, job sources): a folder store's
-    // own root, else `--media`.
-    let work = media.folder_root().unwrap_or(&args.media).to_path_buf();
-    let layout = Layout::create(&work)?;
-    log::info!("media store: {}", media.label());
-    let stale = layout.clean_uploads()?;
-    if stale > 0 {
-        log::info!("removed {stale} unfinished upload(s) left by an earlier run");
-    }
-    let store = Arc::new(Store::load(layout, media.clone()).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("reading the catalog from {}: {e}", media.label()),
-        )
-    })?);
-    let jobs = Jobs::new(store.clone(), args.workers, args.queue, args.limits.limits());
-    jobs.resume_interrupted();
-    if store.is_empty() && args.demo {
-        queue_demo(jobs.clone());
-    }
-    let library_root =
-        match &args.library {
-            Some(dir) => Some(StaticRoot::new(dir).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("library folder {}: {e}", dir.display()))
-            })?),
-            None => None,
-        };
-    let scanner = match (&args.library, args.no_library_ladders) {
-        (Some(dir), false) => Some((
-            LibraryScanner::new(jobs.clone(), dir)?,
-            Duration::from_secs(args.library_scan_seconds),
-        )),
-        _ => None,
-    };
-    upkeep::spawn(jobs.clone(), scanner);
-    let channels = Channels::open(
-        &store.layout().root().join(".channels"),
-        args.channel_defs()?,
-        Arc::new(crate::live::SystemClock::default()),
-        store.clone(),
-    );
-    channels.spawn_publisher(Duration::from_secs(1));
-    let sessions = Sessions::new(
-        Arc::new(crate::live::SystemClock::default()),
-        SessionConfig {
-            idle: Duration::from_secs(args.session_idle_seconds),
-            max_encoders: args.max_live_encoders,
-            max_sessions: args.max_live_sessions,
-            ..SessionConfig::default()
-        },
-    );
-    sessions.spawn_reaper();
-    let pages = web::Data::new(pages::Pages::locate(args.web.as_deref())?);
+/// The ready parts the HTTP layer serves: built by the composition root
+/// ([`crate::service`]), which also owns their background threads.
+pub struct Parts {
+    pub store: Arc<Store>,
+    pub jobs: Jobs,
+    /// Where every video's objects live.
+    pub media: MediaStore,
+    /// `--public-media-url`: links and playlists send players there for media.
+    pub public_media_url: Option<String>,
+    /// The `--library` folder, served at `/library/`.
+    pub library_root: Option<StaticRoot>,
+    pub max_upload_bytes: u64,
+    /// Required on state-changing requests; `None` (or empty) for an open server.
+    pub api_key: Option<String>,
+    pub cors: Cors,
+    /// Memory for hot blocks of served files; 0 turns the cache off.
+    pub file_cache_bytes: u64,
+    pub channels: Arc<Channels>,
+    pub sessions: Arc<Sessions>,
+    pub pages: Pages,
+}
+
+/// Serves `parts` on `bind` until SIGTERM or SIGINT, then drains: uploads are refused,
+/// event streams close and in-flight requests finish (for up to [`DRAIN`]). Stopping the
+/// jobs is the caller's business, once this returns.
+pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
+    let Parts {
+        store,
+        jobs,
+        media,
+        public_media_url,
+        library_root,
+        max_upload_bytes,
+        api_key,
+        cors,
+        file_cache_bytes,
+        channels,
+        sessions,
+        pages,
+    } = parts;
+    let pages = web::Data::new(pages);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
         store,
         jobs: jobs.clone(),
         media_root: media.folder_root().map(StaticRoot::new).transpose()?,
         media,
-        public_media_url: args.public_media_url.clone(),
+        public_media_url,
         library_root,
-        max_upload_bytes: args.max_upload_bytes,
-        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
-        cors: Cors::parse(&args.cors_origin),
+        max_upload_bytes,
+        api_key: api_key.filter(|k| !k.is_empty()),
+        cors,
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
-        file_cache: file_cache::FileCache::new(cache_bytes),
+        file_cache: file_cache::FileCache::new(file_cache_bytes),
         channels,
         sessions,
     });
 
-    let draining = jobs.clone();
     actix_web::rt::System::new().block_on(async move {
         let server = HttpServer::new(move || {
             App::new()
@@ -237,7 +213,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         .on_connect(sessions::remember_socket)
         .disable_signals()
         .shutdown_timeout(DRAIN.as_secs())
-        .bind(&args.bind)?;
+        .bind(bind)?;
         for addr in server.addrs() {
             log::info!("listening on http://{addr}");
             // For scripts and tests that bind port 0; a closed stdout is not an error.
@@ -255,10 +231,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
             handle.stop(true).await;
         });
         server.await
-    })?;
-    draining.shutdown(DRAIN);
-    log::info!("stopped");
-    Ok(())
+    })
 }
 
 async fn wait_for_stop_signal() {

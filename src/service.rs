@@ -1,0 +1,123 @@
+//! The composition root of `reel serve`: the one place that knows both the command line
+//! and the parts, builds every part from [`ServeArgs`], starts their background threads
+//! and hands them, ready, to the HTTP layer ([`http::serve`]).
+//!
+//! ```text
+//! ServeArgs ─► media store (--store) ─► Layout (working folder) ─► Store (catalog)
+//!                                        │
+//!              Coordination (in-process) ┴► Jobs (workers, resume) ─► upkeep thread
+//!                                                                     (sync, library)
+//!              Channels (publisher thread), Sessions (reaper thread), Pages
+//!                         └──────────────────────► http::Parts ─► http::serve(parts, bind)
+//! ```
+//!
+//! Lifecycle: parts are built in that order (so the logs read `media store: ...`, the
+//! resumed jobs, `pages ...`, then `listening on http://ADDR`); when [`http::serve`]
+//! returns (SIGTERM, SIGINT), the running jobs are stopped and left queued for the next
+//! start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::catalog::demo::queue_demo;
+use crate::catalog::jobs::Jobs;
+use crate::catalog::layout::Layout;
+use crate::catalog::library::LibraryScanner;
+use crate::catalog::store::Store;
+use crate::catalog::upkeep;
+use crate::channel::hub::Channels;
+use crate::cli::ServeArgs;
+use crate::http::{self, Cors, Pages, StaticRoot};
+use crate::live::{SessionConfig, Sessions, SystemClock};
+
+/// How long a graceful stop waits for running jobs to record themselves as queued.
+const JOBS_DRAIN: Duration = http::DRAIN;
+
+/// Runs `reel serve`: builds the parts, serves them until a stop signal, then stops the
+/// jobs.
+pub fn serve(args: ServeArgs) -> std::io::Result<()> {
+    let parts = build(&args)?;
+    let jobs = parts.jobs.clone();
+    http::serve(parts, &args.bind)?;
+    jobs.shutdown(JOBS_DRAIN);
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Builds every part `reel serve` runs and starts their threads: the catalog rebuilt from
+/// the media store, interrupted jobs resumed, the upkeep, channel publisher and session
+/// reaper threads running.
+pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
+    if let Some(url) = &args.public_media_url {
+        crate::catalog::video::set_public_media_url(url);
+    }
+    let cache_bytes = args.cache_mb.saturating_mul(1 << 20);
+    let media = args.store.open(&args.media, cache_bytes)?;
+    // The local working folder (uploads being received, job sources): a folder store's
+    // own root, else `--media`.
+    let work = media.folder_root().unwrap_or(&args.media).to_path_buf();
+    let layout = Layout::create(&work)?;
+    log::info!("media store: {}", media.label());
+    let stale = layout.clean_uploads()?;
+    if stale > 0 {
+        log::info!("removed {stale} unfinished upload(s) left by an earlier run");
+    }
+    let store = Arc::new(Store::load(layout, media.clone()).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("reading the catalog from {}: {e}", media.label()),
+        )
+    })?);
+    let jobs = Jobs::new(store.clone(), args.workers, args.queue, args.limits.limits());
+    jobs.resume_interrupted();
+    if store.is_empty() && args.demo {
+        queue_demo(jobs.clone());
+    }
+    let library_root =
+        match &args.library {
+            Some(dir) => Some(StaticRoot::new(dir).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("library folder {}: {e}", dir.display()))
+            })?),
+            None => None,
+        };
+    let scanner = match (&args.library, args.no_library_ladders) {
+        (Some(dir), false) => Some((
+            LibraryScanner::new(jobs.clone(), dir)?,
+            Duration::from_secs(args.library_scan_seconds),
+        )),
+        _ => None,
+    };
+    upkeep::spawn(jobs.clone(), scanner);
+    let channels = Channels::open(
+        &store.layout().root().join(".channels"),
+        args.channel_defs()?,
+        Arc::new(SystemClock::default()),
+        store.clone(),
+    );
+    channels.spawn_publisher(Duration::from_secs(1));
+    let sessions = Sessions::new(
+        Arc::new(SystemClock::default()),
+        SessionConfig {
+            idle: Duration::from_secs(args.session_idle_seconds),
+            max_encoders: args.max_live_encoders,
+            max_sessions: args.max_live_sessions,
+            ..SessionConfig::default()
+        },
+    );
+    sessions.spawn_reaper();
+    let pages = Pages::locate(args.web.as_deref())?;
+    Ok(http::Parts {
+        store,
+        jobs,
+        media,
+        public_media_url: args.public_media_url.clone(),
+        library_root,
+        max_upload_bytes: args.max_upload_bytes,
+        api_key: args.api_key.clone(),
+        cors: Cors::parse(&args.cors_origin),
+        file_cache_bytes: cache_bytes,
+        channels,
+        sessions,
+        pages,
+    })
+}
