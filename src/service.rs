@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::demo::queue_demo;
-use crate::catalog::jobs::Jobs;
+use crate::catalog::jobs::{Jobs, LocalCoordination};
 use crate::catalog::layout::Layout;
 use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
@@ -68,7 +68,12 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
             format!("reading the catalog from {}: {e}", media.label()),
         )
     })?);
-    let jobs = Jobs::new(store.clone(), args.workers, args.queue, args.limits.limits());
+    let coordination = Arc::new(LocalCoordination::new(
+        store.layout().clone(),
+        media.clone(),
+        args.queue,
+    ));
+    let jobs = Jobs::new(store.clone(), coordination, args.workers, args.limits.limits());
     jobs.resume_interrupted();
     if store.is_empty() && args.demo {
         queue_demo(jobs.clone());

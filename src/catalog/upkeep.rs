@@ -1,5 +1,5 @@
 //! The catalog's background upkeep: one thread that keeps the catalog in step with the
-//! media root ([`Jobs::sync_with_disk`], for other reel processes sharing it) and the
+//! other instances ([`Jobs::sync_with_others`]: the changes they announce) and the
 //! library's renditions with the library folder ([`LibraryScanner::pass`]).
 
 use std::time::{Duration, Instant};
@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use super::jobs::Jobs;
 use super::library::LibraryScanner;
 
-/// How often the media root is compared with the catalog.
+/// How long the thread waits for other instances' changes before it looks at the library
+/// again (the in-process coordination compares the media root with the catalog this
+/// often).
 pub const SYNC_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the upkeep thread. The library is scanned at once, then every `scan_every`
@@ -20,7 +22,6 @@ pub fn spawn(jobs: Jobs, library: Option<(LibraryScanner, Duration)>) {
             let mut next_scan = Instant::now();
             let mut preparing = 0;
             loop {
-                jobs.sync_with_disk();
                 if let Some((scanner, every)) = &library {
                     // A preparation that ended frees the way for the next one.
                     let now_preparing = jobs.library_jobs_in_progress();
@@ -30,7 +31,7 @@ pub fn spawn(jobs: Jobs, library: Option<(LibraryScanner, Duration)>) {
                     }
                     preparing = jobs.library_jobs_in_progress();
                 }
-                std::thread::sleep(SYNC_EVERY);
+                jobs.sync_with_others(SYNC_EVERY);
             }
         })
         .expect("spawning the catalog upkeep thread");

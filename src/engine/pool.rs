@@ -3,7 +3,8 @@
 //! Submitting never blocks: a full queue is an answer ([`PoolFull`]), which the HTTP
 //! layer turns into 503 with `Retry-After`. Each job runs [`transcode`] on a pool thread
 //! (which itself starts the decode and rung threads), reports progress through the job's
-//! callback and ends with exactly one call of its `on_done`.
+//! callback and ends with exactly one call of its `on_done`. [`spawn_workers`] starts the
+//! same job threads fed by any source of jobs (the catalog's job queue).
 
 use std::path::PathBuf;
 use std::thread;
@@ -53,40 +54,8 @@ pub struct Pool {
 impl Pool {
     /// Starts `workers` job threads behind a queue of `capacity` waiting jobs.
     pub fn new(workers: usize, capacity: usize) -> Pool {
-        super::init();
         let (tx, rx) = bounded::<Job>(capacity);
-        for i in 0..workers.max(1) {
-            let rx = rx.clone();
-            thread::Builder::new()
-                .name(format!("job-{i}"))
-                .spawn(move || {
-                    for mut job in rx.iter() {
-                        let result = if job.cancel.is_cancelled() {
-                            Err(EngineError::Cancelled)
-                        } else {
-                            let beside = job.beside.take().map(|work| {
-                                thread::Builder::new()
-                                    .name("job-beside".into())
-                                    .spawn(work)
-                                    .expect("spawning a job's side thread")
-                            });
-                            let result = transcode(
-                                &job.input,
-                                &job.out,
-                                &job.options,
-                                &mut *job.on_progress,
-                                &job.cancel,
-                            );
-                            if let Some(h) = beside {
-                                let _ = h.join();
-                            }
-                            result
-                        };
-                        (job.on_done)(result);
-                    }
-                })
-                .expect("spawning a job thread");
-        }
+        spawn_workers(workers.max(1), move || rx.recv().ok());
         Pool { queue: tx, capacity }
     }
 
@@ -105,4 +74,52 @@ impl Pool {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
+}
+
+/// Starts `workers` job threads that each run the jobs `next` gives them, one at a time,
+/// until it gives `None`. [`Pool`] feeds them from its queue; the catalog feeds them the
+/// jobs its coordination hands this process (`catalog::jobs`).
+pub fn spawn_workers<F>(workers: usize, next: F)
+where
+    F: Fn() -> Option<Job> + Clone + Send + 'static,
+{
+    super::init();
+    for i in 0..workers {
+        let next = next.clone();
+        thread::Builder::new()
+            .name(format!("job-{i}"))
+            .spawn(move || {
+                while let Some(job) = next() {
+                    run(job);
+                }
+            })
+            .expect("spawning a job thread");
+    }
+}
+
+/// Runs one job on this thread: skipped (as cancelled) if cancelled while it waited, else
+/// the transcode with the job's side work beside it; then its `on_done`, exactly once.
+fn run(mut job: Job) {
+    let result = if job.cancel.is_cancelled() {
+        Err(EngineError::Cancelled)
+    } else {
+        let beside = job.beside.take().map(|work| {
+            thread::Builder::new()
+                .name("job-beside".into())
+                .spawn(work)
+                .expect("spawning a job's side thread")
+        });
+        let result = transcode(
+            &job.input,
+            &job.out,
+            &job.options,
+            &mut *job.on_progress,
+            &job.cancel,
+        );
+        if let Some(h) = beside {
+            let _ = h.join();
+        }
+        result
+    };
+    (job.on_done)(result);
 }
