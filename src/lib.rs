@@ -15,4 +15,5 @@ pub mod engine;
 pub mod hls;
 pub mod http;
 pub mod live;
+pub mod storage;
 pub mod time;

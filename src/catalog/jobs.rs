@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,10 +27,11 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::{self, new_id};
 use super::store::{remove_dir_if_present, Store};
-use super::video::{now_ms, LibrarySource, Links, Status, Video};
+use super::video::{now_ms, LibrarySource, Links, Status, Video, MANIFEST};
 use crate::engine::pool::{Job, Pool};
 use crate::engine::{self, ladder, CancelToken, EngineError, LadderState, Limits, TranscodeOptions};
 use crate::hls::SegmentFormat;
+use crate::storage::{Freshness, VideoObjects, JOBS_PREFIX};
 
 /// What a job needs to run (again): stored as `.jobs/{id}/job.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,7 +301,7 @@ impl Jobs {
 
         let layout = self.inner.store.layout();
         let job_dir = layout.job_dir(id);
-        let dir = layout.video_dir(id);
+        let media = self.inner.store.media();
         // Made complete under a hidden name, locked, then renamed: another process on the
         // root never sees a half-made job directory, nor one it could take. The rename
         // fails while another process has a job directory of the same id.
@@ -333,7 +334,7 @@ impl Jobs {
         // A library id is the same in every process: one that finished it (and removed
         // its job directory) before our rename has left its manifest. Checked after the
         // rename, while we hold the only job directory, so no process can slip between.
-        if spec.library.is_some() && dir.join("manifest.json").exists() {
+        if spec.library.is_some() && matches!(Video::read_manifest(media, id), Ok(Some(_))) {
             remove_dir_if_present(&job_dir);
             return Err(AcceptError::TakenElsewhere);
         }
@@ -347,9 +348,9 @@ impl Jobs {
         video.library = spec.library.clone();
         video.duration = probe.duration;
         video.source = Some(probe);
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| video.write_manifest(&dir)) {
+        if let Err(e) = video.write_manifest(media, id) {
             remove_dir_if_present(&job_dir);
-            remove_dir_if_present(&dir);
+            self.inner.store.remove_files(id);
             return Err(AcceptError::Internal(format!("writing a manifest: {e}")));
         }
 
@@ -359,7 +360,7 @@ impl Jobs {
             .insert_with(video.clone(), || self.submit(id, &spec, lock));
         if result.is_err() {
             remove_dir_if_present(&job_dir);
-            remove_dir_if_present(&dir);
+            self.inner.store.remove_files(id);
             return Err(AcceptError::QueueFull);
         }
         self.inner.stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -402,9 +403,27 @@ impl Jobs {
             cell: cell.clone(),
             fired: false,
         };
+        let media = self.inner.store.media().clone();
+        let input = layout.job_dir(id).join(&spec.source);
+        // With a remote store the source goes there too while the job runs, so that the
+        // job does not depend on this machine's disk alone.
+        let beside: Option<engine::pool::BesideFn> = media.folder_root().is_none().then(|| {
+            let (media, input, key, id) = (
+                media.clone(),
+                input.clone(),
+                format!("{JOBS_PREFIX}/{id}/{}", spec.source),
+                id.to_string(),
+            );
+            Box::new(move || {
+                if let Err(e) = media.put_file(&key, &input, Freshness::Revalidate) {
+                    log::warn!("video {id}: could not copy its source to the store: {e}");
+                }
+            }) as engine::pool::BesideFn
+        });
         Job {
-            input: layout.job_dir(id).join(&spec.source),
-            out_dir: layout.video_dir(id),
+            input,
+            out: VideoObjects::new(media, id),
+            beside,
             options: spec.options(&self.inner.limits),
             cancel: cell.cancel.clone(),
             on_progress: Box::new(move |state| progress.record(state)),
@@ -419,9 +438,8 @@ impl Jobs {
         let known = self.inner.store.remove(id).is_some();
         if known {
             self.cancel_and_wait(id, Duration::from_secs(10));
-            let layout = self.inner.store.layout();
-            remove_dir_if_present(&layout.video_dir(id));
-            remove_dir_if_present(&layout.job_dir(id));
+            self.inner.store.remove_files(id);
+            forget_job_files(&self.inner.store, id);
             log::info!("video {id} deleted");
         }
         self.inner.deleting.lock().remove(id);
@@ -435,7 +453,11 @@ impl Jobs {
     pub fn sync_with_disk(&self) {
         let store = &self.inner.store;
         let layout = store.layout();
-        let Ok(entries) = std::fs::read_dir(layout.root()) else {
+        // Only processes sharing a folder store see each other this way.
+        let Some(root) = store.media().folder_root() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(root) else {
             return;
         };
         let ours =
@@ -459,7 +481,9 @@ impl Jobs {
             if self.inner.manifests_seen.lock().get(&name) == Some(&stamp) {
                 continue;
             }
-            let Ok(mut disk) = Video::read_manifest(&entry.path()) else {
+            let Ok(mut disk) =
+                std::fs::read(entry.path().join(MANIFEST)).and_then(|b| Video::from_manifest(&b))
+            else {
                 continue; // being replaced right now: next time
             };
             self.inner.manifests_seen.lock().insert(name.clone(), stamp);
@@ -606,7 +630,7 @@ impl Jobs {
             }
         }
         for (id, _, _) in &to_submit {
-            reset_video_dir(&layout.video_dir(id));
+            store.reset_files(id);
             store.update_and_persist(id, |v| {
                 *v = v.requeued();
             });
@@ -634,8 +658,7 @@ impl Jobs {
     /// process (then its manifest says so), or lost.
     fn fail_lost(&self, id: &str) {
         let store = &self.inner.store;
-        let dir = store.layout().video_dir(id);
-        if let Ok(disk) = Video::read_manifest(&dir) {
+        if let Ok(Some(disk)) = Video::read_manifest(store.media(), id) {
             if matches!(disk.status, Status::Ready | Status::Failed) {
                 store.update(id, |v| {
                     *v = Video {
@@ -648,7 +671,7 @@ impl Jobs {
             }
         }
         log::warn!("video {id} was interrupted and its upload is gone: marking it failed");
-        reset_video_dir(&dir);
+        store.reset_files(id);
         store.update_and_persist(id, |v| {
             v.status = Status::Failed;
             v.renditions.clear();
@@ -679,23 +702,13 @@ fn invalid_option(field: &'static str, e: EngineError) -> AcceptError {
     }
 }
 
-/// Empties a video directory of an interrupted job's output, keeping its manifest.
-fn reset_video_dir(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name() == "manifest.json" {
-            continue;
-        }
-        let path: PathBuf = entry.path();
-        let result = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        if let Err(e) = result {
-            log::warn!("could not clear an interrupted job's output: {e}");
+/// Removes what a job kept to run: its local folder and, with a remote store, the copy
+/// of its source there.
+fn forget_job_files(store: &Store, id: &str) {
+    remove_dir_if_present(&store.layout().job_dir(id));
+    if store.media().folder_root().is_none() {
+        if let Err(e) = store.media().delete_dir(&format!("{JOBS_PREFIX}/{id}")) {
+            log::warn!("video {id}: could not remove its source from the store: {e}");
         }
     }
 }
@@ -764,8 +777,8 @@ impl Completion {
         match result {
             _ if deleted => {
                 inner.stats.cancelled.fetch_add(1, Ordering::Relaxed);
-                remove_dir_if_present(&layout.video_dir(id));
-                remove_dir_if_present(&layout.job_dir(id));
+                store.remove_files(id);
+                forget_job_files(store, id);
             }
             Ok(state) => {
                 if let Some(elapsed) = elapsed {
@@ -785,7 +798,7 @@ impl Completion {
                     v.progress = 1.0;
                     v.error = None;
                 });
-                remove_dir_if_present(&layout.job_dir(id));
+                forget_job_files(store, id);
                 log::info!("video {id} ready ({:.1}s of media)", state.duration);
             }
             Err(EngineError::Cancelled) if inner.shutting_down.load(Ordering::SeqCst) => {
@@ -802,7 +815,7 @@ impl Completion {
                     v.error = Some(e.to_string());
                     v.renditions.clear();
                 });
-                remove_dir_if_present(&layout.job_dir(id));
+                forget_job_files(store, id);
             }
         }
         self.cell.lock.lock().take();

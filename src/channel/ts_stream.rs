@@ -19,7 +19,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
@@ -30,6 +29,7 @@ use super::live_playlist::ItemMedia;
 use super::schedule::NowPlaying;
 use crate::engine::ts_remux::{Demuxed, TsRemuxer};
 use crate::live::stream::ChannelWriter;
+use crate::storage::MediaStore;
 use crate::time::Ts90k;
 
 /// How far ahead of real time the stream may run: enough for a player to start at once,
@@ -62,7 +62,8 @@ pub struct TsStream {
     /// The rung to follow in each item: the nearest to this height.
     pub height: u32,
     /// The media root the items' files live under.
-    pub media_root: PathBuf,
+    /// Where the items' segments are read from.
+    pub media: MediaStore,
 }
 
 impl TsStream {
@@ -123,10 +124,14 @@ impl TsStream {
             // Gone from the catalog while scheduled: its slot passes in silence.
             return self.wait_until(item.ends_at_ms(), out);
         };
-        let dir = self.media_root.join(&media_id);
         // fMP4 ladders have an init segment; MPEG-TS ones (`init` null) need none.
-        let init = match rendition.init.as_ref().map(|i| std::fs::read(dir.join(i))) {
-            Some(Ok(bytes)) => Some(bytes),
+        let read_init = |i: &String| {
+            self.media.get(&format!("{media_id}/{i}")).and_then(|b| {
+                b.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not stored"))
+            })
+        };
+        let init = match rendition.init.as_ref().map(read_init) {
+            Some(Ok(bytes)) => Some(bytes.to_vec()),
             None => None,
             Some(Err(e)) => {
                 log::warn!(
@@ -146,7 +151,8 @@ impl TsStream {
                 continue;
             }
             self.wait_until(start_ms.saturating_sub(LEAD.as_millis() as u64), out)?;
-            let demuxed = match SEGMENTS.get(&dir.join(&segment.uri), init.as_deref()) {
+            let key = format!("{media_id}/{}", segment.uri);
+            let demuxed = match SEGMENTS.get(&self.media, &key, init.as_deref()) {
                 Ok(d) => d,
                 Err(e) => {
                     log::warn!(
@@ -197,7 +203,7 @@ pub struct SegmentCache {
     inner: Mutex<Slots>,
 }
 
-type Key = (PathBuf, u64, Option<SystemTime>);
+type Key = (String, u64, Option<SystemTime>);
 /// A demuxed segment, or the demux under way (its lock held by the demuxing stream).
 type Slot = Arc<Mutex<Option<Arc<Demuxed>>>>;
 
@@ -217,10 +223,19 @@ impl SegmentCache {
         }
     }
 
-    /// The segment at `path` (of the item whose init segment is `init`), demuxed.
-    pub fn get(&self, path: &Path, init: Option<&[u8]>) -> Result<Arc<Demuxed>, String> {
-        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-        let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    /// The segment stored at `key` (of the item whose init segment is `init`), demuxed.
+    /// In a folder store the file's size and time are part of the cache key (a library
+    /// item re-made under its id); a bucket's segment names are never reused.
+    pub fn get(&self, media: &MediaStore, key: &str, init: Option<&[u8]>) -> Result<Arc<Demuxed>, String> {
+        let stamp = match media.folder_root() {
+            Some(root) => {
+                let meta = std::fs::metadata(root.join(key)).map_err(|e| e.to_string())?;
+                (meta.len(), meta.modified().ok())
+            }
+            None => (0, None),
+        };
+        let key_owned = key.to_string();
+        let key = (key_owned.clone(), stamp.0, stamp.1);
         let slot = {
             let mut slots = self.inner.lock();
             match slots.by_key.get(&key) {
@@ -242,7 +257,10 @@ impl SegmentCache {
             return Ok(demuxed.clone());
         }
         // A failure is not kept: the next stream tries again.
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let bytes = media
+            .get(&key_owned)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{key_owned} is not stored"))?;
         let demuxed = Arc::new(Demuxed::new(init, &bytes).map_err(|e| e.to_string())?);
         *done = Some(demuxed.clone());
         self.inner.lock().demuxed += 1;
@@ -260,8 +278,9 @@ mod tests {
     use super::*;
     use crate::engine::sample::{write_sample, SampleSpec};
     use crate::engine::{transcode, CancelToken, TranscodeOptions};
+    use std::path::{Path, PathBuf};
 
-    /// A 180p rung of 1 s fMP4 segments: its directory.
+    /// A 180p rung of 1 s fMP4 segments, stored as video `item` of a folder store at `dir`.
     fn rung(dir: &Path) -> PathBuf {
         let clip = dir.join("clip.mp4");
         let spec = SampleSpec {
@@ -276,7 +295,9 @@ mod tests {
             segment_seconds: 1.0,
             ..TranscodeOptions::default()
         };
-        transcode(&clip, &dir.join("item"), &opts, &mut |_| {}, &CancelToken::new()).unwrap();
+        let store = MediaStore::folder(dir).unwrap();
+        let out = crate::storage::VideoObjects::new(store, "item");
+        transcode(&clip, &out, &opts, &mut |_| {}, &CancelToken::new()).unwrap();
         dir.join("item").join("180p")
     }
 
@@ -285,11 +306,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let rung = rung(tmp.path());
         let init = std::fs::read(rung.join("init.mp4")).unwrap();
-        let (first, second) = (rung.join("seg00000.m4s"), rung.join("seg00001.m4s"));
+        let media = MediaStore::folder(tmp.path()).unwrap();
+        let (first, second) = ("item/180p/seg00000.m4s", "item/180p/seg00001.m4s");
         let cache = SegmentCache::new(1);
 
-        let a = cache.get(&first, Some(&init)).unwrap();
-        let b = cache.get(&first, Some(&init)).unwrap();
+        let a = cache.get(&media, first, Some(&init)).unwrap();
+        let b = cache.get(&media, first, Some(&init)).unwrap();
         assert!(Arc::ptr_eq(&a, &b), "the second stream gets the same demux");
         assert_eq!(cache.demuxed(), 1);
         assert!(a.size() > 0);
@@ -298,11 +320,11 @@ mod tests {
         let mut alone = TsRemuxer::new();
         let mut shared = [TsRemuxer::new(), TsRemuxer::new()];
         // The item from 12 s, then its first segment again as the item's next run at 15 s.
-        for (path, at) in [(&first, 12.0), (&second, 12.0), (&first, 15.0)] {
+        for (key, at) in [(first, 12.0), (second, 12.0), (first, 15.0)] {
             let offset = Ts90k::from_secs(at);
-            let bytes = std::fs::read(path).unwrap();
+            let bytes = std::fs::read(tmp.path().join(key)).unwrap();
             let expected = alone.push(Some(&init), &bytes, offset).unwrap();
-            let demuxed = cache.get(path, Some(&init)).unwrap();
+            let demuxed = cache.get(&media, key, Some(&init)).unwrap();
             for remux in &mut shared {
                 assert_eq!(remux.push_demuxed(&demuxed, offset).unwrap(), expected);
             }
@@ -310,7 +332,7 @@ mod tests {
         // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.
         assert_eq!(cache.demuxed(), 3);
 
-        assert!(cache.get(&rung.join("seg09999.m4s"), Some(&init)).is_err());
+        assert!(cache.get(&media, "item/180p/seg09999.m4s", Some(&init)).is_err());
         assert_eq!(cache.demuxed(), 3, "a missing file is not a demux");
     }
 }

@@ -3,14 +3,15 @@
 //! The decode thread offers frames near a few instants (10 %, 30 % and 50 % of the
 //! duration); each is scaled to a 640-pixel-wide thumbnail and scored by the spread of
 //! its luma (a black, white or flat frame scores near zero). The first candidate is
-//! written at once, so a video still processing already has a poster; a better-scoring
-//! later one replaces it.
-
-use std::path::{Path, PathBuf};
+//! stored at once, so a video still processing already has a poster; a better-scoring
+//! later one replaces it. Candidates are stored as short-lived objects; the winner is
+//! stored again as immutable when decoding ends ([`PosterPicker::finish`]), so a CDN never
+//! keeps an early candidate forever.
 
 use ffmpeg_next::{codec, encoder, format, frame, software::scaling, Dictionary, Packet, Rational};
 
 use super::error::{EngineError, Result};
+use crate::storage::{Freshness, VideoObjects};
 use crate::time::Ts90k;
 
 /// Width of the poster image (height follows the picture's aspect, rounded to even).
@@ -19,22 +20,28 @@ pub const POSTER_WIDTH: u32 = 640;
 /// Fractions of the duration at which a candidate frame is taken.
 const INSTANTS: [f64; 3] = [0.1, 0.3, 0.5];
 
+/// The poster's name in the video's tree.
+pub const POSTER: &str = "poster.jpg";
+
 pub struct PosterPicker {
-    path: PathBuf,
+    out: VideoObjects,
+    /// The best candidate's JPEG so far.
+    best: Option<Vec<u8>>,
     instants: Vec<Ts90k>,
     best_score: f64,
     scaler: Option<(scaling::Context, u32, u32)>,
 }
 
 impl PosterPicker {
-    pub fn new(path: &Path, duration: Ts90k) -> PosterPicker {
+    pub fn new(out: VideoObjects, duration: Ts90k) -> PosterPicker {
         let mut instants: Vec<Ts90k> = INSTANTS
             .iter()
             .map(|f| Ts90k((duration.0 as f64 * f) as i64))
             .collect();
         instants.reverse(); // popped from the end, earliest first
         PosterPicker {
-            path: path.to_path_buf(),
+            out,
+            best: None,
             instants,
             best_score: -1.0,
             scaler: None,
@@ -55,9 +62,24 @@ impl PosterPicker {
         let score = luma_spread(&thumb);
         if score > self.best_score + 1.0 {
             self.best_score = score;
-            write_jpeg(&thumb, &self.path)?;
+            let jpeg = encode_jpeg(&thumb)?;
+            self.out
+                .put(POSTER, jpeg.clone(), Freshness::Growing)
+                .map_err(EngineError::io("storing the poster"))?;
+            self.best = Some(jpeg);
         }
         Ok(())
+    }
+
+    /// Stores the chosen poster for good (immutable): call once decoding has ended.
+    pub fn finish(&mut self) -> Result<()> {
+        match self.best.take() {
+            Some(jpeg) => self
+                .out
+                .put(POSTER, jpeg, Freshness::Immutable)
+                .map_err(EngineError::io("storing the poster")),
+            None => Ok(()),
+        }
     }
 
     fn thumbnail(&mut self, frame: &frame::Video) -> Result<frame::Video> {
@@ -107,8 +129,8 @@ fn luma_spread(f: &frame::Video) -> f64 {
     (sq / n - mean * mean).max(0.0).sqrt()
 }
 
-/// Encodes one full-range yuv420p frame as a JPEG file (written atomically).
-fn write_jpeg(f: &frame::Video, path: &Path) -> Result<()> {
+/// Encodes one full-range yuv420p frame as a JPEG.
+fn encode_jpeg(f: &frame::Video) -> Result<Vec<u8>> {
     let codec = encoder::find(codec::Id::MJPEG)
         .ok_or_else(|| EngineError::Internal("libavcodec has no MJPEG encoder".into()))?;
     let mut enc = codec::Context::new_with_codec(codec)
@@ -136,5 +158,5 @@ fn write_jpeg(f: &frame::Video, path: &Path) -> Result<()> {
     let data = packet
         .data()
         .ok_or_else(|| EngineError::Internal("empty JPEG".into()))?;
-    crate::atomic_file::write(path, data).map_err(EngineError::io("writing the poster"))
+    Ok(data.to_vec())
 }

@@ -37,9 +37,10 @@ use super::limits::{self, Limits};
 use super::poster::PosterPicker;
 use super::probe::{probe_within, Probe};
 use super::scale::Scaler;
-use super::segmenter::{FileSink, Segmenter, Timeline};
+use super::segmenter::{Segmenter, StoreSink, Timeline};
 use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
 use crate::hls::{playlist, Rendition, SegmentFormat};
+use crate::storage::VideoObjects;
 use crate::time::Ts90k;
 
 /// What to make of a source.
@@ -129,23 +130,23 @@ enum Event {
     Failed(EngineError),
 }
 
-/// Transcodes `input` into an HLS ladder under `out_dir` (created; must not exist).
+/// Transcodes `input` into an HLS ladder stored as `out`'s objects (segments as they are
+/// cut, each playlist after the segments it names).
 ///
 /// `on_progress` is called on this thread whenever a segment lands or decoding moves on.
-/// On error or cancel, `out_dir` is removed and the error returned.
+/// On error or cancel, every object of `out` is removed and the error returned.
 pub fn transcode(
     input: &Path,
-    out_dir: &Path,
+    out: &VideoObjects,
     opts: &TranscodeOptions,
     on_progress: &mut dyn FnMut(&LadderState),
     cancel: &CancelToken,
 ) -> Result<LadderState> {
     opts.validate()?;
     let source = probe_within(input, &opts.limits)?;
-    std::fs::create_dir_all(out_dir).map_err(EngineError::io("creating the output directory"))?;
-    let result = run(input, out_dir, opts, source, on_progress, cancel);
+    let result = run(input, out, opts, source, on_progress, cancel);
     if result.is_err() {
-        if let Err(e) = std::fs::remove_dir_all(out_dir) {
+        if let Err(e) = out.remove_all() {
             log::warn!("could not clean up a failed job's output: {e}");
         }
     }
@@ -154,7 +155,7 @@ pub fn transcode(
 
 fn run(
     input: &Path,
-    out_dir: &Path,
+    out: &VideoObjects,
     opts: &TranscodeOptions,
     source: Probe,
     on_progress: &mut dyn FnMut(&LadderState),
@@ -185,8 +186,6 @@ fn run(
         progress: 0.0,
     };
     for rung in &plan.rungs {
-        std::fs::create_dir_all(out_dir.join(rung.name()))
-            .map_err(EngineError::io("creating a rung directory"))?;
         state.renditions.push(Rendition {
             height: rung.short_side,
             width: rung.width,
@@ -231,8 +230,7 @@ fn run(
         let job = RungJob {
             index: i,
             rung: rung.clone(),
-            dir: out_dir.join(rung.name()),
-            video_dir: out_dir.to_path_buf(),
+            out: out.clone(),
             rendition: state.renditions[i].clone(),
             format: opts.format,
             segment_seconds: opts.segment_seconds,
@@ -259,7 +257,7 @@ fn run(
             has_audio: audio.is_some(),
             audio,
             grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
-            poster_path: out_dir.join("poster.jpg"),
+            out: out.clone(),
             duration: Ts90k::from_secs(source.duration),
             stop: stop.clone(),
             limits: opts.limits.for_source(&source),
@@ -281,7 +279,7 @@ fn run(
     let outcome = coordinate(
         &event_rx,
         &mut state,
-        out_dir,
+        out,
         opts,
         audio_codecs.as_deref(),
         on_progress,
@@ -305,7 +303,7 @@ fn run(
 fn coordinate(
     events: &Receiver<Event>,
     state: &mut LadderState,
-    out_dir: &Path,
+    out: &VideoObjects,
     opts: &TranscodeOptions,
     audio_codecs: Option<&str>,
     on_progress: &mut dyn FnMut(&LadderState),
@@ -350,7 +348,7 @@ fn coordinate(
                 // yet: it appears with the last rung's first segment. A rung's RungReady
                 // (its CODECS) always comes before its segments.
                 if !master_published && state.renditions.iter().all(|r| !r.segments.is_empty()) {
-                    playlist::write_master(out_dir, &state.renditions, opts.format)
+                    playlist::write_master(out, &state.renditions, opts.format, false)
                         .map_err(EngineError::io("writing the master playlist"))?;
                     master_published = true;
                 }
@@ -372,10 +370,10 @@ fn coordinate(
     state.duration = decode_end.map(Ts90k::secs).unwrap_or(state.duration);
     for r in &mut state.renditions {
         r.measure_bandwidth();
-        playlist::write_media(out_dir, r, opts.format, opts.segment_seconds, true)
+        playlist::write_media(out, r, opts.format, opts.segment_seconds, true)
             .map_err(EngineError::io("writing a media playlist"))?;
     }
-    playlist::write_master(out_dir, &state.renditions, opts.format)
+    playlist::write_master(out, &state.renditions, opts.format, true)
         .map_err(EngineError::io("writing the master playlist"))?;
     state.progress = 1.0;
     Ok(())
@@ -420,8 +418,8 @@ fn frame_rate_of(p: &Probe, max_fps: u32) -> Rational {
 struct RungJob {
     index: usize,
     rung: Rung,
-    dir: PathBuf,
-    video_dir: PathBuf,
+    /// The video's objects; this rung's live under `{rung}/`.
+    out: VideoObjects,
     rendition: Rendition,
     format: SegmentFormat,
     segment_seconds: f64,
@@ -445,7 +443,7 @@ impl RungJob {
     /// Rewrites this rung's media playlist as an EVENT playlist of the segments so far.
     fn write_event_playlist(&self) -> Result<()> {
         playlist::write_media(
-            &self.video_dir,
+            &self.out,
             &self.rendition,
             self.format,
             self.segment_seconds,
@@ -467,7 +465,7 @@ impl RungJob {
             ),
             None => None,
         };
-        let sink = FileSink::new(&self.dir, &format!("{}/", self.rung.name()), self.format);
+        let sink = StoreSink::new(self.out.clone(), &format!("{}/", self.rung.name()), self.format);
         let mut segmenter = Segmenter::open(
             sink,
             self.format,
@@ -596,7 +594,8 @@ struct DecodeJob {
     has_audio: bool,
     audio: Option<AudioEncoder>,
     grid: SegmentGrid,
-    poster_path: PathBuf,
+    /// Where the poster goes.
+    out: VideoObjects,
     duration: Ts90k,
     stop: CancelToken,
     limits: SourceLimits,
@@ -623,7 +622,7 @@ impl DecodeJob {
         };
         let stop = self.stop.clone();
         let mut audio = self.audio.take();
-        let poster = &mut PosterPicker::new(&self.poster_path, self.duration);
+        let poster = &mut PosterPicker::new(self.out.clone(), self.duration);
         let grid = self.grid;
         source.run(&mut |item| {
             if stop.is_cancelled() {
@@ -667,6 +666,7 @@ impl DecodeJob {
             }
         }
         broadcast(&|| RungInput::AudioEnd)?;
+        poster.finish()?;
         let end = source.end();
         broadcast(&|| RungInput::End(end))?;
         send(events, Event::DecodeDone(end))

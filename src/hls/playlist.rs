@@ -6,13 +6,12 @@
 //! without it a player treats a playlist with no `ENDLIST` as live and starts near its end
 //! (RFC 8216 §6.3.3), skipping the start of the video.
 
-use std::path::Path;
-
 use m3u8_rs::{
     Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution, Start, VariantStream,
 };
 
 use super::{Rendition, SegmentFormat};
+use crate::storage::{Freshness, VideoObjects};
 
 /// Renders a rendition's media playlist. URIs in it are relative to the playlist's own
 /// directory, so the rendition's `rung/` prefix is stripped.
@@ -87,29 +86,41 @@ pub fn master_playlist(renditions: &[Rendition], format: SegmentFormat) -> Vec<u
     out
 }
 
-/// Writes a rendition's media playlist under `video_dir`.
+/// Stores a rendition's media playlist: an `EVENT` playlist kept briefly by caches while
+/// the job runs, a `VOD` one once `done`.
 pub fn write_media(
-    video_dir: &Path,
+    out: &VideoObjects,
     r: &Rendition,
     format: SegmentFormat,
     segment_seconds: f64,
     done: bool,
 ) -> std::io::Result<()> {
-    crate::atomic_file::write(
-        &video_dir.join(&r.playlist),
-        &media_playlist(r, format, segment_seconds, done),
+    out.put(
+        &r.playlist,
+        media_playlist(r, format, segment_seconds, done),
+        if done {
+            Freshness::Finished
+        } else {
+            Freshness::Growing
+        },
     )
 }
 
-/// Writes `master.m3u8` under `video_dir`.
+/// Stores `master.m3u8`; `done` once every playlist it names is final.
 pub fn write_master(
-    video_dir: &Path,
+    out: &VideoObjects,
     renditions: &[Rendition],
     format: SegmentFormat,
+    done: bool,
 ) -> std::io::Result<()> {
-    crate::atomic_file::write(
-        &video_dir.join("master.m3u8"),
-        &master_playlist(renditions, format),
+    out.put(
+        "master.m3u8",
+        master_playlist(renditions, format),
+        if done {
+            Freshness::Finished
+        } else {
+            Freshness::Growing
+        },
     )
 }
 

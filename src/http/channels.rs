@@ -286,7 +286,7 @@ async fn stream_ts(
         hub,
         channel: name.clone(),
         height: query.height.unwrap_or(STREAM_HEIGHT),
-        media_root: state.media_root.path().to_path_buf(),
+        media: state.media.clone(),
     };
     std::thread::Builder::new()
         .name("channel-ts".into())
@@ -315,24 +315,14 @@ async fn remuxed(
     }
     let (dir, file) = tail.rsplit_once('/').ok_or(ApiError::NotFound)?;
     let stem = file.strip_suffix(".ts").ok_or(ApiError::NotFound)?;
-    // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
-    let init = match state
-        .media_root
-        .open(&RelPath::parse(&format!("{dir}/init.mp4"))?)
-    {
-        Ok(f) => Some(f),
-        Err(ApiError::NotFound) => None,
-        Err(e) => return Err(e),
-    };
-    let source = if init.is_some() {
-        format!("{dir}/{stem}.m4s")
-    } else {
-        tail.clone()
-    };
-    let segment = state.media_root.open(&RelPath::parse(&source)?)?;
+    let init_rel = RelPath::parse(&format!("{dir}/init.mp4"))?;
+    let m4s_rel = RelPath::parse(&format!("{dir}/{stem}.m4s"))?;
+    let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let init = init.map(read_segment).transpose()?;
-        let segment = read_segment(segment)?;
+        // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
+        let init = read_object(&shared, &init_rel)?;
+        let source = if init.is_some() { &m4s_rel } else { &rel };
+        let segment = read_object(&shared, source)?.ok_or(ApiError::NotFound)?;
         let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
         crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, offset)
             .map_err(|e| ApiError::internal("remuxing a segment", e))
@@ -356,12 +346,10 @@ async fn shifted(
         "{}/init.mp4",
         tail.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
     ))?;
-    // Opening is a couple of syscalls; reading and rewriting go off the worker.
-    let init = state.media_root.open(&init_rel)?;
-    let segment = state.media_root.open(&rel)?;
+    let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let init = read_segment(init)?;
-        let mut segment = read_segment(segment)?;
+        let init = read_object(&shared, &init_rel)?.ok_or(ApiError::NotFound)?;
+        let mut segment = read_object(&shared, &rel)?.ok_or(ApiError::NotFound)?;
         let scales =
             retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
         retime::shift(&mut segment, &scales, offset_ms)
@@ -382,13 +370,28 @@ async fn shifted(
     Ok(segment_response(&state, "video/iso.segment", bytes))
 }
 
-/// A whole ladder segment (or init segment), read on a blocking thread.
-fn read_segment(mut file: std::fs::File) -> Result<Vec<u8>, ApiError> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)
-        .map_err(|e| ApiError::internal("reading a segment", e))?;
-    Ok(buf)
+/// A whole ladder object (`{id}/{rung}/{name}`), read on a blocking thread: from a folder
+/// store's files (through [`StaticRoot`](super::StaticRoot): no symlink leads out) or from
+/// the bucket (through its cache). `Ok(None)` when there is none.
+fn read_object(state: &AppState, rel: &RelPath) -> Result<Option<Vec<u8>>, ApiError> {
+    match &state.media_root {
+        Some(root) => match root.open(rel) {
+            Ok(mut file) => {
+                use std::io::Read;
+                let mut buf = Vec::new();
+                file.read_to_end(&mut buf)
+                    .map_err(|e| ApiError::internal("reading a segment", e))?;
+                Ok(Some(buf))
+            }
+            Err(ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => state
+            .media
+            .get(&rel.key())
+            .map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| ApiError::internal("reading a segment from the store", e)),
+    }
 }
 
 /// A channel segment: the same bytes for the same URI forever, counted as media served.

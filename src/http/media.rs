@@ -61,9 +61,57 @@ impl Area {
 #[derive(Default)]
 pub struct MoovChecks(Mutex<HashSet<std::path::PathBuf>>);
 
-/// The service behind `/media/...`.
+/// The service behind `/media/...`: files of a folder store, or objects of a bucket.
 pub async fn media(req: ServiceRequest) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    Ok(respond(req, Area::Media))
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone();
+    if state.media_root.is_some() {
+        return Ok(respond(req, Area::Media));
+    }
+    Ok(match serve_object(&req, &state).await {
+        Ok(res) => req.into_response(res),
+        Err(e) => req.error_response(e),
+    })
+}
+
+/// `/media/{id}/...` from a bucket (through its memory cache).
+async fn serve_object(req: &ServiceRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
+    }
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix(Area::Media.prefix())
+        .ok_or(ApiError::NotFound)?;
+    let rel = RelPath::parse(raw)?;
+    let status = state.store.status(rel.first()).ok_or(ApiError::NotFound)?;
+    if rel.depth() < 2 {
+        return Err(ApiError::NotFound);
+    }
+    let object = state
+        .media
+        .fetch(&rel.key())
+        .await
+        .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?
+        .ok_or(ApiError::NotFound)?;
+    let res = super::object_serve::respond(
+        req.method(),
+        req.headers(),
+        &object,
+        content_type(&rel),
+        media_cache_control(&rel, status),
+    );
+    if res.status().is_success() && req.method() == Method::GET {
+        let length = match res.body().size() {
+            BodySize::Sized(n) => n,
+            _ => 0,
+        };
+        state.metrics.served(Area::Media, length);
+    }
+    Ok(res)
 }
 
 /// The service behind `/library/...`.
@@ -100,7 +148,10 @@ fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpR
             if rel.depth() < 2 {
                 return Err(ApiError::NotFound);
             }
-            (&state.media_root, media_cache_control(&rel, status))
+            (
+                state.media_root.as_ref().ok_or(ApiError::NotFound)?,
+                media_cache_control(&rel, status),
+            )
         }
         Area::Library => (
             state.library_root.as_ref().ok_or(ApiError::NotFound)?,
@@ -182,31 +233,7 @@ fn body_range(res: &HttpResponse) -> (u64, u64) {
 
 /// Content types by extension (lowercase), the ones HLS players and browsers expect.
 pub fn content_type(rel: &RelPath) -> &'static str {
-    match rel.extension().as_str() {
-        "m3u8" => "application/vnd.apple.mpegurl",
-        "m4s" => "video/iso.segment",
-        "mp4" | "m4v" => "video/mp4",
-        "ts" => "video/mp2t",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "json" => "application/json",
-        "mkv" => "video/x-matroska",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "avi" => "video/x-msvideo",
-        "ogv" => "video/ogg",
-        "m4a" => "audio/mp4",
-        "mp3" => "audio/mpeg",
-        "aac" => "audio/aac",
-        "flac" => "audio/flac",
-        "ogg" | "oga" | "opus" => "audio/ogg",
-        "wav" => "audio/wav",
-        "vtt" => "text/vtt; charset=utf-8",
-        "srt" => "application/x-subrip",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
+    crate::storage::headers::content_type(rel.file_name())
 }
 
 /// The parsed form of a [`content_type`] value, parsed once per process.

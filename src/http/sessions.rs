@@ -86,7 +86,11 @@ fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     })
 }
 
-async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn create(
+    http: HttpRequest,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let req: CreateSession = json(&body)?;
     let source = match (&req.video, &req.library) {
         (Some(id), None) => {
@@ -104,11 +108,22 @@ async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse,
                 .renditions
                 .first()
                 .ok_or_else(|| ApiError::internal("a ready video", "has no renditions"))?;
-            let dir = state.store.layout().video_dir(&video.id);
+            // libavformat reads the rendition from the folder store's files, or from this
+            // server's own `/media` over loopback when the objects are in a bucket.
+            let file = match state.media.folder_root() {
+                Some(root) => root.join(&video.id).join(&top.playlist),
+                None => {
+                    let mut addr = http.app_config().local_addr();
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{addr}/media/{}/{}", video.id, top.playlist).into()
+                }
+            };
             SessionSource::Video {
                 id: video.id.clone(),
-                file: dir.join(&top.playlist),
-                ladder_dir: dir,
+                file,
+                media: state.media.clone(),
                 renditions: video.renditions,
             }
         }

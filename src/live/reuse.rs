@@ -8,24 +8,27 @@
 //! [`MAX_START_SLACK`] seconds after one; otherwise the session encodes.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use crate::engine::{CancelToken, EngineError};
 use crate::hls::Rendition;
+use crate::storage::MediaStore;
 
 /// How far after a segment boundary a start may be and still re-use the ladder.
 pub const MAX_START_SLACK: f64 = 1.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReusePlan {
-    init: PathBuf,
-    /// Segment files from the one the stream starts with, and their start times.
-    segments: Vec<(PathBuf, f64)>,
+    media: MediaStore,
+    /// Key of the init segment.
+    init: String,
+    /// Keys of the segments from the one the stream starts with, and their start times.
+    segments: Vec<(String, f64)>,
 }
 
 impl ReusePlan {
-    pub fn new(ladder_dir: &Path, r: &Rendition, start: f64) -> Option<ReusePlan> {
-        let init = ladder_dir.join(r.init.as_ref()?);
+    /// The plan for video `id`'s rendition `r` from `start` seconds, if it can start there.
+    pub fn new(media: &MediaStore, id: &str, r: &Rendition, start: f64) -> Option<ReusePlan> {
+        let init = format!("{id}/{}", r.init.as_ref()?);
         let mut t = 0.0;
         let mut segments = Vec::new();
         for s in &r.segments {
@@ -34,11 +37,15 @@ impl ReusePlan {
                 if segments.is_empty() && start - t > MAX_START_SLACK {
                     return None;
                 }
-                segments.push((ladder_dir.join(&s.uri), t));
+                segments.push((format!("{id}/{}", s.uri), t));
             }
             t = end;
         }
-        (!segments.is_empty()).then_some(ReusePlan { init, segments })
+        (!segments.is_empty()).then(|| ReusePlan {
+            media: media.clone(),
+            init,
+            segments,
+        })
     }
 }
 
@@ -49,14 +56,20 @@ pub fn stream_ladder<W: Write>(
     pace: &mut dyn FnMut(f64) -> bool,
     cancel: &CancelToken,
 ) -> Result<(), EngineError> {
-    let read = |p: &Path| std::fs::read(p).map_err(EngineError::io("reading a ladder segment"));
+    let read = |key: &str| match plan.media.get(key) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(EngineError::Internal(format!(
+            "ladder segment {key} is not stored"
+        ))),
+        Err(e) => Err(EngineError::io("reading a ladder segment")(e)),
+    };
     out.write_all(&read(&plan.init)?)
         .map_err(|_| EngineError::ReaderGone)?;
-    for (file, start) in &plan.segments {
+    for (key, start) in &plan.segments {
         if cancel.is_cancelled() || !pace(*start) {
             return Err(EngineError::Cancelled);
         }
-        out.write_all(&read(file)?).map_err(|_| EngineError::ReaderGone)?;
+        out.write_all(&read(key)?).map_err(|_| EngineError::ReaderGone)?;
     }
     Ok(())
 }

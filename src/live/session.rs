@@ -14,15 +14,17 @@ use super::stream::{self, ChannelReader, ClientGone, StreamStop};
 use crate::engine::live::{stream_fmp4, LiveRequest};
 use crate::engine::{CancelToken, EngineError, Probe};
 use crate::hls::Rendition;
+use crate::storage::MediaStore;
 
 /// What a session plays.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionSource {
-    /// A ready video: its kept source, and its fMP4 ladder (for the re-use path).
+    /// A ready video: its top rendition's playlist (a path, or a URL for a bucket), and
+    /// its fMP4 ladder in the media store (for the re-use path).
     Video {
         id: String,
         file: PathBuf,
-        ladder_dir: PathBuf,
+        media: MediaStore,
         renditions: Vec<Rendition>,
     },
     /// A file of the library, by its path under the library root.
@@ -447,7 +449,8 @@ impl Session {
     /// within a second after a segment boundary.
     fn reuse_plan(&self, st: &State, start: f64) -> Option<super::reuse::ReusePlan> {
         let SessionSource::Video {
-            ladder_dir,
+            id,
+            media,
             renditions,
             ..
         } = &self.source
@@ -465,7 +468,7 @@ impl Session {
         let r = renditions
             .iter()
             .find(|r| r.height == wanted && r.init.is_some())?;
-        super::reuse::ReusePlan::new(ladder_dir, r, start)
+        super::reuse::ReusePlan::new(media, id, r, start)
     }
 
     fn touch(&self, st: &mut State) -> Duration {

@@ -89,7 +89,7 @@ fn cancel_stops_the_job_and_removes_its_output() {
     let c = cancel.clone();
     let result = reel::engine::transcode(
         &src,
-        &out,
+        &super::objects(dir.path(), "out"),
         &opts(None, 1.0, SegmentFormat::Fmp4),
         &mut |s| {
             if !s.renditions[0].segments.is_empty() {

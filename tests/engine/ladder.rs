@@ -242,7 +242,7 @@ fn playlists_are_event_playlists_while_the_job_runs() {
     let (mut seen_growing, mut seen_without_master) = (false, false);
     let result = reel::engine::transcode(
         &src,
-        &out,
+        &super::objects(dir.path(), "out"),
         &opts(None, 1.0, SegmentFormat::Fmp4),
         &mut |state| {
             // The master names playlists only once each lists a segment (issue 9).

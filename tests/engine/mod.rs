@@ -45,6 +45,11 @@ pub fn transcode(
     o: &TranscodeOptions,
 ) -> (PathBuf, reel::engine::error::Result<LadderState>) {
     let out = dir.join("out");
-    let result = reel::engine::transcode(input, &out, o, &mut |_| {}, &CancelToken::new());
+    let result = reel::engine::transcode(input, &objects(dir, "out"), o, &mut |_| {}, &CancelToken::new());
     (out, result)
+}
+
+/// Video `id` of a folder store at `dir`: its objects land in `dir/id/`.
+pub fn objects(dir: &Path, id: &str) -> reel::storage::VideoObjects {
+    reel::storage::VideoObjects::new(reel::storage::MediaStore::folder(dir).unwrap(), id)
 }
