@@ -27,6 +27,12 @@ pub struct Links {
     pub manifest: String,
     pub poster: String,
     pub events: String,
+    /// The WebVTT thumbnails track of seek previews (`engine::storyboard`), written when
+    /// the video is done: a video still processing answers 404 for it. Manifests older
+    /// than storyboards lack the field ([`Video::read_manifest`] fills it in; the file
+    /// stays missing).
+    #[serde(default)]
+    pub storyboard: String,
 }
 
 /// Where players fetch media, set once at start from `--public-media-url`.
@@ -52,6 +58,7 @@ impl Links {
             manifest: format!("{base}/{id}/manifest.json"),
             poster: format!("{base}/{id}/poster.jpg"),
             events: format!("/api/videos/{id}/events"),
+            storyboard: format!("{base}/{id}/storyboard.vtt"),
         }
     }
 }
@@ -164,6 +171,9 @@ impl Video {
         if let Some(source) = video.source.as_mut() {
             source.fill_summary();
         }
+        if video.links.storyboard.is_empty() {
+            video.links.storyboard = Links::for_id(&video.id).storyboard;
+        }
         Ok(video)
     }
 }
@@ -174,4 +184,28 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_from_before_storyboards_gets_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::folder(dir.path()).unwrap();
+        let video = Video::new("abc", "film", 1, 4.0, SegmentFormat::Fmp4);
+        let mut json = serde_json::to_value(&video).unwrap();
+        json["links"].as_object_mut().unwrap().remove("storyboard");
+        store
+            .put(
+                "abc/manifest.json",
+                json.to_string().into_bytes(),
+                Freshness::Revalidate,
+            )
+            .unwrap();
+        let read = Video::read_manifest(&store, "abc").unwrap().unwrap();
+        assert_eq!(read.links.storyboard, "/media/abc/storyboard.vtt");
+        assert_eq!(read, video);
+    }
 }

@@ -23,6 +23,7 @@ pub mod sample;
 mod scale;
 mod segmenter;
 mod source;
+pub mod storyboard;
 pub mod transcode;
 pub mod ts_remux;
 

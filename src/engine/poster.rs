@@ -62,7 +62,7 @@ impl PosterPicker {
         let score = luma_spread(&thumb);
         if score > self.best_score + 1.0 {
             self.best_score = score;
-            let jpeg = encode_jpeg(&thumb)?;
+            let jpeg = encode_jpeg(&thumb, JpegQuality::Poster)?;
             self.out
                 .put(POSTER, jpeg.clone(), Freshness::Growing)
                 .map_err(EngineError::io("storing the poster"))?;
@@ -129,8 +129,18 @@ fn luma_spread(f: &frame::Video) -> f64 {
     (sq / n - mean * mean).max(0.0).sqrt()
 }
 
-/// Encodes one full-range yuv420p frame as a JPEG.
-fn encode_jpeg(f: &frame::Video) -> Result<Vec<u8>> {
+/// How hard the JPEG encoder squeezes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum JpegQuality {
+    /// Rate control on one frame: ~200 kB per frame at 25 fps keeps quantisers low.
+    Poster,
+    /// A fixed quantiser (2 best .. 31 worst), whatever the picture's size: the
+    /// storyboard's sheets are large and need only be recognisable.
+    Quantiser(i32),
+}
+
+/// Encodes one full-range yuv420p frame as a JPEG image.
+pub(super) fn encode_jpeg(f: &frame::Video, quality: JpegQuality) -> Result<Vec<u8>> {
     let codec = encoder::find(codec::Id::MJPEG)
         .ok_or_else(|| EngineError::Internal("libavcodec has no MJPEG encoder".into()))?;
     let mut enc = codec::Context::new_with_codec(codec)
@@ -141,22 +151,28 @@ fn encode_jpeg(f: &frame::Video) -> Result<Vec<u8>> {
     enc.set_height(f.height());
     enc.set_format(format::Pixel::YUVJ420P);
     enc.set_time_base(Rational(1, 25));
-    // Rate control on one frame: ~200 kB per frame at 25 fps keeps quantisers low.
-    enc.set_bit_rate(40_000_000);
+    match quality {
+        JpegQuality::Poster => enc.set_bit_rate(40_000_000),
+        JpegQuality::Quantiser(q) => {
+            // The rate control's choice is clamped to [qmin, qmax]: one value pins it.
+            enc.set_qmin(q);
+            enc.set_qmax(q);
+        }
+    }
     let mut enc = enc
         .open_with(Dictionary::new())
         .map_err(EngineError::ffmpeg("opening the JPEG encoder"))?;
     let mut frame = f.clone();
     frame.set_pts(Some(0));
     enc.send_frame(&frame)
-        .map_err(EngineError::ffmpeg("encoding the poster"))?;
+        .map_err(EngineError::ffmpeg("encoding a JPEG"))?;
     enc.send_eof()
         .map_err(EngineError::ffmpeg("flushing the JPEG encoder"))?;
     let mut packet = Packet::empty();
     enc.receive_packet(&mut packet)
-        .map_err(EngineError::ffmpeg("receiving the poster"))?;
-    let data = packet
+        .map_err(EngineError::ffmpeg("receiving a JPEG"))?;
+    packet
         .data()
-        .ok_or_else(|| EngineError::Internal("empty JPEG".into()))?;
-    Ok(data.to_vec())
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| EngineError::Internal("empty JPEG".into()))
 }

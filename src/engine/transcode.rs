@@ -39,6 +39,7 @@ use super::probe::{probe_within, Probe};
 use super::scale::Scaler;
 use super::segmenter::{Segmenter, StoreSink, Timeline};
 use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
+use super::storyboard::StoryboardMaker;
 use crate::hls::{playlist, Rendition, SegmentFormat};
 use crate::storage::VideoObjects;
 use crate::time::Ts90k;
@@ -258,6 +259,7 @@ fn run(
             audio,
             grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
             out: out.clone(),
+            picture: (source.video.display_width, source.video.display_height),
             duration: Ts90k::from_secs(source.duration),
             stop: stop.clone(),
             limits: opts.limits.for_source(&source),
@@ -594,8 +596,11 @@ struct DecodeJob {
     has_audio: bool,
     audio: Option<AudioEncoder>,
     grid: SegmentGrid,
-    /// Where the poster goes.
+    /// Where the poster and the storyboard go.
     out: VideoObjects,
+    /// The displayed picture's size, which the storyboard's tiles take the shape of.
+    picture: (u32, u32),
+    /// What the source declares (zero when unknown).
     duration: Ts90k,
     stop: CancelToken,
     limits: SourceLimits,
@@ -623,6 +628,9 @@ impl DecodeJob {
         let stop = self.stop.clone();
         let mut audio = self.audio.take();
         let poster = &mut PosterPicker::new(self.out.clone(), self.duration);
+        // Built here: its scaler is not `Send`.
+        let (width, height) = self.picture;
+        let mut storyboard = StoryboardMaker::new(self.out.clone(), width, height, self.duration);
         let grid = self.grid;
         source.run(&mut |item| {
             if stop.is_cancelled() {
@@ -631,6 +639,7 @@ impl DecodeJob {
             match item {
                 Decoded::Video(frame, pts) => {
                     poster.offer(&frame, pts)?;
+                    storyboard.offer(&frame, pts)?;
                     let idr = pts >= next_boundary;
                     if idr {
                         next_boundary = grid.boundary_after(pts);
@@ -669,6 +678,9 @@ impl DecodeJob {
         poster.finish()?;
         let end = source.end();
         broadcast(&|| RungInput::End(end))?;
+        // While the rungs drain their encoders: the last sheet and storyboard.vtt, before
+        // DecodeDone lets the video become ready.
+        storyboard.finish(end)?;
         send(events, Event::DecodeDone(end))
     }
 }

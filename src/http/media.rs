@@ -17,9 +17,9 @@
 //!   read by [`body::file_range`](super::body::file_range) instead (one `pread`);
 //! * content types come from [`content_type`], not from a MIME guess (`.m4s`, `.ts`).
 //!
-//! Cache headers are for a CDN in front: segments and init segments never change
-//! (`immutable`); playlists, manifest and poster are `no-cache` while the video is still
-//! processing and cacheable for a short while once it is ready.
+//! Cache headers are for a CDN in front: segments, init segments and sprite sheets never
+//! change (`immutable`); playlists, manifest, poster and `storyboard.vtt` are `no-cache`
+//! while the video is still processing and cacheable for a short while once it is ready.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
@@ -247,9 +247,14 @@ fn mime_of(content_type: &'static str) -> mime::Mime {
 }
 
 /// `Cache-Control` for a file of a video's tree.
-/// Segments and init segments: written once, under names never reused for other bytes.
+/// Segments, init segments and the storyboard's sprite sheets (`{id}/storyboard/*.jpg`):
+/// written once, under names never reused for other bytes.
 fn is_immutable(rel: &RelPath) -> bool {
-    matches!(rel.extension().as_str(), "m4s" | "ts" | "mp4")
+    let sprite = || {
+        rel.extension() == "jpg"
+            && rel.as_path().parent().and_then(|p| p.file_name()) == Some("storyboard".as_ref())
+    };
+    matches!(rel.extension().as_str(), "m4s" | "ts" | "mp4") || sprite()
 }
 
 fn media_cache_control(rel: &RelPath, status: Status) -> &'static str {
@@ -414,6 +419,16 @@ mod tests {
         assert_eq!(ct("a/poster.jpg"), "image/jpeg");
         assert_eq!(ct("a/manifest.json"), "application/json");
         assert_eq!(ct("Film.MKV"), "video/x-matroska");
+        assert_eq!(ct("a/storyboard.vtt"), "text/vtt; charset=utf-8");
+    }
+
+    #[test]
+    fn sprite_sheets_are_immutable_the_poster_and_storyboard_track_are_not() {
+        let immutable = |p: &str| is_immutable(&RelPath::parse(p).unwrap());
+        assert!(immutable("a/storyboard/sprite-000.jpg"));
+        assert!(immutable("a/720p/seg00001.m4s"));
+        assert!(!immutable("a/poster.jpg"));
+        assert!(!immutable("a/storyboard.vtt"));
     }
 
     #[test]

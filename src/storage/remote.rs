@@ -81,31 +81,36 @@ impl Bucket {
     /// Connects to `bucket` with the `AWS_*` settings of the environment. `timeout` bounds
     /// how long one operation retries before it fails (a store that went away).
     pub fn open(bucket: &str, prefix: &str, timeout: Duration, cache_bytes: u64) -> io::Result<Bucket> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-            builder = builder.with_region("us-east-1");
-        }
         let endpoint = std::env::var("AWS_ENDPOINT_URL")
             .or_else(|_| std::env::var("AWS_ENDPOINT"))
             .ok();
-        if let Some(endpoint) = &endpoint {
-            // MinIO, Garage, Ceph, R2, s3s: path-style requests, plain http allowed.
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false)
-                .with_allow_http(endpoint.starts_with("http://"));
-        }
+        // Client options replace the whole set the environment gave: plain http is
+        // allowed for a custom `http://` endpoint (or AWS_ALLOW_HTTP=true).
+        let allow_http = endpoint.as_deref().is_some_and(|e| e.starts_with("http://"))
+            || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let client = ClientOptions::new()
+            .with_allow_http(allow_http)
+            .with_connect_timeout(Duration::from_secs(5).min(timeout))
+            .with_timeout(Duration::from_secs(60).max(timeout));
         let retry = RetryConfig {
             max_retries: 10,
             retry_timeout: timeout,
             ..RetryConfig::default()
         };
-        let client = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(5).min(timeout))
-            .with_timeout(Duration::from_secs(60).max(timeout));
-        let s3 = builder
-            .with_retry(retry)
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
             .with_client_options(client)
+            .with_retry(retry);
+        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+            builder = builder.with_region("us-east-1");
+        }
+        if let Some(endpoint) = &endpoint {
+            // MinIO, Garage, Ceph, R2, s3s: path-style requests.
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_virtual_hosted_style_request(false);
+        }
+        let s3 = builder
             .build()
             .map_err(|e| io::Error::other(format!("configuring the S3 store: {e}")))?;
         let label = match prefix {

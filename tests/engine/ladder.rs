@@ -144,9 +144,10 @@ fn variable_frame_rate_keeps_boundaries_on_pts() {
         },
     );
     let (out, state) = transcode(&src, dir.path(), &opts(Some(&[180]), 2.0, SegmentFormat::Fmp4));
-    state.unwrap();
+    let state = state.unwrap();
     let checked = check_ladder(&out, &src, 2.0);
     assert_eq!(checked[0].segments, 4); // 1, 1, 2, 2 s
+    judge::check_storyboard(&out, state.duration);
 }
 
 #[test]
