@@ -3,6 +3,7 @@
 //! * [`engine`]: probe, decode-once/encode-many HLS ladders, the job pool, test clips;
 //! * [`hls`]: renditions, segments, playlists, CODECS strings;
 //! * [`catalog`]: the video records (`manifest.json`) the CLI and the server share;
+//! * [`mp4`]: the one reader and rewriter of MP4 boxes, H.264 parameter sets and AAC configs;
 //! * [`cli`]: `reel serve | transcode | probe | sample`.
 //!
 //! `docs/architecture.md` draws how the pieces and threads fit together.
@@ -15,5 +16,6 @@ pub mod engine;
 pub mod hls;
 pub mod http;
 pub mod live;
+pub mod mp4;
 pub mod storage;
 pub mod time;

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use super::hub::Channels;
 use super::live_playlist::ItemMedia;
 use super::schedule::NowPlaying;
-use crate::engine::ts_remux::{Demuxed, TsRemuxer};
+use crate::engine::ts_remux::{Demuxed, Placement, TsRemuxer};
 use crate::live::stream::ChannelWriter;
 use crate::storage::MediaStore;
 use crate::time::Ts90k;
@@ -141,8 +141,11 @@ impl TsStream {
                 return self.wait_until(item.ends_at_ms(), out);
             }
         };
-        // The item's place on the channel timeline, in 90 kHz ticks.
-        let offset = Ts90k::from_secs(item.started_at_ms.saturating_sub(origin_ms) as f64 / 1000.0);
+        // The item's place on the channel timeline, in 90 kHz ticks. Its audio is not cut
+        // at its slot: the muxer drops the next item's first frames that would go back in
+        // time instead, which also hides the ladder's first AAC frame (3200 ticks of 48 kHz
+        // long, the encoder's priming); cut at the slot, a boundary had ~60 ms of silence.
+        let place = Placement::at(Ts90k::from_millis(item.started_at_ms.saturating_sub(origin_ms)));
         let mut start_ms = item.started_at_ms;
         for segment in &rendition.segments {
             let end_ms = start_ms + (segment.duration * 1000.0).round() as u64;
@@ -164,7 +167,7 @@ impl TsStream {
                     continue;
                 }
             };
-            match remux.push_demuxed(&demuxed, offset) {
+            match remux.push_demuxed(&demuxed, place) {
                 Ok(ts) => out.write_all(&ts).map_err(|_| Ended::ReaderGone)?,
                 Err(e) => log::warn!(
                     "channel {}: remuxing {media_id}/{}: {e}",
@@ -321,12 +324,12 @@ mod tests {
         let mut shared = [TsRemuxer::new(), TsRemuxer::new()];
         // The item from 12 s, then its first segment again as the item's next run at 15 s.
         for (key, at) in [(first, 12.0), (second, 12.0), (first, 15.0)] {
-            let offset = Ts90k::from_secs(at);
+            let place = Placement::at(Ts90k::from_secs(at));
             let bytes = std::fs::read(tmp.path().join(key)).unwrap();
-            let expected = alone.push(Some(&init), &bytes, offset).unwrap();
+            let expected = alone.push(Some(&init), &bytes, place).unwrap();
             let demuxed = cache.get(&media, key, Some(&init)).unwrap();
             for remux in &mut shared {
-                assert_eq!(remux.push_demuxed(&demuxed, offset).unwrap(), expected);
+                assert_eq!(remux.push_demuxed(&demuxed, place).unwrap(), expected);
             }
         }
         // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.

@@ -37,7 +37,9 @@ use crate::channel::hub::Channels;
 use crate::channel::likes::Vote;
 use crate::channel::live_playlist;
 use crate::channel::ts_stream::TsStream;
-use crate::channel::{inband, retime};
+use crate::engine::ts_remux::Placement;
+use crate::mp4::{self, avc::ParameterSets};
+use crate::time::{Ts90k, HZ};
 
 /// Votes one client address may cast per minute.
 const VOTES_PER_MINUTE: u32 = 30;
@@ -303,7 +305,8 @@ async fn stream_ts(
 
 /// A ladder segment (`{id}/{rung}/{name}.ts` names `{name}.m4s` of an fMP4 ladder or
 /// `{name}.ts` of an MPEG-TS one) as a standalone MPEG-TS segment whose timestamps move by
-/// `offset_ms` onto the channel timeline. The same URI always gives the same bytes.
+/// `offset_ms` onto the channel timeline, its audio cut at the end of its item's slot
+/// ([`item_slot`]). The same URI always gives the same bytes.
 async fn remuxed(
     path: web::Path<(String, u64, String)>,
     state: web::Data<AppState>,
@@ -317,14 +320,17 @@ async fn remuxed(
     let stem = file.strip_suffix(".ts").ok_or(ApiError::NotFound)?;
     let init_rel = RelPath::parse(&format!("{dir}/init.mp4"))?;
     let m4s_rel = RelPath::parse(&format!("{dir}/{stem}.m4s"))?;
+    let place = Placement {
+        offset: Ts90k::from_millis(offset_ms),
+        slot: item_slot(&state, &tail),
+    };
     let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
         // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
         let init = read_object(&shared, &init_rel)?;
         let source = if init.is_some() { &m4s_rel } else { &rel };
         let segment = read_object(&shared, source)?.ok_or(ApiError::NotFound)?;
-        let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
-        crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, offset)
+        crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, place)
             .map_err(|e| ApiError::internal("remuxing a segment", e))
     })
     .await
@@ -332,7 +338,11 @@ async fn remuxed(
     Ok(segment_response(&state, "video/mp2t", bytes))
 }
 
-/// A ladder segment moved onto the channel timeline.
+/// A ladder fMP4 segment moved onto the channel timeline: every `tfdt` plus `offset_ms`,
+/// in place. Each item's segments start their own timeline near zero, and players that
+/// ignore `EXT-X-DISCONTINUITY` (mpv, through libavformat's HLS demuxer) stall when
+/// timestamps jump back. Its audio is cut at the end of its item's slot ([`item_slot`]),
+/// and the item's SPS/PPS go in band ([`ParameterSets::put_in_band`] says why).
 async fn shifted(
     path: web::Path<(String, u64, String)>,
     state: web::Data<AppState>,
@@ -346,17 +356,28 @@ async fn shifted(
         "{}/init.mp4",
         tail.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
     ))?;
+    let slot = item_slot(&state, &tail);
     let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
         let init = read_object(&shared, &init_rel)?.ok_or(ApiError::NotFound)?;
         let mut segment = read_object(&shared, &rel)?.ok_or(ApiError::NotFound)?;
-        let scales =
-            retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
-        retime::shift(&mut segment, &scales, offset_ms)
+        let tracks = mp4::tracks(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
+        let audio = tracks.iter().find(|t| t.handler == mp4::Handler::Audio);
+        if let (Some(slot), Some(audio)) = (slot, audio) {
+            // The slot in the audio track's timescale (slot: 90 kHz ticks).
+            let end = u64::try_from(slot.0).unwrap_or(0) * u64::from(audio.timescale) / HZ as u64;
+            if let Some(cut) = mp4::cut_track_after(&segment, audio.id, end)
+                .map_err(|e| ApiError::internal("cutting a segment's audio", e))?
+            {
+                segment = cut;
+            }
+        }
+        let scales = tracks.iter().map(|t| (t.id, t.timescale)).collect();
+        mp4::shift_decode_times(&mut segment, &scales, Ts90k::from_millis(offset_ms))
             .map_err(|e| ApiError::internal("retiming a segment", e))?;
         // The item's SPS/PPS in band, for players that keep the first item's init.
-        match inband::parameter_sets(&init).and_then(|sets| match sets {
-            Some(sets) => inband::prepend(&segment, &sets).map(Some),
+        match ParameterSets::from_init(&init).and_then(|sets| match sets {
+            Some(sets) => sets.put_in_band(&segment).map(Some),
             None => Ok(None),
         }) {
             Ok(Some(with_sets)) => segment = with_sets,
@@ -368,6 +389,16 @@ async fn shifted(
     .await
     .map_err(|e| ApiError::internal("retiming a segment", e))??;
     Ok(segment_response(&state, "video/iso.segment", bytes))
+}
+
+/// The slot of the item whose ladder segment `tail` (`{id}/{rung}/{name}`) is: the
+/// video's duration, as the schedule gives it (`channel::hub`). An item's audio runs up to
+/// ~75 ms past its last video frame; cut at its slot, it no longer overlaps the next
+/// item's. `None` (nothing cut) for a video the catalog no longer has.
+fn item_slot(state: &AppState, tail: &str) -> Option<Ts90k> {
+    let id = tail.split('/').next()?;
+    let video = state.store.get(id)?;
+    Some(Ts90k::from_millis((video.duration * 1000.0).round() as u64))
 }
 
 /// A whole ladder object (`{id}/{rung}/{name}`), read on a blocking thread: from a folder

@@ -40,6 +40,7 @@ use super::error::ApiError;
 use super::root::RelPath;
 use super::AppState;
 use crate::catalog::Status;
+use crate::mp4;
 
 /// Which tree a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,36 +355,27 @@ fn check_moov_once(state: &AppState, rel: &RelPath, file: &File) {
     });
 }
 
-/// Walks the top-level ISO BMFF boxes (ISO 14496-12 §4.2: 32-bit size, 4cc, optional
-/// 64-bit size) until `moov` or `mdat` shows up.
+/// Walks the top-level boxes of an MP4 file ([`mp4::BoxHeader`]: read at each box's offset,
+/// 64 of them at most) until `moov` or `mdat` shows up.
 pub fn moov_after_mdat(file: &File) -> std::io::Result<bool> {
     let len = file.metadata()?.len();
     let mut offset = 0u64;
     for _ in 0..64 {
-        if offset + 8 > len {
-            break;
-        }
         let mut head = [0u8; 16];
-        file.read_exact_at(&mut head[..8], offset)?;
-        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-        let kind = [head[4], head[5], head[6], head[7]];
-        let size = match size32 {
-            0 => len - offset,
-            1 => {
-                file.read_exact_at(&mut head[8..16], offset + 8)?;
-                u64::from_be_bytes(head[8..16].try_into().expect("8 bytes"))
-            }
-            n => u64::from(n),
+        let n = usize::try_from(len.saturating_sub(offset)).map_or(16, |left| left.min(16));
+        file.read_exact_at(&mut head[..n], offset)?;
+        let Ok(Some(header)) = mp4::BoxHeader::parse(&head[..n]) else {
+            break;
         };
-        match &kind {
-            b"moov" => return Ok(false),
-            b"mdat" => return Ok(true),
+        match header.kind {
+            mp4::BoxType::MOOV => return Ok(false),
+            mp4::BoxType::MDAT => return Ok(true),
             _ => {}
         }
-        if size < 8 {
-            break;
+        match header.size_in(len - offset) {
+            Ok(size) => offset += size,
+            Err(_) => break,
         }
-        offset += size;
     }
     Ok(false)
 }
@@ -434,12 +426,7 @@ mod tests {
     #[test]
     fn finds_a_trailing_moov() {
         let tmp = tempfile::tempdir().unwrap();
-        let boxed = |kind: &[u8; 4], body: usize| {
-            let mut b = ((8 + body) as u32).to_be_bytes().to_vec();
-            b.extend_from_slice(kind);
-            b.resize(8 + body, 0);
-            b
-        };
+        let boxed = |kind: &[u8; 4], body: usize| mp4::boxed(mp4::BoxType(*kind), &vec![0; body]);
         let late = tmp.path().join("late.mp4");
         std::fs::write(
             &late,
