@@ -6,12 +6,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::coordination::{CatalogChange, Ending};
+use super::job_files;
 use super::worker::LeaseKeeper;
 use super::{Inner, JobCell};
-use crate::catalog::store::{remove_dir_if_present, Store};
 use crate::catalog::video::Status;
 use crate::engine::{EngineError, LadderState};
-use crate::storage::JOBS_PREFIX;
 
 /// A job's `on_done`. Also fires (as a failure) when the job is dropped without ending,
 /// e.g. a job thread panicked, so no video is left processing forever.
@@ -79,7 +78,7 @@ impl Completion {
             _ if deleted => {
                 inner.stats.cancelled.fetch_add(1, Ordering::Relaxed);
                 store.remove_files(id);
-                forget_job_files(store, id);
+                job_files::forget(store, id);
                 Ending::Done
             }
             Ok(state) => {
@@ -100,7 +99,7 @@ impl Completion {
                     v.progress = 1.0;
                     v.error = None;
                 }));
-                forget_job_files(store, id);
+                job_files::forget(store, id);
                 log::info!("video {id} ready ({:.1}s of media)", state.duration);
                 Ending::Done
             }
@@ -119,7 +118,7 @@ impl Completion {
                     v.error = Some(e.to_string());
                     v.renditions.clear();
                 }));
-                forget_job_files(store, id);
+                job_files::forget(store, id);
                 Ending::Done
             }
         }
@@ -132,17 +131,6 @@ impl Drop for Completion {
             self.fire(Err(EngineError::Internal(
                 "the transcode stopped unexpectedly".into(),
             )));
-        }
-    }
-}
-
-/// Removes what a job kept to run: its local folder and, with a remote store, the copy
-/// of its source there.
-pub(super) fn forget_job_files(store: &Store, id: &str) {
-    remove_dir_if_present(&store.layout().job_dir(id));
-    if store.media().folder_root().is_none() {
-        if let Err(e) = store.media().delete_dir(&format!("{JOBS_PREFIX}/{id}")) {
-            log::warn!("video {id}: could not remove its source from the store: {e}");
         }
     }
 }

@@ -16,7 +16,8 @@
 //! with its leases and cancels, and the catalog changes each instance announces.
 //! [`LocalCoordination`] (local.rs) is the in-process one: a bounded queue, `flock`s and
 //! manifest polling for several processes on one folder. What a job needs to run is a
-//! [`JobSpec`] (spec.rs).
+//! [`JobSpec`] (spec.rs); what it keeps meanwhile, on this machine and in a remote store,
+//! is job_files.rs.
 //!
 //! Everything here blocks (probing, renames, engine calls): the HTTP layer calls it from
 //! `web::block`, never from an actix worker.
@@ -29,6 +30,7 @@
 mod admission;
 mod completion;
 pub mod coordination;
+mod job_files;
 pub mod local;
 mod resume;
 pub mod spec;
@@ -181,7 +183,7 @@ impl Jobs {
         if known {
             self.cancel_and_wait(id, Duration::from_secs(10));
             self.inner.store.remove_files(id);
-            completion::forget_job_files(&self.inner.store, id);
+            job_files::forget(&self.inner.store, id);
             self.inner
                 .coordination
                 .announce(&CatalogChange::Deleted { id: id.to_string() });

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::coordination::{CatalogChange, Ticket};
+use super::job_files;
 use super::spec::JobSpec;
 use super::Jobs;
 use crate::catalog::layout;
@@ -29,6 +30,9 @@ impl Jobs {
 
         for id in store.ids_with_status(&[Status::Queued, Status::Processing]) {
             let job_dir = layout.job_dir(&id);
+            if !job_dir.join("job.json").exists() {
+                job_files::fetch_from_store(store, &id);
+            }
             let spec = JobSpec::read_with_source(&job_dir);
             match spec.map(|spec| (spec, layout::try_lock(&job_dir.join("lock")))) {
                 Some((_, Ok(Some(_)))) if coordination.has_job(&id) => {}

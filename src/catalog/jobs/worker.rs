@@ -18,11 +18,12 @@ use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 
 use super::completion::Completion;
 use super::coordination::{CatalogChange, Claim, Coordination, Ending, Lease};
+use super::job_files;
 use super::{Inner, JobCell};
 use crate::catalog::video::Status;
 use crate::engine::pool::{self, BesideFn, Job};
 use crate::engine::{CancelToken, LadderState};
-use crate::storage::{Freshness, VideoObjects, JOBS_PREFIX};
+use crate::storage::VideoObjects;
 
 /// How long a job thread waits for a job before it looks again (and notices a shutdown).
 const CLAIM_WAIT: Duration = Duration::from_secs(1);
@@ -80,20 +81,12 @@ fn start(inner: &Arc<Inner>, claim: Claim) -> Option<Job> {
     let store = &inner.store;
     let media = store.media().clone();
     let input = store.layout().job_dir(&id).join(&spec.source);
-    // With a remote store the source goes there too while the job runs, so that the
-    // job does not depend on this machine's disk alone.
+    // With a remote store the source goes there too while the job runs, then its
+    // `job.json` (whose presence says the source is whole), so that the job does not
+    // depend on this machine's disk alone: a process on a fresh disk resumes it.
     let beside: Option<BesideFn> = media.folder_root().is_none().then(|| {
-        let (media, input, key, id) = (
-            media.clone(),
-            input.clone(),
-            format!("{JOBS_PREFIX}/{id}/{}", spec.source),
-            id.clone(),
-        );
-        Box::new(move || {
-            if let Err(e) = media.put_file(&key, &input, Freshness::Revalidate) {
-                log::warn!("video {id}: could not copy its source to the store: {e}");
-            }
-        }) as BesideFn
+        let (media, input, spec, id) = (media.clone(), input.clone(), spec.clone(), id.clone());
+        Box::new(move || job_files::copy_to_store(&media, &id, &spec, &input)) as BesideFn
     });
     Some(Job {
         input,
