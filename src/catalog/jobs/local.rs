@@ -290,6 +290,12 @@ mod tests {
         }
     }
 
+    impl Root {
+        fn queue(&self, capacity: usize) -> LocalCoordination {
+            LocalCoordination::new(self.layout.clone(), self.media.clone(), capacity)
+        }
+    }
+
     fn spec() -> JobSpec {
         JobSpec {
             title: "clip".into(),
@@ -331,7 +337,7 @@ mod tests {
     #[test]
     fn jobs_are_claimed_in_order_and_a_full_queue_gives_the_ticket_back() {
         let root = root();
-        let queue = LocalCoordination::new(root.layout.clone(), root.media.clone(), 2);
+        let queue = root.queue(2);
         queue.submit(ticket(&root, "a")).unwrap();
         queue.submit(ticket(&root, "b")).unwrap();
         assert!(queue.is_full());
@@ -352,7 +358,7 @@ mod tests {
     #[test]
     fn the_lease_holds_the_job_directory_until_it_ends() {
         let root = root();
-        let queue = LocalCoordination::new(root.layout.clone(), root.media.clone(), 4);
+        let queue = root.queue(4);
         queue.submit(ticket(&root, "a")).unwrap();
         assert!(queue.has_job("a") && locked_elsewhere(&root, "a"));
         let claim = queue.claim(NOW).unwrap();
@@ -371,7 +377,7 @@ mod tests {
     #[test]
     fn cancelling_reaches_queued_and_claimed_jobs() {
         let root = root();
-        let queue = LocalCoordination::new(root.layout.clone(), root.media.clone(), 4);
+        let queue = root.queue(4);
         queue.submit(ticket(&root, "queued")).unwrap();
         queue.submit(ticket(&root, "running")).unwrap();
         queue.cancel("queued");
@@ -393,7 +399,7 @@ mod tests {
     fn changes_report_what_other_processes_did_to_the_folder() {
         let root = root();
         write_video(&root, "before", "old");
-        let queue = LocalCoordination::new(root.layout.clone(), root.media.clone(), 4);
+        let queue = root.queue(4);
         // Videos present at the start are read once (they may have changed since the
         // catalog was loaded), as changes, not creations.
         let first = queue.changes(NOW);
@@ -433,7 +439,7 @@ mod tests {
     #[test]
     fn a_job_of_ours_is_deleted_once_its_job_directory_is_gone_too() {
         let root = root();
-        let queue = LocalCoordination::new(root.layout.clone(), root.media.clone(), 4);
+        let queue = root.queue(4);
         queue.submit(ticket(&root, "a")).unwrap();
         write_video(&root, "a", "ours");
         // Our own creation, announced before the poller ever read it.
@@ -449,7 +455,7 @@ mod tests {
     #[test]
     fn a_job_of_ours_is_read_once_it_has_ended() {
         let root = root();
-        let queue = LocalCoordination::new(root.layout.clone(), root.media.clone(), 4);
+        let queue = root.queue(4);
         queue.submit(ticket(&root, "a")).unwrap();
         write_video(&root, "a", "processing");
         let claim = queue.claim(NOW).unwrap();
