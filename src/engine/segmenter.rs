@@ -21,19 +21,44 @@
 //! `[t_k, t_k+1)` holds the video from the IDR at `t_k` up to the next IDR and the audio
 //! packets whose pts fall in the same interval, so before cutting at an IDR the segmenter
 //! waits until audio has reached that instant.
+//!
+//! A source with several audio tracks keeps its audio out of the rungs: each track is an
+//! audio-only rendition cut by an [`AudioSegmenter`], and each text subtitle track a
+//! WebVTT rendition cut by a [`CueSegmenter`]. Both are told the video's segment
+//! boundaries (the IDR instants) and the offset the video's muxer gives its timestamps
+//! ([`Segmenter::offset`]), so their segments start where the video's do and their
+//! timestamps line up with the video's:
+//!
+//! ```text
+//! video (top rung)  |IDR 0 ........|IDR 1 ........|IDR 2 ...       pts + offset
+//! audio0/           |seg00000.m4s  |seg00001.m4s  |...             pts + offset
+//! subtitles0/       |seg00000.vtt  |seg00001.vtt  |...             MPEGTS = offset
+//! ```
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ffmpeg_next::{format, Dictionary, Packet, Rational};
+use ffmpeg_next::{codec, format, Dictionary, Packet, Rational};
 use parking_lot::Mutex;
 
 use super::error::{EngineError, Result};
 use super::ffi;
+use crate::hls::webvtt::{self, Cue};
 use crate::hls::{Segment, SegmentFormat};
 use crate::time::{Ts90k, TIME_BASE_90K};
+
+/// Cues a subtitle track may hold waiting for their segments; more are dropped (a hostile
+/// stream's millions of cues far in the future cost this much and no more).
+pub const MAX_PENDING_CUES: usize = 10_000;
+
+/// How far the source must have been read past a boundary before the WebVTT segment
+/// that ends there is written: cues are stored by start time, within about a second of
+/// the video frames of the same instant (libavformat's mov demuxer reads tracks by file
+/// position within a second of each other), and a cue that comes later than this misses
+/// the segments already written.
+pub const CUE_SLACK: Ts90k = Ts90k(crate::time::HZ);
 
 /// The muxer's output: a byte buffer the segmenter drains at each cut.
 #[derive(Clone, Default)]
@@ -73,7 +98,10 @@ pub trait SegmentSink {
 /// Writes a ladder rung's segments as files (`init.mp4`, `seg00000.m4s`...) and keeps
 /// the list for its playlist.
 pub struct FileSink {
-    format: SegmentFormat,
+    /// The init segment's file name, when the format has one (fMP4).
+    init: Option<&'static str>,
+    /// Segment file extension (`m4s`, `ts`, `vtt`).
+    extension: &'static str,
     dir: PathBuf,
     /// Prefix of segment URIs relative to the video directory (`720p/`).
     uri_prefix: String,
@@ -83,7 +111,19 @@ pub struct FileSink {
 impl FileSink {
     pub fn new(dir: &Path, uri_prefix: &str, format: SegmentFormat) -> FileSink {
         FileSink {
-            format,
+            init: (format == SegmentFormat::Fmp4).then_some("init.mp4"),
+            extension: format.extension(),
+            dir: dir.to_path_buf(),
+            uri_prefix: uri_prefix.to_string(),
+            segments: Vec::new(),
+        }
+    }
+
+    /// A subtitle rendition's WebVTT segments (`seg00000.vtt`...), no init segment.
+    pub fn webvtt(dir: &Path, uri_prefix: &str) -> FileSink {
+        FileSink {
+            init: None,
+            extension: "vtt",
             dir: dir.to_path_buf(),
             uri_prefix: uri_prefix.to_string(),
             segments: Vec::new(),
@@ -97,15 +137,15 @@ impl FileSink {
 
 impl SegmentSink for FileSink {
     fn init(&mut self, bytes: Vec<u8>) -> Result<()> {
-        if self.format == SegmentFormat::Fmp4 {
-            crate::atomic_file::write(&self.dir.join("init.mp4"), &bytes)
+        if let Some(name) = self.init {
+            crate::atomic_file::write(&self.dir.join(name), &bytes)
                 .map_err(EngineError::io("writing the init segment"))?;
         }
         Ok(())
     }
 
     fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()> {
-        let name = format!("seg{:05}.{}", self.segments.len(), self.format.extension());
+        let name = format!("seg{:05}.{}", self.segments.len(), self.extension);
         crate::atomic_file::write(&self.dir.join(&name), &bytes)
             .map_err(EngineError::io("writing a segment"))?;
         self.segments.push(Segment {
@@ -138,6 +178,10 @@ pub struct Segmenter<S: SegmentSink> {
     /// Start of the segment being written (pts of its IDR), once the first IDR is in.
     segment_start: Option<Ts90k>,
     cuts: usize,
+    timeline: Timeline,
+    /// Decode time of the first packet muxed (either stream): what the muxer's shift to
+    /// zero is computed from.
+    first_dts: Option<Ts90k>,
 }
 
 struct AudioTrackState {
@@ -161,15 +205,7 @@ impl<S: SegmentSink> Segmenter<S> {
         video: &ffmpeg_next::codec::Context,
         audio: Option<(&ffmpeg_next::codec::Context, Rational)>,
     ) -> Result<Segmenter<S>> {
-        let buffer = SharedBuffer::default();
-        let io = format::context::StreamIo::from_write(buffer.clone())
-            .map_err(EngineError::ffmpeg("creating the segment writer"))?;
-        let muxer = match format {
-            SegmentFormat::Fmp4 => "mp4",
-            SegmentFormat::Ts => "mpegts",
-        };
-        let mut output = format::output_to_stream(io, None, Some(muxer))
-            .map_err(EngineError::ffmpeg("creating the muxer"))?;
+        let (mut output, buffer) = memory_muxer(format)?;
         {
             let mut st = output
                 .add_stream_with(video)
@@ -220,7 +256,20 @@ impl<S: SegmentSink> Segmenter<S> {
             pending_video: VecDeque::new(),
             segment_start: None,
             cuts: 0,
+            timeline,
+            first_dts: None,
         })
+    }
+
+    /// What the muxer adds to every timestamp handed to it (90 kHz), once the first
+    /// packet is muxed: the video's pts `t` is `t + offset` in the segments. A ladder's
+    /// muxer shifts the first packet's decode time to zero (x264's B-frames make it
+    /// negative: 2 frames before the first pts); a live stream's keeps the source's.
+    pub fn offset(&self) -> Option<Ts90k> {
+        match self.timeline {
+            Timeline::Keep => Some(Ts90k::ZERO),
+            Timeline::ShiftToZero => self.first_dts.map(|d| Ts90k(-d.0).max(Ts90k::ZERO)),
+        }
     }
 
     /// Where segments go (a [`FileSink`] knows the segments written so far).
@@ -334,6 +383,7 @@ impl<S: SegmentSink> Segmenter<S> {
     }
 
     fn write(&mut self, q: Queued, stream: usize) -> Result<()> {
+        self.first_dts.get_or_insert(q.dts);
         let mut packet = q.packet;
         packet.set_stream(stream);
         if stream == 0 {
@@ -351,5 +401,331 @@ impl<S: SegmentSink> Segmenter<S> {
     fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
         self.cuts += 1;
         self.sink.segment(start, end, self.buffer.take())
+    }
+}
+
+/// A muxer of `format` (`mp4` or `mpegts`) writing into a memory buffer.
+fn memory_muxer(format: SegmentFormat) -> Result<(format::context::Output, SharedBuffer)> {
+    let buffer = SharedBuffer::default();
+    let io = format::context::StreamIo::from_write(buffer.clone())
+        .map_err(EngineError::ffmpeg("creating the segment writer"))?;
+    let muxer = match format {
+        SegmentFormat::Fmp4 => "mp4",
+        SegmentFormat::Ts => "mpegts",
+    };
+    let output =
+        format::output_to_stream(io, None, Some(muxer)).map_err(EngineError::ffmpeg("creating the muxer"))?;
+    Ok((output, buffer))
+}
+
+/// Cuts one audio track, encoded once, into an audio-only rendition on the video's
+/// segment boundaries.
+///
+/// Its muxer shifts nothing (`avoid_negative_ts=disabled`, and `frag_discont` so the
+/// first fragment's `tfdt` is the first packet's time): it gets the audio's pts plus the
+/// offset of the video's muxer ([`Segmenter::offset`]), which it waits for, so audio at
+/// `t` and video at `t` carry the same timestamp. A packet that the offset would leave
+/// before zero (the AAC encoder's priming, when x264 makes no B-frames) is dropped.
+/// Segment `k` holds the packets whose pts fall in `[t_k, t_k+1)`; it is cut once the
+/// audio has reached `t_k+1`.
+pub struct AudioSegmenter<S: SegmentSink> {
+    output: format::context::Output,
+    buffer: SharedBuffer,
+    sink: S,
+    format: SegmentFormat,
+    /// Time base of the packets handed to [`AudioSegmenter::push`].
+    input_tb: Rational,
+    stream_tb: Rational,
+    queue: VecDeque<Queued>,
+    /// Segment starts announced and not yet reached by a cut.
+    boundaries: VecDeque<Ts90k>,
+    segment_start: Option<Ts90k>,
+    offset: Option<Ts90k>,
+    /// The end of the latest packet seen: audio before this instant is complete.
+    reached: Ts90k,
+    done: bool,
+    cuts: usize,
+}
+
+impl<S: SegmentSink> AudioSegmenter<S> {
+    /// Opens the muxer with `encoder`'s parameters (and extradata); packets come in
+    /// `input_tb`. The init bytes go to the sink at once.
+    pub fn open(
+        mut sink: S,
+        format: SegmentFormat,
+        encoder: &codec::Context,
+        input_tb: Rational,
+    ) -> Result<AudioSegmenter<S>> {
+        let (mut output, buffer) = memory_muxer(format)?;
+        output
+            .add_stream_with(encoder)
+            .map_err(EngineError::ffmpeg("adding the audio stream"))?
+            .set_time_base(input_tb);
+        let mut opts = Dictionary::new();
+        opts.set("avoid_negative_ts", "disabled");
+        if format == SegmentFormat::Fmp4 {
+            opts.set(
+                "movflags",
+                "frag_custom+empty_moov+default_base_moof+skip_trailer+frag_discont",
+            );
+        }
+        output
+            .write_header_with(opts)
+            .map_err(EngineError::ffmpeg("writing the audio muxer header"))?;
+        let stream_tb = output.stream(0).expect("audio stream").time_base();
+        if format == SegmentFormat::Fmp4 {
+            ffi::flush_fragment(&mut output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
+            sink.init(buffer.take())?;
+        }
+        Ok(AudioSegmenter {
+            output,
+            buffer,
+            sink,
+            format,
+            input_tb,
+            stream_tb,
+            queue: VecDeque::new(),
+            boundaries: VecDeque::new(),
+            segment_start: None,
+            offset: None,
+            reached: Ts90k(i64::MIN),
+            done: false,
+            cuts: 0,
+        })
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Segments cut so far.
+    pub fn cuts(&self) -> usize {
+        self.cuts
+    }
+
+    /// The video muxer's offset ([`Segmenter::offset`]); nothing is muxed before it.
+    pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
+        self.offset = Some(offset);
+        self.drain()
+    }
+
+    /// A video segment starts at `at` (the first call: the first segment's start).
+    pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
+        self.boundaries.push_back(at);
+        self.drain()
+    }
+
+    /// Accepts one encoded packet (timestamps in the time base given at open).
+    pub fn push(&mut self, packet: Packet) -> Result<usize> {
+        let pts = Ts90k::from_time_base(packet.pts().unwrap_or(0), self.input_tb);
+        let dts = Ts90k::from_time_base(packet.dts().or(packet.pts()).unwrap_or(0), self.input_tb);
+        let end = pts + Ts90k::from_time_base(packet.duration(), self.input_tb);
+        self.reached = self.reached.max(end);
+        self.queue.push_back(Queued { packet, pts, dts });
+        self.drain()
+    }
+
+    /// No more packets will come.
+    pub fn end_audio(&mut self) -> Result<usize> {
+        self.done = true;
+        self.drain()
+    }
+
+    /// Cuts every announced boundary and the last segment, which ends at `end` (the end
+    /// of the video); audio past it is dropped, but the last segment always gets a packet
+    /// when one is left (a last video segment shorter than an AAC frame).
+    pub fn finish(mut self, end: Ts90k) -> Result<S> {
+        self.done = true;
+        self.offset.get_or_insert(Ts90k::ZERO);
+        self.drain()?;
+        if let Some(start) = self.segment_start {
+            self.write_before(end.max(start))?;
+            ffi::flush_fragment(&mut self.output)
+                .map_err(EngineError::ffmpeg("flushing the last audio segment"))?;
+            self.output
+                .write_trailer()
+                .map_err(EngineError::ffmpeg("writing the audio muxer trailer"))?;
+            self.cuts += 1;
+            self.sink.segment(start, end.max(start), self.buffer.take())?;
+        }
+        Ok(self.sink)
+    }
+
+    fn drain(&mut self) -> Result<usize> {
+        if self.offset.is_none() {
+            return Ok(0);
+        }
+        if self.segment_start.is_none() {
+            match self.boundaries.pop_front() {
+                Some(first) => self.segment_start = Some(first),
+                None => return Ok(0),
+            }
+        }
+        let mut cuts = 0;
+        while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
+            if !self.done && self.reached < next {
+                break;
+            }
+            self.write_before(next)?;
+            self.cut(start, next)?;
+            self.boundaries.pop_front();
+            self.segment_start = Some(next);
+            cuts += 1;
+        }
+        Ok(cuts)
+    }
+
+    /// Muxes the queued packets whose pts is before `limit`, and at least one.
+    fn write_before(&mut self, limit: Ts90k) -> Result<()> {
+        let offset = self.offset.unwrap_or(Ts90k::ZERO);
+        let mut written = 0;
+        while let Some(head) = self.queue.front() {
+            if head.pts >= limit && written > 0 {
+                break;
+            }
+            let q = self.queue.pop_front().expect("head exists");
+            if (q.dts + offset).0 < 0 || (q.pts + offset).0 < 0 {
+                continue;
+            }
+            let mut packet = q.packet;
+            packet.set_stream(0);
+            // 90 kHz offset → the packets' time base, then the muxer's.
+            let shift = offset.to_time_base(self.input_tb);
+            packet.set_pts(packet.pts().map(|t| t + shift));
+            packet.set_dts(packet.dts().map(|t| t + shift));
+            packet.rescale_ts(self.input_tb, self.stream_tb);
+            packet
+                .write(&mut self.output)
+                .map_err(EngineError::ffmpeg("muxing an audio packet"))?;
+            written += 1;
+        }
+        Ok(())
+    }
+
+    fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
+        ffi::flush_fragment(&mut self.output).map_err(EngineError::ffmpeg("flushing an audio segment"))?;
+        if self.format == SegmentFormat::Ts {
+            ffi::resend_ts_headers(&mut self.output).map_err(EngineError::ffmpeg("asking for PAT/PMT"))?;
+        }
+        self.cuts += 1;
+        self.sink.segment(start, end, self.buffer.take())
+    }
+}
+
+/// Cuts one text subtitle track into WebVTT segments on the video's segment boundaries
+/// (see [`webvtt`]): segment `k` lists the cues that show during `[t_k, t_k+1)`, written
+/// once the source has been read [`CUE_SLACK`] past `t_k+1`. Cues after the video's end
+/// are dropped, so are cues over [`MAX_PENDING_CUES`].
+pub struct CueSegmenter<S: SegmentSink> {
+    sink: S,
+    pending: Vec<Cue>,
+    boundaries: VecDeque<Ts90k>,
+    segment_start: Option<Ts90k>,
+    /// The video muxer's offset: `X-TIMESTAMP-MAP`'s `MPEGTS`.
+    offset: Option<Ts90k>,
+    /// How far the source has been read (video pts).
+    reached: Ts90k,
+    cuts: usize,
+    dropped: usize,
+}
+
+impl<S: SegmentSink> CueSegmenter<S> {
+    pub fn new(sink: S) -> CueSegmenter<S> {
+        CueSegmenter {
+            sink,
+            pending: Vec::new(),
+            boundaries: VecDeque::new(),
+            segment_start: None,
+            offset: None,
+            reached: Ts90k(i64::MIN),
+            cuts: 0,
+            dropped: 0,
+        }
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    pub fn cuts(&self) -> usize {
+        self.cuts
+    }
+
+    pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
+        self.offset = Some(offset);
+        self.drain(false)
+    }
+
+    /// A video segment starts at `at` (the first call: the first segment's start).
+    pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
+        self.boundaries.push_back(at);
+        self.drain(false)
+    }
+
+    /// The source has been read up to `to` (a video frame's pts).
+    pub fn advance(&mut self, to: Ts90k) -> Result<usize> {
+        self.reached = self.reached.max(to);
+        self.drain(false)
+    }
+
+    pub fn push(&mut self, cue: Cue) {
+        let written_up_to = match (self.segment_start, self.cuts) {
+            (Some(start), n) if n > 0 => start,
+            _ => Ts90k(i64::MIN),
+        };
+        if self.pending.len() >= MAX_PENDING_CUES || cue.end <= written_up_to {
+            self.dropped += 1;
+            return;
+        }
+        self.pending.push(cue);
+    }
+
+    /// Writes every segment left, the last one ending at `end` (the end of the video).
+    pub fn finish(mut self, end: Ts90k) -> Result<S> {
+        self.offset.get_or_insert(Ts90k::ZERO);
+        self.drain(true)?;
+        if let Some(start) = self.segment_start {
+            self.cut(start, end.max(start))?;
+        }
+        let late = self.pending.iter().filter(|c| c.start >= end).count();
+        if self.dropped + late > 0 {
+            log::info!(
+                "a subtitle track left out {} cue(s): too many at once, too late, or after the video's end",
+                self.dropped + late
+            );
+        }
+        Ok(self.sink)
+    }
+
+    fn drain(&mut self, all: bool) -> Result<usize> {
+        if self.offset.is_none() {
+            return Ok(0);
+        }
+        if self.segment_start.is_none() {
+            match self.boundaries.pop_front() {
+                Some(first) => self.segment_start = Some(first),
+                None => return Ok(0),
+            }
+        }
+        let mut cuts = 0;
+        while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
+            if !all && self.reached.0 < next.0.saturating_add(CUE_SLACK.0) {
+                break;
+            }
+            self.cut(start, next)?;
+            self.boundaries.pop_front();
+            self.segment_start = Some(next);
+            cuts += 1;
+        }
+        Ok(cuts)
+    }
+
+    fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
+        let mut cues: Vec<&Cue> = self.pending.iter().filter(|c| c.overlaps(start, end)).collect();
+        cues.sort_by_key(|c| (c.start, c.end));
+        let bytes = webvtt::segment(&cues, self.offset.unwrap_or(Ts90k::ZERO));
+        self.pending.retain(|c| c.end > end);
+        self.cuts += 1;
+        self.sink.segment(start, end, bytes)
     }
 }

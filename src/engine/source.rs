@@ -1,19 +1,25 @@
 //! Demux and decode a source once: upright video frames with 90 kHz pts counted from the
-//! first video frame, and audio conformed to stereo 48 kHz in encoder-sized frames.
+//! first video frame, each chosen audio track conformed to stereo 48 kHz in encoder-sized
+//! frames, and each chosen text subtitle stream as plain-text [`Cue`]s.
 //!
 //! This is the only place that reads the input. Timestamps are converted here, once, from
-//! the stream's time base (`video_tb`, `audio_tb`) to [`Ts90k`], and shifted so that the
-//! first video frame is at 0: HLS segment boundaries then fall at multiples of the
-//! segment length on every rung.
+//! the stream's time base (`video_tb`, `audio_tb`, a subtitle stream's) to [`Ts90k`], and
+//! shifted so that the first video frame is at 0: HLS segment boundaries then fall at
+//! multiples of the segment length on every rung.
 
 use std::path::Path;
 
 use ffmpeg_next::{codec, decoder, format, frame, media, Rational};
 
 use super::error::{EngineError, Result};
+use super::ffi::{self, SubtitleText};
 use super::filters::{AudioConform, Rotate};
 use super::probe::{normalized_sar, stream_rotation};
+use crate::hls::webvtt::{self, Cue};
 use crate::time::Ts90k;
+
+/// How long a cue shows when its stream says neither an end nor a duration.
+const DEFAULT_CUE: Ts90k = Ts90k(5 * crate::time::HZ);
 
 /// Where a source's timeline has its zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +34,13 @@ pub enum Origin {
 /// How to read a source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceOptions {
-    /// Which audio stream (counting audio streams from 0), or none.
-    pub audio_track: Option<usize>,
+    /// Which audio streams (counting audio streams from 0), in the order
+    /// [`Decoded::Audio`]'s `track` counts them; one that does not exist is left out.
+    pub audio_tracks: Vec<usize>,
+    /// Which text subtitle streams (counting subtitle streams from 0), in the order
+    /// [`Decoded::Cue`]'s `track` counts them; one that does not exist or is not text is
+    /// left out.
+    pub subtitle_tracks: Vec<usize>,
     /// Start here: seek to the keyframe before and drop what precedes (needs
     /// [`Origin::ContainerStart`]).
     pub start: Option<Ts90k>,
@@ -98,8 +109,14 @@ pub struct SourceLimits {
 pub enum Decoded {
     /// An upright frame and its pts (90 kHz, on the timeline the [`Origin`] defines).
     Video(frame::Video, Ts90k),
-    /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline.
-    Audio(frame::Audio),
+    /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline; `track` is
+    /// the position of its stream in [`SourceOptions::audio_tracks`].
+    Audio { track: usize, frame: frame::Audio },
+    /// A subtitle cue on the same timeline (90 kHz); `track` is the position of its
+    /// stream in [`SourceOptions::subtitle_tracks`]. Cues come in the order the
+    /// container stores them, roughly by start time, ahead of the video frames of the same
+    /// instant (those wait in the decoder).
+    Cue { track: usize, cue: Cue },
 }
 
 pub struct Source {
@@ -109,7 +126,8 @@ pub struct Source {
     video: decoder::Video,
     rotate: Option<Rotate>,
     rotation: u32,
-    audio: Option<AudioPath>,
+    audio: Vec<AudioPath>,
+    subtitles: Vec<SubtitlePath>,
     /// pts (90 kHz, source timeline) of the first video frame: the output's zero.
     origin: Option<Ts90k>,
     last_pts: Option<Ts90k>,
@@ -117,8 +135,6 @@ pub struct Source {
     frame_duration: Ts90k,
     /// End of the last video frame handed out (90 kHz, output timeline).
     end: Ts90k,
-    /// Audio decoded before the first video frame fixed the origin.
-    early_audio: Vec<frame::Audio>,
     /// Video frames before this pts are decoded (to reach it) but not handed out.
     start: Ts90k,
     limits: SourceLimits,
@@ -130,6 +146,16 @@ struct AudioPath {
     tb: Rational,
     decoder: decoder::Audio,
     conform: AudioConform,
+    /// Audio decoded before the first video frame fixed the origin.
+    early: Vec<frame::Audio>,
+}
+
+struct SubtitlePath {
+    index: usize,
+    tb: Rational,
+    decoder: decoder::Subtitle,
+    /// Cues read before the first video frame fixed the origin (source timeline).
+    early: Vec<Cue>,
 }
 
 impl Source {
@@ -187,36 +213,59 @@ impl Source {
             Ts90k(3000)
         };
 
-        let audio = match options.audio_track {
-            None => None,
-            Some(n) => {
-                let audio_streams: Vec<_> = input
-                    .streams()
-                    .filter(|s| s.parameters().medium() == media::Type::Audio)
-                    .collect();
-                match audio_streams.get(n) {
-                    None => None,
-                    Some(s) => {
-                        let tb = s.time_base();
-                        let mut dec = codec::Context::from_parameters(s.parameters())
-                            .and_then(|c| c.decoder().audio())
-                            .map_err(EngineError::ffmpeg("opening the audio decoder"))?;
-                        dec.set_packet_time_base(tb);
-                        // The conform graph's input time base is the sample rate, so
-                        // pts we compute below are exact sample counts.
-                        let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
-                        let rate_tb = Rational(1, dec.rate() as i32);
-                        let conform = AudioConform::new(&dec, rate_tb, audio_frame_size, first)?;
-                        Some(AudioPath {
-                            index: s.index(),
-                            tb,
-                            decoder: dec,
-                            conform,
-                        })
-                    }
-                }
+        let audio_streams: Vec<_> = input
+            .streams()
+            .filter(|s| s.parameters().medium() == media::Type::Audio)
+            .collect();
+        let mut audio = Vec::new();
+        for s in options.audio_tracks.iter().filter_map(|n| audio_streams.get(*n)) {
+            let tb = s.time_base();
+            let mut dec = codec::Context::from_parameters(s.parameters())
+                .and_then(|c| c.decoder().audio())
+                .map_err(EngineError::ffmpeg("opening the audio decoder"))?;
+            dec.set_packet_time_base(tb);
+            // The conform graph's input time base is the sample rate, so pts we compute
+            // below are exact sample counts.
+            let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
+            let rate_tb = Rational(1, dec.rate().max(1) as i32);
+            let conform = AudioConform::new(&dec, rate_tb, audio_frame_size, first)?;
+            audio.push(AudioPath {
+                index: s.index(),
+                tb,
+                decoder: dec,
+                conform,
+                early: Vec::new(),
+            });
+        }
+        let subtitle_streams: Vec<_> = input
+            .streams()
+            .filter(|s| s.parameters().medium() == media::Type::Subtitle)
+            .collect();
+        let mut subtitles = Vec::new();
+        for s in options
+            .subtitle_tracks
+            .iter()
+            .filter_map(|n| subtitle_streams.get(*n))
+        {
+            if !super::probe::is_text_subtitle(s.parameters().id()) {
+                continue;
             }
-        };
+            let tb = s.time_base();
+            let mut decoder = codec::Context::from_parameters(s.parameters())
+                .map_err(EngineError::ffmpeg("reading a subtitle stream"))?
+                .decoder();
+            // Read by libavcodec to turn a packet's duration into the cue's end.
+            decoder.set_packet_time_base(tb);
+            let decoder = decoder
+                .subtitle()
+                .map_err(EngineError::ffmpeg("opening a subtitle decoder"))?;
+            subtitles.push(SubtitlePath {
+                index: s.index(),
+                tb,
+                decoder,
+                early: Vec::new(),
+            });
+        }
         Ok(Source {
             input,
             video_index,
@@ -225,11 +274,11 @@ impl Source {
             rotate: None,
             rotation,
             audio,
+            subtitles,
             origin,
             last_pts: None,
             frame_duration,
             end: Ts90k::ZERO,
-            early_audio: Vec::new(),
             start,
             limits: options.limits,
             frame_rate: FrameRateLimiter {
@@ -270,12 +319,15 @@ impl Source {
                 if !self.receive_video(sink)? {
                     return Ok(());
                 }
-            } else if self.audio.as_ref().is_some_and(|a| a.index == index) {
-                let a = self.audio.as_mut().expect("checked above");
-                if a.decoder.send_packet(&packet).is_err() {
+            } else if let Some(track) = self.audio.iter().position(|a| a.index == index) {
+                if self.audio[track].decoder.send_packet(&packet).is_err() {
                     continue;
                 }
-                if !self.receive_audio(sink)? {
+                if !self.receive_audio(track, sink)? {
+                    return Ok(());
+                }
+            } else if let Some(track) = self.subtitles.iter().position(|s| s.index == index) {
+                if !self.receive_cue(track, &packet, sink)? {
                     return Ok(());
                 }
             }
@@ -285,21 +337,23 @@ impl Source {
         if !self.receive_video(sink)? {
             return Ok(());
         }
-        if let Some(a) = self.audio.as_mut() {
-            let _ = a.decoder.send_eof();
-            if !self.receive_audio(sink)? {
+        for track in 0..self.audio.len() {
+            let _ = self.audio[track].decoder.send_eof();
+            if !self.receive_audio(track, sink)? {
                 return Ok(());
             }
         }
         if self.last_pts.is_none() {
             return Err(EngineError::Undecodable("no video frame could be decoded".into()));
         }
-        self.flush_early_audio(sink)?;
-        if let Some(a) = self.audio.as_mut() {
+        if !self.flush_early(sink)? {
+            return Ok(());
+        }
+        for track in 0..self.audio.len() {
             let mut out = Vec::new();
-            a.conform.run(None, &mut out)?;
-            for f in out {
-                if !sink(Decoded::Audio(f))? {
+            self.audio[track].conform.run(None, &mut out)?;
+            for frame in out {
+                if !sink(Decoded::Audio { track, frame })? {
                     return Ok(());
                 }
             }
@@ -341,7 +395,7 @@ impl Source {
             let Some(pts) = self.frame_rate.admit(pts) else {
                 continue;
             };
-            if !self.flush_early_audio(sink)? {
+            if !self.flush_early(sink)? {
                 return Ok(false);
             }
             let upright = self.upright(decoded)?;
@@ -375,39 +429,101 @@ impl Source {
         Ok(out)
     }
 
-    fn receive_audio(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
-        let Some(a) = self.audio.as_mut() else {
-            return Ok(true);
-        };
+    fn receive_audio(&mut self, track: usize, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let a = &mut self.audio[track];
         let mut decoded = frame::Audio::empty();
         while a.decoder.receive_frame(&mut decoded).is_ok() {
-            self.early_audio
+            a.early
                 .push(std::mem::replace(&mut decoded, frame::Audio::empty()));
         }
         if self.origin.is_some() {
-            return self.flush_early_audio(sink);
+            return self.flush_early(sink);
+        }
+        Ok(true)
+    }
+
+    /// Decodes one subtitle packet into cues (a packet that does not decode is skipped,
+    /// like a video one). Times saturate rather than overflow: a hostile stream's absurd
+    /// timestamps make cues that the segmenter drops, never a panic.
+    fn receive_cue(
+        &mut self,
+        track: usize,
+        packet: &ffmpeg_next::Packet,
+        sink: &mut dyn FnMut(Decoded) -> Result<bool>,
+    ) -> Result<bool> {
+        let s = &mut self.subtitles[track];
+        let Some(pts) = packet.pts().or(packet.dts()) else {
+            return Ok(true);
+        };
+        let Ok(Some(decoded)) = ffi::decode_subtitle(&mut s.decoder, packet) else {
+            return Ok(true);
+        };
+        let ms = Rational(1, 1000);
+        let at = Ts90k::from_time_base(pts, s.tb);
+        let start = Ts90k(at.0.saturating_add(Ts90k::from_time_base(i64::from(decoded.start_ms), ms).0));
+        let shown = if decoded.end_ms > decoded.start_ms && decoded.end_ms != u32::MAX {
+            Ts90k::from_time_base(i64::from(decoded.end_ms - decoded.start_ms), ms)
+        } else if packet.duration() > 0 {
+            Ts90k::from_time_base(packet.duration(), s.tb)
+        } else {
+            DEFAULT_CUE
+        };
+        let end = Ts90k(start.0.saturating_add(shown.0));
+        let text = decoded
+            .texts
+            .into_iter()
+            .map(|t| match t {
+                SubtitleText::Ass(event) => webvtt::plain_text_of_ass(&event),
+                SubtitleText::Plain(text) => {
+                    webvtt::truncate(text.trim().to_string(), webvtt::MAX_CUE_TEXT_BYTES)
+                }
+            })
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if text.is_empty() || end <= start {
+            return Ok(true);
+        }
+        s.early.push(Cue { start, end, text });
+        if self.origin.is_some() {
+            return self.flush_early(sink);
         }
         Ok(true)
     }
 
     /// Once the origin is known, passes decoded audio through the conform graph with
-    /// pts rebased to the first video frame (in 1/sample_rate units).
-    fn flush_early_audio(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
-        let (Some(origin), Some(a)) = (self.origin, self.audio.as_mut()) else {
+    /// pts rebased to the first video frame (in 1/sample_rate units), and hands out the
+    /// cues read so far, rebased too.
+    fn flush_early(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let Some(origin) = self.origin else {
             return Ok(true);
         };
-        let mut out = Vec::new();
-        for mut f in self.early_audio.drain(..) {
-            let rate_tb = Rational(1, f.rate() as i32);
-            if let Some(ts) = f.timestamp() {
-                let rebased = Ts90k::from_time_base(ts, a.tb) - origin;
-                f.set_pts(Some(rebased.to_time_base(rate_tb)));
+        for (track, a) in self.audio.iter_mut().enumerate() {
+            if a.early.is_empty() {
+                continue;
             }
-            a.conform.run(Some(&f), &mut out)?;
+            let mut out = Vec::new();
+            for mut f in a.early.drain(..) {
+                let rate_tb = Rational(1, f.rate().max(1) as i32);
+                if let Some(ts) = f.timestamp() {
+                    let rebased = Ts90k::from_time_base(ts, a.tb) - origin;
+                    f.set_pts(Some(rebased.to_time_base(rate_tb)));
+                }
+                a.conform.run(Some(&f), &mut out)?;
+            }
+            for frame in out {
+                if !sink(Decoded::Audio { track, frame })? {
+                    return Ok(false);
+                }
+            }
         }
-        for f in out {
-            if !sink(Decoded::Audio(f))? {
-                return Ok(false);
+        for (track, s) in self.subtitles.iter_mut().enumerate() {
+            for mut cue in s.early.drain(..) {
+                cue.start = Ts90k(cue.start.0.saturating_sub(origin.0));
+                cue.end = Ts90k(cue.end.0.saturating_sub(origin.0));
+                if !sink(Decoded::Cue { track, cue })? {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)
