@@ -16,6 +16,8 @@
 //! most [`LEAD`] ahead of real time; the writer is the live sessions' bounded channel, so a
 //! reader that stops reading blocks this thread (no CPU, bounded memory) and a reader that
 //! goes away ends it. A channel that plays its list once ends the stream with its run.
+//! An item whose audio has renditions of its own plays with its first audio track (the
+//! segment of the same number, muxed in: `Demuxed::with_audio`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -136,17 +138,37 @@ impl TsStream {
                 return self.wait_until(item.ends_at_ms(), out);
             }
         };
+        // Audio renditions of its own: the first one's segments go in beside the video's.
+        let audio = media.as_ref().and_then(|m| m.audio.clone());
+        let audio_init = match audio.as_ref().and_then(|a| a.init.as_ref()) {
+            Some(init) => match std::fs::read(dir.join(init)) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    log::warn!(
+                        "channel {}: item {media_id} has no readable audio init segment: {e}",
+                        self.channel
+                    );
+                    return self.wait_until(item.ends_at_ms(), out);
+                }
+            },
+            None => None,
+        };
         // The item's place on the channel timeline, in 90 kHz ticks.
         let offset = Ts90k::from_secs(item.started_at_ms.saturating_sub(origin_ms) as f64 / 1000.0);
         let mut start_ms = item.started_at_ms;
-        for segment in &rendition.segments {
+        for (k, segment) in rendition.segments.iter().enumerate() {
             let end_ms = start_ms + (segment.duration * 1000.0).round() as u64;
             if end_ms <= from_ms {
                 start_ms = end_ms;
                 continue;
             }
             self.wait_until(start_ms.saturating_sub(LEAD.as_millis() as u64), out)?;
-            let demuxed = match SEGMENTS.get(&dir.join(&segment.uri), init.as_deref()) {
+            let audio_segment = audio
+                .as_ref()
+                .and_then(|a| a.segments.get(k))
+                .map(|s| (dir.join(&s.uri), audio_init.as_deref()));
+            let audio_segment = audio_segment.as_ref().map(|(path, init)| (path.as_path(), *init));
+            let demuxed = match SEGMENTS.get(&dir.join(&segment.uri), init.as_deref(), audio_segment) {
                 Ok(d) => d,
                 Err(e) => {
                     log::warn!(
@@ -217,8 +239,14 @@ impl SegmentCache {
         }
     }
 
-    /// The segment at `path` (of the item whose init segment is `init`), demuxed.
-    pub fn get(&self, path: &Path, init: Option<&[u8]>) -> Result<Arc<Demuxed>, String> {
+    /// The segment at `path` (of the item whose init segment is `init`), demuxed; with
+    /// `audio`, the audio rendition's segment at that path (and its init segment) joined.
+    pub fn get(
+        &self,
+        path: &Path,
+        init: Option<&[u8]>,
+        audio: Option<(&Path, Option<&[u8]>)>,
+    ) -> Result<Arc<Demuxed>, String> {
         let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
         let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
         let slot = {
@@ -243,7 +271,14 @@ impl SegmentCache {
         }
         // A failure is not kept: the next stream tries again.
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-        let demuxed = Arc::new(Demuxed::new(init, &bytes).map_err(|e| e.to_string())?);
+        let mut demuxed = Demuxed::new(init, &bytes).map_err(|e| e.to_string())?;
+        if let Some((audio_path, audio_init)) = audio {
+            let bytes = std::fs::read(audio_path).map_err(|e| e.to_string())?;
+            demuxed = demuxed
+                .with_audio(audio_init, &bytes)
+                .map_err(|e| e.to_string())?;
+        }
+        let demuxed = Arc::new(demuxed);
         *done = Some(demuxed.clone());
         self.inner.lock().demuxed += 1;
         Ok(demuxed)
@@ -288,8 +323,8 @@ mod tests {
         let (first, second) = (rung.join("seg00000.m4s"), rung.join("seg00001.m4s"));
         let cache = SegmentCache::new(1);
 
-        let a = cache.get(&first, Some(&init)).unwrap();
-        let b = cache.get(&first, Some(&init)).unwrap();
+        let a = cache.get(&first, Some(&init), None).unwrap();
+        let b = cache.get(&first, Some(&init), None).unwrap();
         assert!(Arc::ptr_eq(&a, &b), "the second stream gets the same demux");
         assert_eq!(cache.demuxed(), 1);
         assert!(a.size() > 0);
@@ -302,7 +337,7 @@ mod tests {
             let offset = Ts90k::from_secs(at);
             let bytes = std::fs::read(path).unwrap();
             let expected = alone.push(Some(&init), &bytes, offset).unwrap();
-            let demuxed = cache.get(path, Some(&init)).unwrap();
+            let demuxed = cache.get(path, Some(&init), None).unwrap();
             for remux in &mut shared {
                 assert_eq!(remux.push_demuxed(&demuxed, offset).unwrap(), expected);
             }
@@ -310,7 +345,7 @@ mod tests {
         // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.
         assert_eq!(cache.demuxed(), 3);
 
-        assert!(cache.get(&rung.join("seg09999.m4s"), Some(&init)).is_err());
+        assert!(cache.get(&rung.join("seg09999.m4s"), Some(&init), None).is_err());
         assert_eq!(cache.demuxed(), 3, "a missing file is not a demux");
     }
 }

@@ -351,3 +351,19 @@ pub fn resend_ts_headers(output: &mut format::context::Output) -> Result<(), Err
     }
     Ok(())
 }
+
+/// Makes the demuxer skip the packets of every stream but `keep` (container indices):
+/// `AVDISCARD_ALL`, which the mov and matroska demuxers honour without reading the
+/// packets' data. ffmpeg-next has no setter for a stream's `discard`.
+pub fn discard_streams_except(input: &mut format::context::Input, keep: &[usize]) {
+    // SAFETY: `input` owns a live AVFormatContext; `streams` holds `nb_streams` valid
+    // stream pointers, and `discard` is a plain field the demuxer reads on each packet.
+    unsafe {
+        let ctx = input.as_mut_ptr();
+        for i in 0..(*ctx).nb_streams as usize {
+            if !keep.contains(&i) {
+                (*(*(*ctx).streams.add(i))).discard = ffi::AVDiscard::AVDISCARD_ALL;
+            }
+        }
+    }
+}

@@ -106,7 +106,6 @@ pub fn stream_fmp4<W: Write>(
         } else {
             Vec::new()
         },
-        subtitle_tracks: Vec::new(),
         start: Some(Ts90k::from_secs(req.start.max(0.0))),
         origin: Origin::ContainerStart,
         limits: SourceLimits::default(),
@@ -143,7 +142,7 @@ pub fn stream_fmp4<W: Write>(
                     }
                 }
             }
-            Decoded::Cue { .. } => {}
+            Decoded::Origin(_) => {}
         }
         Ok(true)
     })?;

@@ -13,6 +13,7 @@ mod encoders;
 pub mod error;
 mod ffi;
 mod filters;
+pub mod fmp4_join;
 pub mod ladder;
 pub mod limits;
 pub mod live;
@@ -23,6 +24,7 @@ pub mod sample;
 mod scale;
 mod segmenter;
 mod source;
+pub mod subtitles;
 pub mod transcode;
 pub mod ts_remux;
 

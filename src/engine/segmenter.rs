@@ -49,17 +49,6 @@ use crate::hls::webvtt::{self, Cue};
 use crate::hls::{Segment, SegmentFormat};
 use crate::time::{Ts90k, TIME_BASE_90K};
 
-/// Cues a subtitle track may hold waiting for their segments; more are dropped (a hostile
-/// stream's millions of cues far in the future cost this much and no more).
-pub const MAX_PENDING_CUES: usize = 10_000;
-
-/// How far the source must have been read past a boundary before the WebVTT segment
-/// that ends there is written: cues are stored by start time, within about a second of
-/// the video frames of the same instant (libavformat's mov demuxer reads tracks by file
-/// position within a second of each other), and a cue that comes later than this misses
-/// the segments already written.
-pub const CUE_SLACK: Ts90k = Ts90k(crate::time::HZ);
-
 /// The muxer's output: a byte buffer the segmenter drains at each cut.
 #[derive(Clone, Default)]
 pub(super) struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
@@ -614,32 +603,30 @@ impl<S: SegmentSink> AudioSegmenter<S> {
 
 /// Cuts one text subtitle track into WebVTT segments on the video's segment boundaries
 /// (see [`webvtt`]): segment `k` lists the cues that show during `[t_k, t_k+1)`, written
-/// once the source has been read [`CUE_SLACK`] past `t_k+1`. Cues after the video's end
-/// are dropped, so are cues over [`MAX_PENDING_CUES`].
+/// as soon as the video reaches `t_k+1` (every cue is known before the video starts:
+/// [`super::subtitles`]). Cues after the video's end are in no segment.
 pub struct CueSegmenter<S: SegmentSink> {
     sink: S,
-    pending: Vec<Cue>,
+    /// Cues not yet wholly in written segments, by start time.
+    pending: VecDeque<Cue>,
     boundaries: VecDeque<Ts90k>,
     segment_start: Option<Ts90k>,
     /// The video muxer's offset: `X-TIMESTAMP-MAP`'s `MPEGTS`.
     offset: Option<Ts90k>,
-    /// How far the source has been read (video pts).
-    reached: Ts90k,
     cuts: usize,
-    dropped: usize,
 }
 
 impl<S: SegmentSink> CueSegmenter<S> {
-    pub fn new(sink: S) -> CueSegmenter<S> {
+    /// A segmenter of `cues` (on the ladder's timeline, any order).
+    pub fn new(sink: S, mut cues: Vec<Cue>) -> CueSegmenter<S> {
+        cues.sort_by_key(|c| (c.start, c.end));
         CueSegmenter {
             sink,
-            pending: Vec::new(),
+            pending: cues.into(),
             boundaries: VecDeque::new(),
             segment_start: None,
             offset: None,
-            reached: Ts90k(i64::MIN),
             cuts: 0,
-            dropped: 0,
         }
     }
 
@@ -653,51 +640,32 @@ impl<S: SegmentSink> CueSegmenter<S> {
 
     pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
         self.offset = Some(offset);
-        self.drain(false)
+        self.drain()
     }
 
     /// A video segment starts at `at` (the first call: the first segment's start).
     pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
         self.boundaries.push_back(at);
-        self.drain(false)
-    }
-
-    /// The source has been read up to `to` (a video frame's pts).
-    pub fn advance(&mut self, to: Ts90k) -> Result<usize> {
-        self.reached = self.reached.max(to);
-        self.drain(false)
-    }
-
-    pub fn push(&mut self, cue: Cue) {
-        let written_up_to = match (self.segment_start, self.cuts) {
-            (Some(start), n) if n > 0 => start,
-            _ => Ts90k(i64::MIN),
-        };
-        if self.pending.len() >= MAX_PENDING_CUES || cue.end <= written_up_to {
-            self.dropped += 1;
-            return;
-        }
-        self.pending.push(cue);
+        self.drain()
     }
 
     /// Writes every segment left, the last one ending at `end` (the end of the video).
     pub fn finish(mut self, end: Ts90k) -> Result<S> {
         self.offset.get_or_insert(Ts90k::ZERO);
-        self.drain(true)?;
+        self.drain()?;
         if let Some(start) = self.segment_start {
             self.cut(start, end.max(start))?;
         }
-        let late = self.pending.iter().filter(|c| c.start >= end).count();
-        if self.dropped + late > 0 {
+        if !self.pending.is_empty() {
             log::info!(
-                "a subtitle track left out {} cue(s): too many at once, too late, or after the video's end",
-                self.dropped + late
+                "a subtitle track has {} cue(s) after the video's end, left out",
+                self.pending.len()
             );
         }
         Ok(self.sink)
     }
 
-    fn drain(&mut self, all: bool) -> Result<usize> {
+    fn drain(&mut self) -> Result<usize> {
         if self.offset.is_none() {
             return Ok(0);
         }
@@ -709,9 +677,6 @@ impl<S: SegmentSink> CueSegmenter<S> {
         }
         let mut cuts = 0;
         while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
-            if !all && self.reached.0 < next.0.saturating_add(CUE_SLACK.0) {
-                break;
-            }
             self.cut(start, next)?;
             self.boundaries.pop_front();
             self.segment_start = Some(next);
@@ -721,9 +686,16 @@ impl<S: SegmentSink> CueSegmenter<S> {
     }
 
     fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
-        let mut cues: Vec<&Cue> = self.pending.iter().filter(|c| c.overlaps(start, end)).collect();
-        cues.sort_by_key(|c| (c.start, c.end));
+        // Pending cues are by start: those that start before `end` may show in it.
+        let cues: Vec<&Cue> = self
+            .pending
+            .iter()
+            .take_while(|c| c.start < end)
+            .filter(|c| c.overlaps(start, end))
+            .collect();
         let bytes = webvtt::segment(&cues, self.offset.unwrap_or(Ts90k::ZERO));
+        // Done with the cues that end in this segment (or before it: cues before the
+        // first frame).
         self.pending.retain(|c| c.end > end);
         self.cuts += 1;
         self.sink.segment(start, end, bytes)

@@ -1,25 +1,21 @@
 //! Demux and decode a source once: upright video frames with 90 kHz pts counted from the
-//! first video frame, each chosen audio track conformed to stereo 48 kHz in encoder-sized
-//! frames, and each chosen text subtitle stream as plain-text [`Cue`]s.
+//! first video frame, and each chosen audio track conformed to stereo 48 kHz in
+//! encoder-sized frames. (Text subtitles are read in a pass of their own:
+//! [`super::subtitles`].)
 //!
-//! This is the only place that reads the input. Timestamps are converted here, once, from
-//! the stream's time base (`video_tb`, `audio_tb`, a subtitle stream's) to [`Ts90k`], and
-//! shifted so that the first video frame is at 0: HLS segment boundaries then fall at
-//! multiples of the segment length on every rung.
+//! This is the only place that decodes the input. Timestamps are converted here, once,
+//! from the stream's time base (`video_tb`, `audio_tb`) to [`Ts90k`], and shifted so that
+//! the first video frame is at 0: HLS segment boundaries then fall at multiples of the
+//! segment length on every rung.
 
 use std::path::Path;
 
 use ffmpeg_next::{codec, decoder, format, frame, media, Rational};
 
 use super::error::{EngineError, Result};
-use super::ffi::{self, SubtitleText};
 use super::filters::{AudioConform, Rotate};
 use super::probe::{normalized_sar, stream_rotation};
-use crate::hls::webvtt::{self, Cue};
 use crate::time::Ts90k;
-
-/// How long a cue shows when its stream says neither an end nor a duration.
-const DEFAULT_CUE: Ts90k = Ts90k(5 * crate::time::HZ);
 
 /// Where a source's timeline has its zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +33,6 @@ pub struct SourceOptions {
     /// Which audio streams (counting audio streams from 0), in the order
     /// [`Decoded::Audio`]'s `track` counts them; one that does not exist is left out.
     pub audio_tracks: Vec<usize>,
-    /// Which text subtitle streams (counting subtitle streams from 0), in the order
-    /// [`Decoded::Cue`]'s `track` counts them; one that does not exist or is not text is
-    /// left out.
-    pub subtitle_tracks: Vec<usize>,
     /// Start here: seek to the keyframe before and drop what precedes (needs
     /// [`Origin::ContainerStart`]).
     pub start: Option<Ts90k>,
@@ -112,11 +104,9 @@ pub enum Decoded {
     /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline; `track` is
     /// the position of its stream in [`SourceOptions::audio_tracks`].
     Audio { track: usize, frame: frame::Audio },
-    /// A subtitle cue on the same timeline (90 kHz); `track` is the position of its
-    /// stream in [`SourceOptions::subtitle_tracks`]. Cues come in the order the
-    /// container stores them, roughly by start time, ahead of the video frames of the same
-    /// instant (those wait in the decoder).
-    Cue { track: usize, cue: Cue },
+    /// The source-timeline pts (90 kHz) of the timeline's zero: handed out once, before
+    /// the first frame, for whoever has timestamps of the source to move onto it.
+    Origin(Ts90k),
 }
 
 pub struct Source {
@@ -127,9 +117,10 @@ pub struct Source {
     rotate: Option<Rotate>,
     rotation: u32,
     audio: Vec<AudioPath>,
-    subtitles: Vec<SubtitlePath>,
     /// pts (90 kHz, source timeline) of the first video frame: the output's zero.
     origin: Option<Ts90k>,
+    /// Whether [`Decoded::Origin`] has been handed out.
+    origin_told: bool,
     last_pts: Option<Ts90k>,
     /// Nominal frame duration, for frames without a duration and for the end time.
     frame_duration: Ts90k,
@@ -150,14 +141,6 @@ struct AudioPath {
     early: Vec<frame::Audio>,
 }
 
-struct SubtitlePath {
-    index: usize,
-    tb: Rational,
-    decoder: decoder::Subtitle,
-    /// Cues read before the first video frame fixed the origin (source timeline).
-    early: Vec<Cue>,
-}
-
 impl Source {
     /// Opens `path`, its best video stream and the chosen audio stream (if any).
     /// `audio_frame_size` is what the audio encoder wants per frame.
@@ -172,13 +155,6 @@ impl Source {
             )),
         };
         let start = options.start.unwrap_or(Ts90k::ZERO);
-        if start > Ts90k::ZERO {
-            // To the keyframe at or before the start, in AV_TIME_BASE (microseconds).
-            let target = container_start + start.to_time_base(Rational(1, ffmpeg_next::ffi::AV_TIME_BASE));
-            input
-                .seek(target, ..target + 1)
-                .map_err(|e| EngineError::Undecodable(format!("cannot seek: {e}")))?;
-        }
         let stream = input
             .streams()
             .best(media::Type::Video)
@@ -237,34 +213,20 @@ impl Source {
                 early: Vec::new(),
             });
         }
-        let subtitle_streams: Vec<_> = input
-            .streams()
-            .filter(|s| s.parameters().medium() == media::Type::Subtitle)
+        drop(audio_streams);
+        // The demuxer skips the rest: other audio and subtitle tracks, and an HLS master's
+        // other variants and renditions (libavformat's hls demuxer then never fetches
+        // their segments).
+        let keep: Vec<usize> = std::iter::once(video_index)
+            .chain(audio.iter().map(|a| a.index))
             .collect();
-        let mut subtitles = Vec::new();
-        for s in options
-            .subtitle_tracks
-            .iter()
-            .filter_map(|n| subtitle_streams.get(*n))
-        {
-            if !super::probe::is_text_subtitle(s.parameters().id()) {
-                continue;
-            }
-            let tb = s.time_base();
-            let mut decoder = codec::Context::from_parameters(s.parameters())
-                .map_err(EngineError::ffmpeg("reading a subtitle stream"))?
-                .decoder();
-            // Read by libavcodec to turn a packet's duration into the cue's end.
-            decoder.set_packet_time_base(tb);
-            let decoder = decoder
-                .subtitle()
-                .map_err(EngineError::ffmpeg("opening a subtitle decoder"))?;
-            subtitles.push(SubtitlePath {
-                index: s.index(),
-                tb,
-                decoder,
-                early: Vec::new(),
-            });
+        super::ffi::discard_streams_except(&mut input, &keep);
+        if start > Ts90k::ZERO {
+            // To the keyframe at or before the start, in AV_TIME_BASE (microseconds).
+            let target = container_start + start.to_time_base(Rational(1, ffmpeg_next::ffi::AV_TIME_BASE));
+            input
+                .seek(target, ..target + 1)
+                .map_err(|e| EngineError::Undecodable(format!("cannot seek: {e}")))?;
         }
         Ok(Source {
             input,
@@ -274,8 +236,8 @@ impl Source {
             rotate: None,
             rotation,
             audio,
-            subtitles,
             origin,
+            origin_told: false,
             last_pts: None,
             frame_duration,
             end: Ts90k::ZERO,
@@ -324,10 +286,6 @@ impl Source {
                     continue;
                 }
                 if !self.receive_audio(track, sink)? {
-                    return Ok(());
-                }
-            } else if let Some(track) = self.subtitles.iter().position(|s| s.index == index) {
-                if !self.receive_cue(track, &packet, sink)? {
                     return Ok(());
                 }
             }
@@ -398,6 +356,12 @@ impl Source {
             if !self.flush_early(sink)? {
                 return Ok(false);
             }
+            if !self.origin_told {
+                self.origin_told = true;
+                if !sink(Decoded::Origin(origin))? {
+                    return Ok(false);
+                }
+            }
             let upright = self.upright(decoded)?;
             decoded = frame::Video::empty();
             for f in upright {
@@ -442,58 +406,8 @@ impl Source {
         Ok(true)
     }
 
-    /// Decodes one subtitle packet into cues (a packet that does not decode is skipped,
-    /// like a video one). Times saturate rather than overflow: a hostile stream's absurd
-    /// timestamps make cues that the segmenter drops, never a panic.
-    fn receive_cue(
-        &mut self,
-        track: usize,
-        packet: &ffmpeg_next::Packet,
-        sink: &mut dyn FnMut(Decoded) -> Result<bool>,
-    ) -> Result<bool> {
-        let s = &mut self.subtitles[track];
-        let Some(pts) = packet.pts().or(packet.dts()) else {
-            return Ok(true);
-        };
-        let Ok(Some(decoded)) = ffi::decode_subtitle(&mut s.decoder, packet) else {
-            return Ok(true);
-        };
-        let ms = Rational(1, 1000);
-        let at = Ts90k::from_time_base(pts, s.tb);
-        let start = Ts90k(at.0.saturating_add(Ts90k::from_time_base(i64::from(decoded.start_ms), ms).0));
-        let shown = if decoded.end_ms > decoded.start_ms && decoded.end_ms != u32::MAX {
-            Ts90k::from_time_base(i64::from(decoded.end_ms - decoded.start_ms), ms)
-        } else if packet.duration() > 0 {
-            Ts90k::from_time_base(packet.duration(), s.tb)
-        } else {
-            DEFAULT_CUE
-        };
-        let end = Ts90k(start.0.saturating_add(shown.0));
-        let text = decoded
-            .texts
-            .into_iter()
-            .map(|t| match t {
-                SubtitleText::Ass(event) => webvtt::plain_text_of_ass(&event),
-                SubtitleText::Plain(text) => {
-                    webvtt::truncate(text.trim().to_string(), webvtt::MAX_CUE_TEXT_BYTES)
-                }
-            })
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if text.is_empty() || end <= start {
-            return Ok(true);
-        }
-        s.early.push(Cue { start, end, text });
-        if self.origin.is_some() {
-            return self.flush_early(sink);
-        }
-        Ok(true)
-    }
-
     /// Once the origin is known, passes decoded audio through the conform graph with
-    /// pts rebased to the first video frame (in 1/sample_rate units), and hands out the
-    /// cues read so far, rebased too.
+    /// pts rebased to the first video frame (in 1/sample_rate units).
     fn flush_early(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
         let Some(origin) = self.origin else {
             return Ok(true);
@@ -513,15 +427,6 @@ impl Source {
             }
             for frame in out {
                 if !sink(Decoded::Audio { track, frame })? {
-                    return Ok(false);
-                }
-            }
-        }
-        for (track, s) in self.subtitles.iter_mut().enumerate() {
-            for mut cue in s.early.drain(..) {
-                cue.start = Ts90k(cue.start.0.saturating_sub(origin.0));
-                cue.end = Ts90k(cue.end.0.saturating_sub(origin.0));
-                if !sink(Decoded::Cue { track, cue })? {
                     return Ok(false);
                 }
             }

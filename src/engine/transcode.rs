@@ -49,7 +49,8 @@ use super::segmenter::{AudioSegmenter, CueSegmenter, FileSink, Segmenter, Timeli
 use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
 use crate::hls::webvtt::Cue;
 use crate::hls::{
-    language, playlist, AudioRendition, Rendition, Segment, SegmentFormat, SkippedTrack, SubtitleRendition,
+    self, language, playlist, AudioRendition, Rendition, Segment, SegmentFormat, SkippedTrack,
+    SubtitleRendition,
 };
 use crate::time::Ts90k;
 
@@ -171,12 +172,12 @@ impl TrackPlan {
                 name,
                 channels: 2,
                 default: t.index == 0,
-                playlist: separate.then(|| format!("audio{}/index.m3u8", t.index)),
+                playlist: separate.then(|| format!("{}/index.m3u8", hls::audio_dir(t.index))),
                 codecs: String::new(),
                 bandwidth: ladder::AUDIO_BITRATE as u64,
                 average_bandwidth: 0,
                 init: (separate && format == SegmentFormat::Fmp4)
-                    .then(|| format!("audio{}/init.mp4", t.index)),
+                    .then(|| format!("{}/init.mp4", hls::audio_dir(t.index))),
                 segments: Vec::new(),
             })
             .collect();
@@ -219,7 +220,7 @@ impl TrackPlan {
                 index: t.index,
                 language,
                 name,
-                playlist: format!("subtitles{}/index.m3u8", t.index),
+                playlist: format!("{}/index.m3u8", hls::subtitles_dir(t.index)),
                 file: None,
                 segments: Vec::new(),
             })
@@ -267,10 +268,11 @@ enum RungInput {
         packet: Packet,
     },
     AudioEnd,
-    /// A cue of subtitle rendition `track` (the top rung only).
-    Cue {
+    /// Every cue of subtitle rendition `track`, on the ladder's timeline (the top rung
+    /// only, before the video's second frame).
+    Cues {
         track: usize,
-        cue: Cue,
+        cues: Vec<Cue>,
     },
     End(Ts90k),
 }
@@ -762,11 +764,8 @@ impl RungJob {
         for msg in input.iter() {
             match msg {
                 RungInput::Video { frame, pts, idr } => {
-                    if let Some(side) = side.as_mut() {
-                        if idr {
-                            side.boundary(pts)?;
-                        }
-                        side.advance(pts)?;
+                    if let Some(side) = side.as_mut().filter(|_| idr) {
+                        side.boundary(pts)?;
                     }
                     let scaled = scaler.run(&frame)?;
                     drop(frame);
@@ -799,9 +798,9 @@ impl RungJob {
                         segmenter.push_audio(packet)?;
                     }
                 },
-                RungInput::Cue { track, cue } => {
+                RungInput::Cues { track, cues } => {
                     if let Some(side) = side.as_mut() {
-                        side.push_cue(track, cue);
+                        side.set_cues(track, cues);
                     }
                 }
                 RungInput::AudioEnd => {
@@ -917,11 +916,16 @@ impl DecodeJob {
         let frame_size = self.audio.first().map(|a| a.frame_size()).unwrap_or(1024);
         let options = SourceOptions {
             audio_tracks: self.audio_tracks.clone(),
-            subtitle_tracks: self.subtitle_tracks.clone(),
             start: None,
             origin: Origin::FirstVideoFrame,
             limits: self.limits,
         };
+        // Every cue first, in a pass of its own (see `subtitles`): each is sent to the top
+        // rung once the first video frame fixes the timeline's zero.
+        let mut cues = Some(super::subtitles::read_stream_cues(
+            &self.input,
+            &self.subtitle_tracks,
+        )?);
         let mut source = Source::open(&self.input, &options, frame_size)?;
         let mut next_boundary = Ts90k::ZERO;
         let mut last_report: Option<Ts90k> = None;
@@ -958,6 +962,15 @@ impl DecodeJob {
                 return Err(EngineError::Cancelled);
             }
             match item {
+                Decoded::Origin(origin) => {
+                    for (track, mut track_cues) in cues.take().unwrap_or_default().into_iter().enumerate() {
+                        super::subtitles::rebase(&mut track_cues, origin);
+                        top(RungInput::Cues {
+                            track,
+                            cues: track_cues,
+                        })?;
+                    }
+                }
                 Decoded::Video(frame, pts) => {
                     poster.offer(&frame, pts)?;
                     let idr = pts >= next_boundary;
@@ -984,7 +997,6 @@ impl DecodeJob {
                         send_audio(track, &mut packets)?;
                     }
                 }
-                Decoded::Cue { track, cue } => top(RungInput::Cue { track, cue })?,
             }
             Ok(true)
         })?;
@@ -1048,6 +1060,8 @@ struct SideAudio {
 
 struct SideSubtitles {
     segmenter: CueSegmenter<FileSink>,
+    /// Its directory under the video's (`subtitles0`).
+    dir: String,
     rendition: SubtitleRendition,
     published: usize,
 }
@@ -1087,7 +1101,8 @@ impl SideRenditions {
             playlist::write_subtitle_media(video_dir, &rendition, segment_seconds, false)
                 .map_err(EngineError::io("writing a subtitle playlist"))?;
             subtitles.push(SideSubtitles {
-                segmenter: CueSegmenter::new(sink),
+                segmenter: CueSegmenter::new(sink, Vec::new()),
+                dir,
                 rendition,
                 published: 0,
             });
@@ -1109,14 +1124,6 @@ impl SideRenditions {
         }
         for s in &mut self.subtitles {
             s.segmenter.boundary(at)?;
-        }
-        Ok(())
-    }
-
-    /// The source has been read up to the video frame at `to`.
-    fn advance(&mut self, to: Ts90k) -> Result<()> {
-        for s in &mut self.subtitles {
-            s.segmenter.advance(to)?;
         }
         Ok(())
     }
@@ -1143,9 +1150,11 @@ impl SideRenditions {
         Ok(())
     }
 
-    fn push_cue(&mut self, track: usize, cue: Cue) {
+    /// The cues of subtitle rendition `track` (before its first boundary is cut).
+    fn set_cues(&mut self, track: usize, cues: Vec<Cue>) {
         if let Some(s) = self.subtitles.get_mut(track) {
-            s.segmenter.push(cue);
+            let sink = FileSink::webvtt(&self.video_dir.join(&s.dir), &format!("{}/", s.dir));
+            s.segmenter = CueSegmenter::new(sink, cues);
         }
     }
 

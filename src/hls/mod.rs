@@ -124,6 +124,18 @@ fn measure(segments: &[Segment]) -> Option<(u64, u64)> {
     (secs > 0.0).then(|| (peak.ceil() as u64, (bits / secs).ceil() as u64))
 }
 
+/// The directory of audio track `index`'s rendition under the video's (`audio0`). The
+/// first one's is what players without an audio group take (channels mux it into their
+/// MPEG-TS).
+pub fn audio_dir(index: usize) -> String {
+    format!("audio{index}")
+}
+
+/// The directory of subtitle track `index`'s WebVTT rendition (`subtitles0`).
+pub fn subtitles_dir(index: usize) -> String {
+    format!("subtitles{index}")
+}
+
 /// One audio track of the source, encoded once (AAC-LC, stereo, 48 kHz) for every rung.
 ///
 /// A source with one audio track keeps it muxed into every video rendition (`playlist`

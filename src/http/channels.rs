@@ -330,16 +330,55 @@ async fn remuxed(
         tail.clone()
     };
     let segment = state.media_root.open(&RelPath::parse(&source)?)?;
+    // An item whose source had several audio tracks: its first one's segment of the same
+    // number goes in too (the video segments carry none).
+    let audio = match init.is_some() {
+        true => separate_audio(&state, &tail, stem)?,
+        false => None,
+    };
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
         let init = init.map(read_segment).transpose()?;
         let segment = read_segment(segment)?;
+        let audio = match audio {
+            Some((init, segment)) => Some((read_segment(init)?, read_segment(segment)?)),
+            None => None,
+        };
         let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
-        crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, offset)
-            .map_err(|e| ApiError::internal("remuxing a segment", e))
+        crate::engine::ts_remux::remux_segment(
+            init.as_deref(),
+            &segment,
+            audio.as_ref().map(|(i, s)| (Some(i.as_slice()), s.as_slice())),
+            offset,
+        )
+        .map_err(|e| ApiError::internal("remuxing a segment", e))
     })
     .await
     .map_err(|e| ApiError::internal("remuxing a segment", e))??;
     Ok(segment_response(&state, "video/mp2t", bytes))
+}
+
+/// The init segment and segment `{stem}.m4s` of the first audio rendition of the fMP4
+/// ladder that `{id}/{rung}/{stem}.ts` names, when it has audio renditions.
+fn separate_audio(
+    state: &AppState,
+    tail: &str,
+    stem: &str,
+) -> Result<Option<(std::fs::File, std::fs::File)>, ApiError> {
+    let id = tail.split('/').next().unwrap_or_default();
+    let dir = crate::hls::audio_dir(0);
+    match state
+        .media_root
+        .open(&RelPath::parse(&format!("{id}/{dir}/init.mp4"))?)
+    {
+        Ok(init) => {
+            let segment = state
+                .media_root
+                .open(&RelPath::parse(&format!("{id}/{dir}/{stem}.m4s"))?)?;
+            Ok(Some((init, segment)))
+        }
+        Err(ApiError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A ladder segment moved onto the channel timeline.

@@ -105,11 +105,19 @@ async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse,
                 .first()
                 .ok_or_else(|| ApiError::internal("a ready video", "has no renditions"))?;
             let dir = state.store.layout().video_dir(&video.id);
+            // Several audio tracks are renditions of their own, which only the master names
+            // (libavformat's hls demuxer reads just the variant and rendition it plays).
+            let separate_audio = video.audio.iter().any(|a| a.playlist.is_some());
+            let file = match separate_audio {
+                true => dir.join("master.m3u8"),
+                false => dir.join(&top.playlist),
+            };
             SessionSource::Video {
                 id: video.id.clone(),
-                file: dir.join(&top.playlist),
+                file,
                 ladder_dir: dir,
                 renditions: video.renditions,
+                audio: video.audio,
             }
         }
         (None, Some(path)) => {

@@ -6,12 +6,18 @@
 //! carries its own `tfdt`, so timestamps run on. A stream can only start at a segment
 //! boundary, so this path is taken when the start position is within
 //! [`MAX_START_SLACK`] seconds after one; otherwise the session encodes.
+//!
+//! A video whose audio tracks are renditions of their own has silent rungs: its sessions
+//! take this path always (the rung nearest the wanted height, from the segment holding the
+//! start), with the chosen track's segments joined in ([`crate::engine::fmp4_join`]),
+//! since libavformat 5.1 cannot seek in an fMP4 HLS playlist to encode from there.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::engine::fmp4_join::Fmp4Joiner;
 use crate::engine::{CancelToken, EngineError};
-use crate::hls::Rendition;
+use crate::hls::{AudioRendition, Rendition};
 
 /// How far after a segment boundary a start may be and still re-use the ladder.
 pub const MAX_START_SLACK: f64 = 1.0;
@@ -21,6 +27,8 @@ pub struct ReusePlan {
     init: PathBuf,
     /// Segment files from the one the stream starts with, and their start times.
     segments: Vec<(PathBuf, f64)>,
+    /// An audio rendition's init segment and its segments of the same numbers, joined in.
+    audio: Option<(PathBuf, Vec<PathBuf>)>,
 }
 
 impl ReusePlan {
@@ -38,7 +46,34 @@ impl ReusePlan {
             }
             t = end;
         }
-        (!segments.is_empty()).then_some(ReusePlan { init, segments })
+        (!segments.is_empty()).then_some(ReusePlan {
+            init,
+            segments,
+            audio: None,
+        })
+    }
+
+    /// The rung `r` with audio rendition `a` joined in, from the segment holding `start`
+    /// whatever the slack (the stream starts up to a segment early).
+    pub fn joined(ladder_dir: &Path, r: &Rendition, a: &AudioRendition, start: f64) -> Option<ReusePlan> {
+        let audio_init = ladder_dir.join(a.init.as_ref()?);
+        let mut t = 0.0;
+        let (mut segments, mut audio) = (Vec::new(), Vec::new());
+        let pairs = r.segments.len().min(a.segments.len());
+        for (k, (s, sa)) in r.segments.iter().zip(&a.segments).enumerate() {
+            let end = t + s.duration;
+            // From the segment holding `start` (the last one, for a start past the end).
+            if end > start || k + 1 == pairs && segments.is_empty() {
+                segments.push((ladder_dir.join(&s.uri), t));
+                audio.push(ladder_dir.join(&sa.uri));
+            }
+            t = end;
+        }
+        (!segments.is_empty()).then_some(ReusePlan {
+            init: ladder_dir.join(r.init.as_ref()?),
+            segments,
+            audio: Some((audio_init, audio)),
+        })
     }
 }
 
@@ -50,13 +85,24 @@ pub fn stream_ladder<W: Write>(
     cancel: &CancelToken,
 ) -> Result<(), EngineError> {
     let read = |p: &Path| std::fs::read(p).map_err(EngineError::io("reading a ladder segment"));
-    out.write_all(&read(&plan.init)?)
-        .map_err(|_| EngineError::ReaderGone)?;
-    for (file, start) in &plan.segments {
+    let init = read(&plan.init)?;
+    let mut joiner = Fmp4Joiner::new();
+    let audio_init = match &plan.audio {
+        Some((audio_init, _)) => read(audio_init)?,
+        None => {
+            out.write_all(&init).map_err(|_| EngineError::ReaderGone)?;
+            Vec::new()
+        }
+    };
+    for (k, (file, start)) in plan.segments.iter().enumerate() {
         if cancel.is_cancelled() || !pace(*start) {
             return Err(EngineError::Cancelled);
         }
-        out.write_all(&read(file)?).map_err(|_| EngineError::ReaderGone)?;
+        let bytes = match &plan.audio {
+            Some((_, audio)) => joiner.push((&init, &read(file)?), (&audio_init, &read(&audio[k])?))?,
+            None => read(file)?,
+        };
+        out.write_all(&bytes).map_err(|_| EngineError::ReaderGone)?;
     }
     Ok(())
 }
