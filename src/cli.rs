@@ -296,6 +296,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         format: a.format,
         preset: a.preset,
         limits: a.limits.limits(),
+        subtitle_files: Vec::new(),
     };
     if a.out.exists()
         && std::fs::read_dir(&a.out)

@@ -29,7 +29,9 @@ use super::layout::{self, new_id};
 use super::store::{remove_dir_if_present, Store};
 use super::video::{now_ms, LibrarySource, Links, Status, Video};
 use crate::engine::pool::{Job, Pool};
-use crate::engine::{self, ladder, CancelToken, EngineError, LadderState, Limits, TranscodeOptions};
+use crate::engine::{
+    self, ladder, CancelToken, EngineError, LadderState, Limits, SubtitleFile, TranscodeOptions,
+};
 use crate::hls::SegmentFormat;
 
 /// What a job needs to run (again): stored as `.jobs/{id}/job.json`.
@@ -46,17 +48,41 @@ pub struct JobSpec {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub library: Option<LibrarySource>,
+    /// Subtitle files uploaded with the source, kept in the job directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitle_files: Vec<SubtitleFileSpec>,
+}
+
+/// An uploaded subtitle file, as the job keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleFileSpec {
+    /// File name inside the job directory (`subtitles0.srt`).
+    pub file: String,
+    /// BCP 47 language, when the upload gave one.
+    pub language: Option<String>,
+    /// The name it was uploaded under.
+    pub uploaded_as: String,
 }
 
 impl JobSpec {
-    /// The engine's options for this job under the process's `limits` (those of the
-    /// process that runs it, which may not be the one that accepted it).
-    fn options(&self, limits: &Limits) -> TranscodeOptions {
+    /// The engine's options for this job (whose directory is `job_dir`) under the
+    /// process's `limits` (those of the process that runs it, which may not be the one
+    /// that accepted it).
+    fn options(&self, limits: &Limits, job_dir: &Path) -> TranscodeOptions {
         TranscodeOptions {
             heights: self.heights.clone(),
             segment_seconds: self.segment_seconds,
             format: self.format,
             limits: limits.clone(),
+            subtitle_files: self
+                .subtitle_files
+                .iter()
+                .map(|f| SubtitleFile {
+                    path: job_dir.join(&f.file),
+                    language: f.language.clone(),
+                    file_name: f.uploaded_as.clone(),
+                })
+                .collect(),
             ..TranscodeOptions::default()
         }
     }
@@ -82,6 +108,20 @@ pub struct Upload {
     pub heights: Option<Vec<u32>>,
     pub segment_seconds: f64,
     pub format: SegmentFormat,
+    /// Subtitle files that came with it.
+    pub subtitles: Vec<UploadedSubtitles>,
+}
+
+/// A subtitle file received with an upload (its `subtitles` field).
+pub struct UploadedSubtitles {
+    /// The bytes as received, in a temp file (removed on drop).
+    pub file: tempfile::TempPath,
+    /// `srt` or `vtt`, what it is kept as.
+    pub extension: &'static str,
+    /// BCP 47 language, when the upload gave one.
+    pub language: Option<String>,
+    /// The name it was uploaded under.
+    pub name: String,
 }
 
 /// Why an upload was not accepted.
@@ -228,6 +268,23 @@ impl Jobs {
         }
         let probe = engine::probe_within(&upload.file, &self.inner.limits)
             .map_err(|e| refusal("probing an upload", e))?;
+        // Every subtitle file must read as SubRip or WebVTT before anything is kept.
+        for s in &upload.subtitles {
+            engine::subtitles::read_file_cues(&s.file).map_err(|e| AcceptError::InvalidOption {
+                field: "subtitles",
+                message: format!("{}: {e}", s.name),
+            })?;
+        }
+        let subtitle_files: Vec<SubtitleFileSpec> = upload
+            .subtitles
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SubtitleFileSpec {
+                file: format!("subtitles{i}.{}", s.extension),
+                language: s.language.clone(),
+                uploaded_as: s.name.clone(),
+            })
+            .collect();
         let spec = JobSpec {
             title: upload.title,
             created_at_ms: now_ms(),
@@ -236,10 +293,18 @@ impl Jobs {
             format: upload.format,
             source: format!("source.{}", upload.extension),
             library: None,
+            subtitle_files,
         };
         let file = upload.file;
+        let subtitles = upload.subtitles;
+        let kept_as: Vec<String> = spec.subtitle_files.iter().map(|f| f.file.clone()).collect();
         self.admit(&new_id(), spec, probe, |path| {
-            file.persist(path).map(drop).map_err(|e| e.error)
+            file.persist(path).map_err(|e| e.error)?;
+            let dir = path.parent().unwrap_or(path);
+            for (s, name) in subtitles.into_iter().zip(kept_as) {
+                s.file.persist(dir.join(name)).map_err(|e| e.error)?;
+            }
+            Ok(())
         })
     }
 
@@ -272,6 +337,7 @@ impl Jobs {
             format: SegmentFormat::Fmp4,
             source: format!("source.{extension}"),
             library: Some(source),
+            subtitle_files: Vec::new(),
         };
         self.admit(id, spec, probe, |path| std::os::unix::fs::symlink(file, path))
     }
@@ -287,7 +353,7 @@ impl Jobs {
         put_source: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> Result<Video, AcceptError> {
         let limits = &self.inner.limits;
-        spec.options(limits)
+        spec.options(limits, &self.inner.store.layout().job_dir(id))
             .validate()
             .map_err(|e| invalid_option("segment_seconds", e))?;
         ladder::plan_capped(
@@ -405,7 +471,7 @@ impl Jobs {
         Job {
             input: layout.job_dir(id).join(&spec.source),
             out_dir: layout.video_dir(id),
-            options: spec.options(&self.inner.limits),
+            options: spec.options(&self.inner.limits, &layout.job_dir(id)),
             cancel: cell.cancel.clone(),
             on_progress: Box::new(move |state| progress.record(state)),
             on_done: Box::new(move |result| completion.fire(result)),

@@ -32,7 +32,7 @@ pub use encoders::DEFAULT_PRESET;
 pub use error::EngineError;
 pub use limits::Limits;
 pub use probe::{probe, probe_within, Probe};
-pub use transcode::{transcode, CancelToken, LadderState, TranscodeOptions};
+pub use transcode::{transcode, CancelToken, LadderState, SubtitleFile, TranscodeOptions};
 
 use std::sync::Once;
 

@@ -71,6 +71,21 @@ pub struct TranscodeOptions {
     pub preset: String,
     /// The operator's limits: refused sources, the top rung, the frame rate.
     pub limits: Limits,
+    /// Subtitle files that come with the source (an upload's `subtitles` fields): each a
+    /// WebVTT rendition after the source's own subtitle tracks.
+    pub subtitle_files: Vec<SubtitleFile>,
+}
+
+/// A SubRip or WebVTT file to turn into a subtitle rendition; its times are the video's
+/// as players show it (0 = the first frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtitleFile {
+    pub path: PathBuf,
+    /// BCP 47 language, when known.
+    pub language: Option<String>,
+    /// The name it was uploaded under (`film.fr.srt`): the rendition's `file`, and its
+    /// NAME's last resort.
+    pub file_name: String,
 }
 
 impl Default for TranscodeOptions {
@@ -81,6 +96,7 @@ impl Default for TranscodeOptions {
             format: SegmentFormat::Fmp4,
             preset: DEFAULT_PRESET.into(),
             limits: Limits::default(),
+            subtitle_files: Vec::new(),
         }
     }
 }
@@ -126,17 +142,20 @@ pub struct TrackPlan {
     /// The audio renditions, in the source's order; their `index` counts audio streams.
     pub audio: Vec<AudioRendition>,
     pub subtitles: Vec<SubtitleRendition>,
-    /// For each subtitle rendition, the subtitle stream it comes from (counting subtitle
-    /// streams from 0).
+    /// For each subtitle rendition of a stream (the first ones), the subtitle stream it
+    /// comes from (counting subtitle streams from 0).
     pub subtitle_streams: Vec<usize>,
+    /// For each subtitle rendition of a file (after those of streams), the file.
+    pub subtitle_files: Vec<PathBuf>,
     pub skipped: Vec<SkippedTrack>,
 }
 
 impl TrackPlan {
     /// One audio track stays muxed into the video renditions; several get renditions of
     /// their own (`audio{index}/`); text subtitles get WebVTT renditions
-    /// (`subtitles{index}/`); bitmap subtitles and tracks over the caps are skipped.
-    pub fn of(source: &Probe, format: SegmentFormat) -> TrackPlan {
+    /// (`subtitles{index}/`), then `files` (indices after the streams'); bitmap subtitles
+    /// and tracks over the caps are skipped.
+    pub fn of(source: &Probe, format: SegmentFormat, files: &[SubtitleFile]) -> TrackPlan {
         let mut skipped = Vec::new();
         let audio_tracks = &source.audio_tracks;
         for t in audio_tracks.iter().skip(MAX_AUDIO_TRACKS) {
@@ -200,35 +219,56 @@ impl TrackPlan {
                 reason,
             });
         }
-        let languages: Vec<Option<String>> = text
+        let first_file_index = source.subtitle_tracks.len();
+        let room = MAX_SUBTITLE_TRACKS.saturating_sub(text.len());
+        for (i, f) in files.iter().enumerate().skip(room) {
+            skipped.push(SkippedTrack {
+                kind: "subtitle".into(),
+                index: first_file_index + i,
+                codec: f.file_name.clone(),
+                language: f.language.clone(),
+                reason: format!("over the limit of {MAX_SUBTITLE_TRACKS} subtitle tracks"),
+            });
+        }
+        let files = &files[..files.len().min(room)];
+        let rendition = |index: usize, language: Option<String>, file: Option<String>| SubtitleRendition {
+            index,
+            language,
+            name: String::new(),
+            playlist: format!("{}/index.m3u8", hls::subtitles_dir(index)),
+            file,
+            segments: Vec::new(),
+        };
+        let mut subtitles: Vec<SubtitleRendition> = text
             .iter()
-            .map(|t| t.language.as_deref().and_then(language::bcp47))
+            .map(|t| rendition(t.index, t.language.as_deref().and_then(language::bcp47), None))
             .collect();
+        let mut titles: Vec<Option<&str>> = text.iter().map(|t| t.title.as_deref()).collect();
+        for (i, f) in files.iter().enumerate() {
+            subtitles.push(rendition(
+                first_file_index + i,
+                f.language.clone(),
+                Some(f.file_name.clone()),
+            ));
+            // A file's name is its title only when it has no language to be named after.
+            titles.push(f.language.is_none().then_some(f.file_name.as_str()));
+        }
         let names = language::track_names(
-            &text
+            &titles
                 .iter()
-                .zip(&languages)
-                .map(|(t, l)| (t.title.as_deref(), l.as_deref()))
+                .zip(&subtitles)
+                .map(|(title, s)| (*title, s.language.as_deref()))
                 .collect::<Vec<_>>(),
             "Subtitles",
         );
-        let subtitles = text
-            .iter()
-            .zip(languages)
-            .zip(names)
-            .map(|((t, language), name)| SubtitleRendition {
-                index: t.index,
-                language,
-                name,
-                playlist: format!("{}/index.m3u8", hls::subtitles_dir(t.index)),
-                file: None,
-                segments: Vec::new(),
-            })
-            .collect();
+        for (s, name) in subtitles.iter_mut().zip(names) {
+            s.name = name;
+        }
         TrackPlan {
             audio,
             subtitles,
             subtitle_streams: text.iter().map(|t| t.index).collect(),
+            subtitle_files: files.iter().map(|f| f.path.clone()).collect(),
             skipped,
         }
     }
@@ -344,7 +384,7 @@ fn run(
         opts.limits.max_short_side,
     )?;
     let frame_rate = frame_rate_of(&source, opts.limits.max_fps);
-    let mut tracks = TrackPlan::of(&source, opts.format);
+    let mut tracks = TrackPlan::of(&source, opts.format, &opts.subtitle_files);
     let audio = tracks
         .audio
         .iter()
@@ -473,6 +513,7 @@ fn run(
             audio_tracks: tracks.audio.iter().map(|a| a.index).collect(),
             separate_audio,
             subtitle_tracks: tracks.subtitle_streams.clone(),
+            subtitle_files: tracks.subtitle_files.clone(),
             audio,
             grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
             poster_path: out_dir.join("poster.jpg"),
@@ -903,6 +944,8 @@ struct DecodeJob {
     separate_audio: bool,
     /// The text subtitle streams to read (counting subtitle streams).
     subtitle_tracks: Vec<usize>,
+    /// The subtitle files to read (their cues are on the ladder's timeline already).
+    subtitle_files: Vec<PathBuf>,
     audio: Vec<AudioEncoder>,
     grid: SegmentGrid,
     poster_path: PathBuf,
@@ -926,6 +969,11 @@ impl DecodeJob {
             &self.input,
             &self.subtitle_tracks,
         )?);
+        let mut file_cues = self
+            .subtitle_files
+            .iter()
+            .map(|f| super::subtitles::read_file_cues(f))
+            .collect::<Result<Vec<_>>>()?;
         let mut source = Source::open(&self.input, &options, frame_size)?;
         let mut next_boundary = Ts90k::ZERO;
         let mut last_report: Option<Ts90k> = None;
@@ -963,12 +1011,14 @@ impl DecodeJob {
             }
             match item {
                 Decoded::Origin(origin) => {
-                    for (track, mut track_cues) in cues.take().unwrap_or_default().into_iter().enumerate() {
-                        super::subtitles::rebase(&mut track_cues, origin);
-                        top(RungInput::Cues {
-                            track,
-                            cues: track_cues,
-                        })?;
+                    let mut tracks = cues.take().unwrap_or_default();
+                    for track_cues in &mut tracks {
+                        super::subtitles::rebase(track_cues, origin);
+                    }
+                    // The files' cues are on the ladder's timeline: they follow as they are.
+                    tracks.append(&mut file_cues);
+                    for (track, cues) in tracks.into_iter().enumerate() {
+                        top(RungInput::Cues { track, cues })?;
                     }
                 }
                 Decoded::Video(frame, pts) => {

@@ -198,11 +198,13 @@ async function tracksCase(id) {
     throw new Error(`video ${id} is ${video.status} with ${video.audio?.length} audio and ${video.subtitles?.length} subtitle tracks, not a ready ladder with two of each`);
   }
   log(`${label}: audio ${video.audio.map((a) => `${a.language} "${a.name}" ${a.playlist}`).join(', ')}; subtitles ${video.subtitles.map((s) => `${s.language} "${s.name}" ${s.playlist}`).join(', ')}`);
-  await judge(await openPlayers(label), label, `${baseUrl}/media/${id}/master.m3u8`, checkTracks);
+  await judge(await openPlayers(label), label, `${baseUrl}/media/${id}/master.m3u8`, (player, page) => checkTracks(label, player, page));
 }
 
-/** The tracks case's checks on a player that plays; returns what went wrong. */
-async function checkTracks(player, page) {
+/** The tracks case's checks on a player that plays; returns what went wrong. A screenshot
+ * (`<label>-<player>-cue.png`) just after the next cue begins: the test pattern's clock
+ * and the cue on one picture (a screenshot takes a few hundred ms, a cue lasts 1 s). */
+async function checkTracks(label, player, page) {
   const problems = [];
   const tracks = await page.evaluate(() => window.judge.tracks());
   const show = (list) => list.map((t) => `${t.language} "${t.name}"${t.active ? ' (active)' : ''}`).join(', ');
@@ -239,6 +241,15 @@ async function checkTracks(player, page) {
   const n = Number(cue.text.match(/^fra subtitle (\d+)$/)?.[1]);
   const due = 2 * n - 1.5;
   log(`  ${player} shows "${cue.text}" (${cue.start.toFixed(3)} to ${cue.end.toFixed(3)} s) at currentTime ${seen.at.toFixed(2)} s; due from ${due} s`);
+  if (n) {
+    const next = cue.start + 2 + 0.15;
+    const until = Date.now() + CUE_MS;
+    while ((await page.evaluate(() => window.judge.time())) < next && Date.now() < until) await sleep(20);
+    const cueShot = path.join(shots, `${label}-${player}-cue.png`);
+    await page.screenshot({ path: cueShot });
+    const after = await page.evaluate(() => ({ cues: window.judge.activeCues(), at: window.judge.time() }));
+    log(`  ${player} at ${after.at.toFixed(2)} s shows ${after.cues.map((c) => `"${c.text}"`).join(', ') || 'no cue'}; screenshot ${cueShot}`);
+  }
   if (!n) problems.push(`the shown cue reads "${cue.text}", not a French cue`);
   else if (Math.abs(cue.start - due) > CUE_TOLERANCE_SECS || Math.abs(cue.end - cue.start - 1) > 0.01) {
     problems.push(`"${cue.text}" shows from ${cue.start.toFixed(3)} to ${cue.end.toFixed(3)} s, not from ${due} s for 1 s`);

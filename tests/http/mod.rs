@@ -9,5 +9,6 @@ mod limits;
 mod media;
 mod progressive;
 mod restart;
+mod tracks;
 mod traversal;
 mod upload;
