@@ -701,3 +701,63 @@ impl<S: SegmentSink> CueSegmenter<S> {
         self.sink.segment(start, end, bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps what it is given.
+    #[derive(Default)]
+    struct Kept(Vec<(Ts90k, Ts90k, String)>);
+
+    impl SegmentSink for Kept {
+        fn init(&mut self, _: Vec<u8>) -> Result<()> {
+            Ok(())
+        }
+        fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()> {
+            self.0.push((start, end, String::from_utf8(bytes).unwrap()));
+            Ok(())
+        }
+    }
+
+    fn cue(start: i64, end: i64, text: &str) -> Cue {
+        Cue {
+            start: Ts90k(start),
+            end: Ts90k(end),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn cues_land_in_every_segment_they_show_in_and_absurd_ones_in_none() {
+        let s = crate::time::HZ;
+        let cues = vec![
+            cue(s / 2, 3 * s / 2, "spans the first boundary"),
+            cue(i64::MAX - 1, i64::MAX, "in a million years"),
+            cue(i64::MIN, i64::MIN + 1, "long before"),
+            cue(-s, s / 4, "from before the first frame"),
+        ];
+        let mut segmenter = CueSegmenter::new(Kept::default(), cues);
+        // Nothing is written before the video's offset is known.
+        segmenter.boundary(Ts90k::ZERO).unwrap();
+        segmenter.boundary(Ts90k(s)).unwrap();
+        assert_eq!(segmenter.cuts(), 0);
+        segmenter.set_offset(Ts90k(6000)).unwrap();
+        assert_eq!(segmenter.cuts(), 1);
+        segmenter.boundary(Ts90k(2 * s)).unwrap();
+        let kept = segmenter.finish(Ts90k(3 * s)).unwrap().0;
+        assert_eq!(kept.len(), 3);
+        assert!(
+            kept[0].2.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:6000,"),
+            "{}",
+            kept[0].2
+        );
+        assert!(kept[0].2.contains("spans") && kept[0].2.contains("00:00:00.000 --> 00:00:00.250"));
+        assert!(kept[1].2.contains("spans") && !kept[1].2.contains("from before"));
+        assert!(!kept[2].2.contains("-->"), "{}", kept[2].2);
+        assert!(kept
+            .iter()
+            .all(|k| !k.2.contains("years") && !k.2.contains("long before")));
+        assert_eq!((kept[2].0, kept[2].1), (Ts90k(2 * s), Ts90k(3 * s)));
+    }
+}

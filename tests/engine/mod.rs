@@ -7,6 +7,7 @@ mod footage;
 mod ladder;
 mod live;
 mod pool;
+mod tracks;
 
 use std::path::{Path, PathBuf};
 
