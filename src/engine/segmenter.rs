@@ -407,33 +407,141 @@ fn memory_muxer(format: SegmentFormat) -> Result<(format::context::Output, Share
     Ok((output, buffer))
 }
 
-/// Cuts one audio track, encoded once, into an audio-only rendition on the video's
+/// Whether to cut every announced segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    Yes,
+    No,
+}
+
+/// What a rendition cut beside the video ([`SideSegmenter`]) puts in each segment.
+pub trait SideTrack {
+    /// Whether all that belongs before `end` is in (or will never come).
+    fn reached(&self, end: Ts90k) -> bool;
+    /// The bytes of segment `[start, end)`, whose timestamps carry the video muxer's
+    /// `offset`; `last`: nothing follows it.
+    fn segment(&mut self, start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>>;
+}
+
+/// Cuts a rendition beside the video (an audio track, a subtitle track) on the video's
+/// segment boundaries, once the offset of the video's muxer ([`Segmenter::offset`]) is
+/// known: segment `k` is `[t_k, t_k+1)`, cut once the track has reached `t_k+1`.
+pub struct SideSegmenter<S: SegmentSink, T: SideTrack> {
+    sink: S,
+    track: T,
+    /// Segment starts announced and not yet reached by a cut.
+    boundaries: VecDeque<Ts90k>,
+    segment_start: Option<Ts90k>,
+    offset: Option<Ts90k>,
+    cuts: usize,
+}
+
+impl<S: SegmentSink, T: SideTrack> SideSegmenter<S, T> {
+    fn new(sink: S, track: T) -> SideSegmenter<S, T> {
+        SideSegmenter {
+            sink,
+            track,
+            boundaries: VecDeque::new(),
+            segment_start: None,
+            offset: None,
+            cuts: 0,
+        }
+    }
+
+    /// Where the segments went (a [`FileSink`] knows them).
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Segments cut so far.
+    pub fn cuts(&self) -> usize {
+        self.cuts
+    }
+
+    /// The video muxer's offset; nothing is cut before it is known.
+    pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
+        self.offset = Some(offset);
+        self.drain()
+    }
+
+    /// A video segment starts at `at` (the first call: the first segment's start).
+    pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
+        self.boundaries.push_back(at);
+        self.drain()
+    }
+
+    /// Cuts every announced boundary, whatever the track has reached, and the last
+    /// segment, which ends at `end` (the end of the video).
+    pub fn finish(mut self, end: Ts90k) -> Result<S> {
+        self.offset.get_or_insert(Ts90k::ZERO);
+        self.cut_up_to(Whole::Yes)?;
+        if let Some(start) = self.segment_start {
+            self.cut(start, end.max(start), true)?;
+        }
+        Ok(self.sink)
+    }
+
+    fn drain(&mut self) -> Result<usize> {
+        self.cut_up_to(Whole::No)
+    }
+
+    /// Cuts the announced segments the track has reached (or all of them).
+    fn cut_up_to(&mut self, all: Whole) -> Result<usize> {
+        if self.offset.is_none() {
+            return Ok(0);
+        }
+        if self.segment_start.is_none() {
+            match self.boundaries.pop_front() {
+                Some(first) => self.segment_start = Some(first),
+                None => return Ok(0),
+            }
+        }
+        let mut cuts = 0;
+        while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
+            if all == Whole::No && !self.track.reached(next) {
+                break;
+            }
+            self.cut(start, next, false)?;
+            self.boundaries.pop_front();
+            self.segment_start = Some(next);
+            cuts += 1;
+        }
+        Ok(cuts)
+    }
+
+    fn cut(&mut self, start: Ts90k, end: Ts90k, last: bool) -> Result<()> {
+        let offset = self.offset.unwrap_or(Ts90k::ZERO);
+        let bytes = self.track.segment(start, end, offset, last)?;
+        self.cuts += 1;
+        self.sink.segment(start, end, bytes)
+    }
+}
+
+/// One audio track, encoded once, cut into an audio-only rendition on the video's
 /// segment boundaries.
 ///
 /// Its muxer shifts nothing (`avoid_negative_ts=disabled`, and `frag_discont` so the
 /// first fragment's `tfdt` is the first packet's time): it gets the audio's pts plus the
-/// offset of the video's muxer ([`Segmenter::offset`]), which it waits for, so audio at
-/// `t` and video at `t` carry the same timestamp. A packet that the offset would leave
-/// before zero (the AAC encoder's priming, when x264 makes no B-frames) is dropped.
-/// Segment `k` holds the packets whose pts fall in `[t_k, t_k+1)`; it is cut once the
-/// audio has reached `t_k+1`.
-pub struct AudioSegmenter<S: SegmentSink> {
+/// offset of the video's muxer, so audio at `t` and video at `t` carry the same
+/// timestamp. A packet that the offset would leave before zero (the AAC encoder's
+/// priming, when x264 makes no B-frames) is dropped. Segment `k` holds the packets whose
+/// pts fall in `[t_k, t_k+1)`; the last one ends at the video's end (audio past it is
+/// dropped, but the last segment always gets a packet when one is left: a last video
+/// segment shorter than an AAC frame).
+pub type AudioSegmenter<S> = SideSegmenter<S, AudioTrack>;
+
+/// The muxer and the waiting packets of an [`AudioSegmenter`].
+pub struct AudioTrack {
     output: format::context::Output,
     buffer: SharedBuffer,
-    sink: S,
     format: SegmentFormat,
     /// Time base of the packets handed to [`AudioSegmenter::push`].
     input_tb: Rational,
     stream_tb: Rational,
     queue: VecDeque<Queued>,
-    /// Segment starts announced and not yet reached by a cut.
-    boundaries: VecDeque<Ts90k>,
-    segment_start: Option<Ts90k>,
-    offset: Option<Ts90k>,
     /// The end of the latest packet seen: audio before this instant is complete.
     reached: Ts90k,
     done: bool,
-    cuts: usize,
 }
 
 impl<S: SegmentSink> AudioSegmenter<S> {
@@ -466,107 +574,59 @@ impl<S: SegmentSink> AudioSegmenter<S> {
             ffi::flush_fragment(&mut output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
             sink.init(buffer.take())?;
         }
-        Ok(AudioSegmenter {
+        let track = AudioTrack {
             output,
             buffer,
-            sink,
             format,
             input_tb,
             stream_tb,
             queue: VecDeque::new(),
-            boundaries: VecDeque::new(),
-            segment_start: None,
-            offset: None,
             reached: Ts90k(i64::MIN),
             done: false,
-            cuts: 0,
-        })
-    }
-
-    pub fn sink(&self) -> &S {
-        &self.sink
-    }
-
-    /// Segments cut so far.
-    pub fn cuts(&self) -> usize {
-        self.cuts
-    }
-
-    /// The video muxer's offset ([`Segmenter::offset`]); nothing is muxed before it.
-    pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
-        self.offset = Some(offset);
-        self.drain()
-    }
-
-    /// A video segment starts at `at` (the first call: the first segment's start).
-    pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
-        self.boundaries.push_back(at);
-        self.drain()
+        };
+        Ok(SideSegmenter::new(sink, track))
     }
 
     /// Accepts one encoded packet (timestamps in the time base given at open).
     pub fn push(&mut self, packet: Packet) -> Result<usize> {
-        let pts = Ts90k::from_time_base(packet.pts().unwrap_or(0), self.input_tb);
-        let dts = Ts90k::from_time_base(packet.dts().or(packet.pts()).unwrap_or(0), self.input_tb);
-        let end = pts + Ts90k::from_time_base(packet.duration(), self.input_tb);
-        self.reached = self.reached.max(end);
-        self.queue.push_back(Queued { packet, pts, dts });
+        let t = &mut self.track;
+        let pts = Ts90k::from_time_base(packet.pts().unwrap_or(0), t.input_tb);
+        let dts = Ts90k::from_time_base(packet.dts().or(packet.pts()).unwrap_or(0), t.input_tb);
+        let end = pts + Ts90k::from_time_base(packet.duration(), t.input_tb);
+        t.reached = t.reached.max(end);
+        t.queue.push_back(Queued { packet, pts, dts });
         self.drain()
     }
 
     /// No more packets will come.
     pub fn end_audio(&mut self) -> Result<usize> {
-        self.done = true;
+        self.track.done = true;
         self.drain()
     }
+}
 
-    /// Cuts every announced boundary and the last segment, which ends at `end` (the end
-    /// of the video); audio past it is dropped, but the last segment always gets a packet
-    /// when one is left (a last video segment shorter than an AAC frame).
-    pub fn finish(mut self, end: Ts90k) -> Result<S> {
-        self.done = true;
-        self.offset.get_or_insert(Ts90k::ZERO);
-        self.drain()?;
-        if let Some(start) = self.segment_start {
-            self.write_before(end.max(start))?;
-            ffi::flush_fragment(&mut self.output)
-                .map_err(EngineError::ffmpeg("flushing the last audio segment"))?;
+impl SideTrack for AudioTrack {
+    fn reached(&self, end: Ts90k) -> bool {
+        self.done || self.reached >= end
+    }
+
+    fn segment(&mut self, _start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>> {
+        self.write_before(end, offset)?;
+        ffi::flush_fragment(&mut self.output).map_err(EngineError::ffmpeg("flushing an audio segment"))?;
+        if last {
             self.output
                 .write_trailer()
                 .map_err(EngineError::ffmpeg("writing the audio muxer trailer"))?;
-            self.cuts += 1;
-            self.sink.segment(start, end.max(start), self.buffer.take())?;
+        } else if self.format == SegmentFormat::Ts {
+            ffi::resend_ts_headers(&mut self.output).map_err(EngineError::ffmpeg("asking for PAT/PMT"))?;
         }
-        Ok(self.sink)
+        Ok(self.buffer.take())
     }
+}
 
-    fn drain(&mut self) -> Result<usize> {
-        if self.offset.is_none() {
-            return Ok(0);
-        }
-        if self.segment_start.is_none() {
-            match self.boundaries.pop_front() {
-                Some(first) => self.segment_start = Some(first),
-                None => return Ok(0),
-            }
-        }
-        let mut cuts = 0;
-        while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
-            if !self.done && self.reached < next {
-                break;
-            }
-            self.write_before(next)?;
-            self.cut(start, next)?;
-            self.boundaries.pop_front();
-            self.segment_start = Some(next);
-            cuts += 1;
-        }
-        Ok(cuts)
-    }
-
+impl AudioTrack {
     /// Muxes the queued packets whose pts is before `limit`, and at least one.
-    fn write_before(&mut self, limit: Ts90k) -> Result<()> {
-        let offset = self.offset.unwrap_or(Ts90k::ZERO);
+    fn write_before(&mut self, limit: Ts90k, offset: Ts90k) -> Result<()> {
         let mut written = 0;
         while let Some(head) = self.queue.front() {
             if head.pts >= limit && written > 0 {
@@ -590,102 +650,34 @@ impl<S: SegmentSink> AudioSegmenter<S> {
         }
         Ok(())
     }
-
-    fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
-        ffi::flush_fragment(&mut self.output).map_err(EngineError::ffmpeg("flushing an audio segment"))?;
-        if self.format == SegmentFormat::Ts {
-            ffi::resend_ts_headers(&mut self.output).map_err(EngineError::ffmpeg("asking for PAT/PMT"))?;
-        }
-        self.cuts += 1;
-        self.sink.segment(start, end, self.buffer.take())
-    }
 }
 
-/// Cuts one text subtitle track into WebVTT segments on the video's segment boundaries
+/// One text subtitle track cut into WebVTT segments on the video's segment boundaries
 /// (see [`webvtt`]): segment `k` lists the cues that show during `[t_k, t_k+1)`, written
 /// as soon as the video reaches `t_k+1` (every cue is known before the video starts:
-/// [`super::subtitles`]). Cues after the video's end are in no segment.
-pub struct CueSegmenter<S: SegmentSink> {
-    sink: S,
-    /// Cues not yet wholly in written segments, by start time.
+/// [`super::subtitles`]), with `X-TIMESTAMP-MAP`'s `MPEGTS` the video muxer's offset.
+/// Cues after the video's end are in no segment.
+pub type CueSegmenter<S> = SideSegmenter<S, CueTrack>;
+
+/// The cues of a [`CueSegmenter`] not yet wholly in written segments, by start time.
+pub struct CueTrack {
     pending: VecDeque<Cue>,
-    boundaries: VecDeque<Ts90k>,
-    segment_start: Option<Ts90k>,
-    /// The video muxer's offset: `X-TIMESTAMP-MAP`'s `MPEGTS`.
-    offset: Option<Ts90k>,
-    cuts: usize,
 }
 
 impl<S: SegmentSink> CueSegmenter<S> {
     /// A segmenter of `cues` (on the ladder's timeline, any order).
-    pub fn new(sink: S, mut cues: Vec<Cue>) -> CueSegmenter<S> {
+    pub fn of_cues(sink: S, mut cues: Vec<Cue>) -> CueSegmenter<S> {
         cues.sort_by_key(|c| (c.start, c.end));
-        CueSegmenter {
-            sink,
-            pending: cues.into(),
-            boundaries: VecDeque::new(),
-            segment_start: None,
-            offset: None,
-            cuts: 0,
-        }
+        SideSegmenter::new(sink, CueTrack { pending: cues.into() })
+    }
+}
+
+impl SideTrack for CueTrack {
+    fn reached(&self, _end: Ts90k) -> bool {
+        true
     }
 
-    pub fn sink(&self) -> &S {
-        &self.sink
-    }
-
-    pub fn cuts(&self) -> usize {
-        self.cuts
-    }
-
-    pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
-        self.offset = Some(offset);
-        self.drain()
-    }
-
-    /// A video segment starts at `at` (the first call: the first segment's start).
-    pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
-        self.boundaries.push_back(at);
-        self.drain()
-    }
-
-    /// Writes every segment left, the last one ending at `end` (the end of the video).
-    pub fn finish(mut self, end: Ts90k) -> Result<S> {
-        self.offset.get_or_insert(Ts90k::ZERO);
-        self.drain()?;
-        if let Some(start) = self.segment_start {
-            self.cut(start, end.max(start))?;
-        }
-        if !self.pending.is_empty() {
-            log::info!(
-                "a subtitle track has {} cue(s) after the video's end, left out",
-                self.pending.len()
-            );
-        }
-        Ok(self.sink)
-    }
-
-    fn drain(&mut self) -> Result<usize> {
-        if self.offset.is_none() {
-            return Ok(0);
-        }
-        if self.segment_start.is_none() {
-            match self.boundaries.pop_front() {
-                Some(first) => self.segment_start = Some(first),
-                None => return Ok(0),
-            }
-        }
-        let mut cuts = 0;
-        while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
-            self.cut(start, next)?;
-            self.boundaries.pop_front();
-            self.segment_start = Some(next);
-            cuts += 1;
-        }
-        Ok(cuts)
-    }
-
-    fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
+    fn segment(&mut self, start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>> {
         // Pending cues are by start: those that start before `end` may show in it.
         let cues: Vec<&Cue> = self
             .pending
@@ -693,12 +685,17 @@ impl<S: SegmentSink> CueSegmenter<S> {
             .take_while(|c| c.start < end)
             .filter(|c| c.overlaps(start, end))
             .collect();
-        let bytes = webvtt::segment(&cues, self.offset.unwrap_or(Ts90k::ZERO));
+        let bytes = webvtt::segment(&cues, offset);
         // Done with the cues that end in this segment (or before it: cues before the
         // first frame).
         self.pending.retain(|c| c.end > end);
-        self.cuts += 1;
-        self.sink.segment(start, end, bytes)
+        if last && !self.pending.is_empty() {
+            log::info!(
+                "a subtitle track has {} cue(s) after the video's end, left out",
+                self.pending.len()
+            );
+        }
+        Ok(bytes)
     }
 }
 
@@ -737,7 +734,7 @@ mod tests {
             cue(i64::MIN, i64::MIN + 1, "long before"),
             cue(-s, s / 4, "from before the first frame"),
         ];
-        let mut segmenter = CueSegmenter::new(Kept::default(), cues);
+        let mut segmenter = CueSegmenter::of_cues(Kept::default(), cues);
         // Nothing is written before the video's offset is known.
         segmenter.boundary(Ts90k::ZERO).unwrap();
         segmenter.boundary(Ts90k(s)).unwrap();

@@ -1151,7 +1151,7 @@ impl SideRenditions {
             playlist::write_subtitle_media(video_dir, &rendition, segment_seconds, false)
                 .map_err(EngineError::io("writing a subtitle playlist"))?;
             subtitles.push(SideSubtitles {
-                segmenter: CueSegmenter::new(sink, Vec::new()),
+                segmenter: CueSegmenter::of_cues(sink, Vec::new()),
                 dir,
                 rendition,
                 published: 0,
@@ -1204,7 +1204,7 @@ impl SideRenditions {
     fn set_cues(&mut self, track: usize, cues: Vec<Cue>) {
         if let Some(s) = self.subtitles.get_mut(track) {
             let sink = FileSink::webvtt(&self.video_dir.join(&s.dir), &format!("{}/", s.dir));
-            s.segmenter = CueSegmenter::new(sink, cues);
+            s.segmenter = CueSegmenter::of_cues(sink, cues);
         }
     }
 
