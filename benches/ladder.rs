@@ -306,34 +306,14 @@ fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
         return peer_a_group_args(input, dir);
     }
     let has_audio = tracks > 0;
-    let mut graph = format!("[0:v]split={n}");
-    for i in 0..n {
-        write!(graph, "[s{i}]").unwrap();
-    }
-    for (i, r) in input.rungs.iter().enumerate() {
-        write!(graph, ";[s{i}]{}[o{i}]", scale(r)).unwrap();
-    }
-    let mut a = vec![
-        s("-i"),
-        input.path.display().to_string(),
-        s("-filter_complex"),
-        graph,
-    ];
+    let mut a = split_input_args(input);
     for i in 0..n {
         a.extend([s("-map"), format!("[o{i}]")]);
         if has_audio {
             a.extend([s("-map"), s("0:a:0")]);
         }
     }
-    a.extend(x264_common());
-    for (i, r) in input.rungs.iter().enumerate() {
-        a.extend([
-            format!("-maxrate:v:{i}"),
-            s(r.maxrate),
-            format!("-bufsize:v:{i}"),
-            s(r.bufsize),
-        ]);
-    }
+    a.extend(rung_video_args(input));
     if has_audio {
         a.extend(audio_args());
     }
@@ -347,7 +327,13 @@ fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
             }
         })
         .collect();
-    a.extend([
+    a.extend(variant_output_args(&map, dir));
+    a
+}
+
+/// (a)'s output: the variants of `map` (`-var_stream_map`) under `dir/%v/`, a master.
+fn variant_output_args(map: &[String], dir: &Path) -> Vec<String> {
+    vec![
         s("-var_stream_map"),
         map.join(" "),
         s("-master_pl_name"),
@@ -355,13 +341,11 @@ fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
         s("-hls_segment_filename"),
         dir.join("%v/seg%05d.m4s").display().to_string(),
         dir.join("%v/index.m3u8").display().to_string(),
-    ]);
-    a
+    ]
 }
 
-/// (a) for a source with several audio tracks: the rungs video-only, each track encoded
-/// once, `-var_stream_map "v:0,agroup:aud ... a:0,agroup:aud,language:eng ..."`.
-fn peer_a_group_args(input: &Input, dir: &Path) -> Vec<String> {
+/// (a)'s input and its `split` to one scaled output `[o{i}]` per rung.
+fn split_input_args(input: &Input) -> Vec<String> {
     let n = input.rungs.len();
     let mut graph = format!("[0:v]split={n}");
     for i in 0..n {
@@ -370,19 +354,17 @@ fn peer_a_group_args(input: &Input, dir: &Path) -> Vec<String> {
     for (i, r) in input.rungs.iter().enumerate() {
         write!(graph, ";[s{i}]{}[o{i}]", scale(r)).unwrap();
     }
-    let mut a = vec![
+    vec![
         s("-i"),
         input.path.display().to_string(),
         s("-filter_complex"),
         graph,
-    ];
-    for i in 0..n {
-        a.extend([s("-map"), format!("[o{i}]")]);
-    }
-    for t in &input.probe.audio_tracks {
-        a.extend([s("-map"), format!("0:a:{}", t.index)]);
-    }
-    a.extend(x264_common());
+    ]
+}
+
+/// x264 for every rung of (a), with each rung's rate cap.
+fn rung_video_args(input: &Input) -> Vec<String> {
+    let mut a = x264_common();
     for (i, r) in input.rungs.iter().enumerate() {
         a.extend([
             format!("-maxrate:v:{i}"),
@@ -391,6 +373,21 @@ fn peer_a_group_args(input: &Input, dir: &Path) -> Vec<String> {
             s(r.bufsize),
         ]);
     }
+    a
+}
+
+/// (a) for a source with several audio tracks: the rungs video-only, each track encoded
+/// once, `-var_stream_map "v:0,agroup:aud ... a:0,agroup:aud,language:eng ..."`.
+fn peer_a_group_args(input: &Input, dir: &Path) -> Vec<String> {
+    let n = input.rungs.len();
+    let mut a = split_input_args(input);
+    for i in 0..n {
+        a.extend([s("-map"), format!("[o{i}]")]);
+    }
+    for t in &input.probe.audio_tracks {
+        a.extend([s("-map"), format!("0:a:{}", t.index)]);
+    }
+    a.extend(rung_video_args(input));
     a.extend(audio_args());
     a.extend(hls_args());
     let mut map: Vec<String> = (0..n).map(|i| format!("v:{i},agroup:aud")).collect();
@@ -398,15 +395,7 @@ fn peer_a_group_args(input: &Input, dir: &Path) -> Vec<String> {
         let language = t.language.as_deref().unwrap_or("und");
         format!("a:{},agroup:aud,language:{language}", t.index)
     }));
-    a.extend([
-        s("-var_stream_map"),
-        map.join(" "),
-        s("-master_pl_name"),
-        s("master.m3u8"),
-        s("-hls_segment_filename"),
-        dir.join("%v/seg%05d.m4s").display().to_string(),
-        dir.join("%v/index.m3u8").display().to_string(),
-    ]);
+    a.extend(variant_output_args(&map, dir));
     a
 }
 

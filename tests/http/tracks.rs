@@ -11,6 +11,23 @@ use crate::judge;
 use crate::util::clips::{clip_with, have};
 use crate::util::*;
 
+/// Each object of the array `list` as its `keys`' values, space-separated.
+fn fields(list: &serde_json::Value, keys: &[&str]) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            keys.iter()
+                .map(|k| match &o[*k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
 fn two_track_clip() -> std::path::PathBuf {
     clip_with(
         "http-tracks.mkv",
@@ -35,46 +52,20 @@ fn audio_and_subtitle_renditions_are_described_served_and_listed_by_mpv_and_vlc(
         &[("heights", "180"), ("segment_seconds", "2")],
     );
     let video = wait_ready(&server, &id);
-    let audio = video["audio"].as_array().unwrap();
-    let described: Vec<_> = audio
-        .iter()
-        .map(|a| {
-            (
-                a["index"].as_u64().unwrap(),
-                a["language"].as_str().unwrap(),
-                a["name"].as_str().unwrap(),
-                a["channels"].as_u64().unwrap(),
-                a["default"].as_bool().unwrap(),
-                a["playlist"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let keys = ["index", "language", "name", "channels", "default", "playlist"];
     assert_eq!(
-        described,
+        fields(&video["audio"], &keys),
         [
-            (0, "en", "English", 2, true, "audio0/index.m3u8"),
-            (1, "fr", "French", 2, false, "audio1/index.m3u8")
+            "0 en English 2 true audio0/index.m3u8",
+            "1 fr French 2 false audio1/index.m3u8"
         ],
         "{video}"
     );
-    let subtitles: Vec<_> = video["subtitles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["index"].as_u64().unwrap(),
-                s["language"].as_str().unwrap(),
-                s["name"].as_str().unwrap(),
-                s["playlist"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        subtitles,
+        fields(&video["subtitles"], &["index", "language", "name", "playlist"]),
         [
-            (0, "en", "English", "subtitles0/index.m3u8"),
-            (1, "fr", "French", "subtitles1/index.m3u8")
+            "0 en English subtitles0/index.m3u8",
+            "1 fr French subtitles1/index.m3u8"
         ]
     );
     assert_eq!(video["skipped_tracks"], serde_json::json!([]));
@@ -196,25 +187,9 @@ fn uploaded_srt_and_vtt_files_become_subtitle_renditions() {
     assert_eq!(res.status, 202, "{}", res.text());
     let id = res.json()["id"].as_str().unwrap().to_string();
     let video = wait_ready(&server, &id);
-    let subtitles: Vec<_> = video["subtitles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["index"].as_u64().unwrap(),
-                s["language"].as_str().unwrap().to_string(),
-                s["name"].as_str().unwrap().to_string(),
-                s["file"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        subtitles,
-        [
-            (0, "de".into(), "German".into(), "film.srt".into()),
-            (1, "es".into(), "Spanish".into(), "film.es.vtt".into())
-        ],
+        fields(&video["subtitles"], &["index", "language", "name", "file"]),
+        ["0 de German film.srt", "1 es Spanish film.es.vtt"],
         "{video}"
     );
     // One audio track: muxed, no audio group; the subtitles are in the master.
