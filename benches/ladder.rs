@@ -431,11 +431,14 @@ fn peer_b_segment_args(mp4: &Path, dir: &Path) -> Vec<String> {
 
 fn run_reel(input: &Input, out: &Path) -> Res<(Cost, Profile)> {
     let _ = std::fs::remove_dir_all(out);
+    let parent = out.parent().ok_or("the output has a parent")?;
+    let name = out.file_name().ok_or("the output has a name")?.to_string_lossy();
+    let objects = reel::storage::VideoObjects::new(reel::storage::MediaStore::folder(parent)?, &name);
     let sampler = ThreadSampler::start();
     let cost = measure(Who::This, || {
         let state = transcode(
             &input.path,
-            out,
+            &objects,
             &TranscodeOptions {
                 preset: preset(),
                 ..TranscodeOptions::default()

@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 use common::{cpu_model, cpu_seconds, machine_busy, wait_quiet};
 use reel::engine::ladder::{self, AUDIO_BITRATE, CRF};
 use reel::engine::sample::{write_sample, SampleSpec};
+use reel::mp4;
 use serde_json::{json, Value};
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -918,8 +919,8 @@ fn pipe_capacity(out: &ChildStdout) -> u64 {
 
 // ---- fragmented MP4, as it arrives -------------------------------------------------------------
 
-/// Follows top-level boxes of a fragmented MP4 byte stream: counts fragments and keeps the
-/// media time (video track) at the end of the last complete one.
+/// Follows top-level boxes of a fragmented MP4 byte stream (read with [`reel::mp4`]): counts
+/// fragments and keeps the media time (video track) at the end of the last complete one.
 #[derive(Default)]
 struct Fmp4 {
     buf: Vec<u8>,
@@ -936,21 +937,22 @@ impl Fmp4 {
     fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
         loop {
-            if self.buf.len() >= 8 && &self.buf[4..8] == b"moof" {
+            let Ok(Some(header)) = mp4::BoxHeader::parse(&self.buf) else {
+                return;
+            };
+            if header.kind == mp4::BoxType::MOOF {
                 self.moof_seen = true;
             }
-            if self.buf.len() < 8 {
-                return;
-            }
-            let size = u32::from_be_bytes(self.buf[0..4].try_into().unwrap()) as usize;
-            if size < 8 || self.buf.len() < size {
-                return;
-            }
-            let body: Vec<u8> = self.buf[8..size].to_vec();
-            match &self.buf[4..8] {
-                b"moov" => self.moov(&body),
-                b"moof" => self.pending = self.moof(&body),
-                b"mdat" => {
+            // A box is handled once all of it has arrived (a size-0 box never is).
+            let size = match header.size.and_then(|s| usize::try_from(s).ok()) {
+                Some(size) if size <= self.buf.len() => size,
+                _ => return,
+            };
+            let bytes: Vec<u8> = self.buf.drain(..size).collect();
+            match header.kind {
+                mp4::BoxType::MOOV => self.moov(&bytes),
+                mp4::BoxType::MOOF => self.pending = self.moof(&bytes),
+                mp4::BoxType::MDAT => {
                     self.fragments += 1;
                     if let (Some((start, dur)), true) = (self.pending.take(), self.timescale > 0) {
                         self.media_end = (start + dur) as f64 / self.timescale as f64;
@@ -958,119 +960,25 @@ impl Fmp4 {
                 }
                 _ => {}
             }
-            self.buf.drain(..size);
         }
     }
 
+    /// The video track's id and timescale, from a whole `moov` box.
     fn moov(&mut self, moov: &[u8]) {
-        for trak in children(moov).filter(|(k, _)| k == b"trak") {
-            let mut id = 0;
-            let mut timescale = 0;
-            let mut video = false;
-            for (k, b) in children(trak.1) {
-                if k == *b"tkhd" {
-                    id = be32(b, if b[0] == 1 { 20 } else { 12 });
-                }
-                if k == *b"mdia" {
-                    for (k, b) in children(b) {
-                        if k == *b"mdhd" {
-                            timescale = be32(b, if b[0] == 1 { 20 } else { 12 });
-                        }
-                        if k == *b"hdlr" {
-                            video = &b[8..12] == b"vide";
-                        }
-                    }
-                }
-            }
-            if video {
-                self.video_track = id;
-                self.timescale = timescale;
-            }
+        let tracks = mp4::tracks(moov).unwrap_or_default();
+        if let Some(video) = tracks.iter().find(|t| t.handler == mp4::Handler::Video) {
+            self.video_track = video.id;
+            self.timescale = video.timescale;
         }
     }
 
+    /// (start, duration) of the video track's run in a whole `moof` box.
     fn moof(&self, moof: &[u8]) -> Option<(u64, u64)> {
-        for (k, traf) in children(moof) {
-            if k != *b"traf" {
-                continue;
-            }
-            let (mut track, mut default_duration, mut start, mut total) = (0, 0u64, None, 0u64);
-            for (k, b) in children(traf) {
-                match &k {
-                    b"tfhd" => {
-                        let flags = be32(b, 0) & 0xff_ffff;
-                        track = be32(b, 4);
-                        let mut at = 8;
-                        if flags & 0x1 != 0 {
-                            at += 8;
-                        }
-                        if flags & 0x2 != 0 {
-                            at += 4;
-                        }
-                        if flags & 0x8 != 0 {
-                            default_duration = be32(b, at) as u64;
-                        }
-                    }
-                    b"tfdt" => {
-                        start = Some(if b[0] == 1 {
-                            u64::from_be_bytes(b[4..12].try_into().unwrap())
-                        } else {
-                            be32(b, 4) as u64
-                        });
-                    }
-                    b"trun" => {
-                        let flags = be32(b, 0) & 0xff_ffff;
-                        let count = be32(b, 4) as usize;
-                        let mut at = 8;
-                        if flags & 0x1 != 0 {
-                            at += 4;
-                        }
-                        if flags & 0x4 != 0 {
-                            at += 4;
-                        }
-                        let per = [0x100, 0x200, 0x400, 0x800]
-                            .iter()
-                            .filter(|f| flags & **f != 0)
-                            .count()
-                            * 4;
-                        for i in 0..count {
-                            total += if flags & 0x100 != 0 {
-                                be32(b, at + i * per) as u64
-                            } else {
-                                default_duration
-                            };
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if track == self.video_track {
-                return start.map(|s| (s, total));
-            }
-        }
-        None
+        let fragment = mp4::fragments(moof).ok()?.pop()?;
+        let video = fragment.track(self.video_track)?;
+        let start = video.decode_time?.value;
+        Some((start, video.duration(moof).ok()?))
     }
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-/// The child boxes of a box body: (type, body).
-fn children(mut b: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
-    std::iter::from_fn(move || {
-        if b.len() < 8 {
-            return None;
-        }
-        let size = be32(b, 0) as usize;
-        if size < 8 || size > b.len() {
-            return None;
-        }
-        let kind: [u8; 4] = b[4..8].try_into().unwrap();
-        let body = &b[8..size];
-        b = &b[size..];
-        Some((kind, body))
-    })
 }
 
 // ---- the machine -----------------------------------------------------------------------------

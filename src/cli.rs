@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::catalog::{video::now_ms, Status, Video};
 use crate::engine::{self, limits, sample::SampleSpec, CancelToken, Limits, TranscodeOptions};
 use crate::hls::SegmentFormat;
+use crate::storage::{Location, MediaStore, VideoObjects};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,9 +41,17 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:8080", env = "REEL_BIND")]
     pub bind: String,
-    /// Storage root for uploads and their ladders.
+    /// Storage root for uploads and their ladders. With an `s3://` store, only the local
+    /// working folder (uploads being received, job sources).
     #[arg(long, default_value = "./media", env = "REEL_MEDIA")]
     pub media: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Point players at this URL for media (`URL/{id}/master.m3u8`...): a CDN or the
+    /// bucket itself, so reel is out of the data path. Links, channel items and playlists
+    /// use it; `/media/...` keeps answering too.
+    #[arg(long, env = "REEL_PUBLIC_MEDIA_URL", value_parser = parse_public_url)]
+    pub public_media_url: Option<String>,
     /// A folder of ready files to serve at /library/. Its videos also get HLS renditions
     /// in the background (one at a time, after uploads) and join channel `main`.
     #[arg(long, env = "REEL_LIBRARY")]
@@ -99,6 +108,35 @@ pub struct ServeArgs {
     pub channels: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Where videos' objects live (`reel serve` and `reel transcode`).
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Where everything a video owns lives: `file:///abs/path` (a folder; the default is
+    /// `--media`) or `s3://BUCKET[/PREFIX]` (any S3-compatible service; settings from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).
+    #[arg(long = "store", env = "REEL_STORE", value_parser = Location::parse)]
+    pub location: Option<Location>,
+    /// How long one store operation may retry (with backoff) before it fails; a job whose
+    /// store stays away that long fails, saying so.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), env = "REEL_STORE_TIMEOUT_SECONDS")]
+    pub store_timeout_seconds: u64,
+}
+
+impl StoreArgs {
+    /// Opens the store: `--store`, else the folder `default_folder`.
+    pub fn open(&self, default_folder: &std::path::Path, cache_bytes: u64) -> std::io::Result<MediaStore> {
+        let location = self
+            .location
+            .clone()
+            .unwrap_or_else(|| Location::Folder(default_folder.to_path_buf()));
+        MediaStore::open(
+            &location,
+            std::time::Duration::from_secs(self.store_timeout_seconds),
+            cache_bytes,
+        )
+    }
 }
 
 /// What a source may demand of the machine (`reel serve` and `reel transcode`). The
@@ -160,9 +198,15 @@ impl ServeArgs {
 #[derive(Args, Debug)]
 pub struct TranscodeArgs {
     pub input: PathBuf,
-    /// Output directory (created).
-    #[arg(long)]
-    pub out: PathBuf,
+    /// Output directory (created), a tree of its own.
+    #[arg(long, required_unless_present = "location", conflicts_with = "location")]
+    pub out: Option<PathBuf>,
+    /// With `--store`: the video's id there (default: a fresh one). A server on the same
+    /// store lists it after its next start.
+    #[arg(long, requires = "location", value_parser = parse_id)]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Rung numbers (short sides), e.g. 1080,720,480. Default: the standard ladder up to the source.
     #[arg(long, value_delimiter = ',')]
     pub heights: Option<Vec<u32>>,
@@ -239,6 +283,23 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         .ok_or_else(|| "a positive number of seconds".to_string())
 }
 
+/// An absolute http(s) URL, without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    if !(s.starts_with("http://") || s.starts_with("https://")) || s.contains(char::is_whitespace) {
+        return Err("an absolute http:// or https:// URL".into());
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+/// A video id: letters, digits, `-`, `_`, `.`, not starting with a dot.
+fn parse_id(s: &str) -> Result<String, String> {
+    if crate::catalog::layout::is_valid_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err("letters, digits, '-', '_' or '.', at most 128, not starting with '.'".into())
+    }
+}
+
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once('x').ok_or("size must look like 640x360")?;
     Ok((
@@ -298,18 +359,42 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         limits: a.limits.limits(),
         subtitle_files: Vec::new(),
     };
-    if a.out.exists()
-        && std::fs::read_dir(&a.out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(format!("{} exists and is not empty", a.out.display()));
-    }
-    let id = a
-        .out
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "video".into());
+    // A tree of its own (`--out DIR`), or a video under `{id}/` of a store.
+    let (store, id, dir, shown) = match &a.out {
+        Some(out) => {
+            if out.exists()
+                && std::fs::read_dir(out)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(format!("{} exists and is not empty", out.display()));
+            }
+            // The tree is the folder `name` of a folder store at its parent.
+            let name = out
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|n| n != "." && n != "..")
+                .ok_or_else(|| format!("{}: name a new folder", out.display()))?;
+            let parent = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let store = MediaStore::folder(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            (store, name.clone(), name, out.display().to_string())
+        }
+        None => {
+            let store = a
+                .store
+                .open(std::path::Path::new("."), 0)
+                .map_err(|e| e.to_string())?;
+            let id = a.id.clone().unwrap_or_else(crate::catalog::layout::new_id);
+            if !store.list(&id).map_err(|e| e.to_string())?.is_empty() {
+                return Err(format!("{}/{id} already holds objects", store.label()));
+            }
+            let shown = format!("{}/{id}", store.label());
+            (store, id.clone(), id, shown)
+        }
+    };
     let title = a
         .input
         .file_stem()
@@ -327,11 +412,15 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         );
         b
     });
-    let out = a.out.clone();
+    let mut last_manifest: Option<std::time::Instant> = None;
     let mut on_progress = |s: &engine::LadderState| {
         video.apply(s);
-        if let Err(e) = video.write_manifest(&out) {
-            log::warn!("writing manifest.json: {e}");
+        // At most once a second: with a remote store each write is a request.
+        if last_manifest.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+            last_manifest = Some(std::time::Instant::now());
+            if let Err(e) = video.write_manifest(&store, &dir) {
+                log::warn!("writing manifest.json: {e}");
+            }
         }
         if let Some(b) = &bar {
             b.set_position((s.progress * 1000.0) as u64);
@@ -341,7 +430,8 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
             ));
         }
     };
-    let result = engine::transcode(&a.input, &a.out, &options, &mut on_progress, &CancelToken::new());
+    let out = VideoObjects::new(store.clone(), &dir);
+    let result = engine::transcode(&a.input, &out, &options, &mut on_progress, &CancelToken::new());
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -350,7 +440,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
     video.apply(&state);
     video.status = Status::Ready;
     video
-        .write_manifest(&a.out)
+        .write_manifest(&store, &dir)
         .map_err(|e| format!("writing manifest.json: {e}"))?;
     eprintln!(
         "{}: {:.2}s, {} renditions ({}) in {}",
@@ -363,7 +453,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
             .map(|r| format!("{}x{}", r.width, r.picture_height))
             .collect::<Vec<_>>()
             .join(", "),
-        a.out.display()
+        shown
     );
     Ok(())
 }

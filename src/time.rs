@@ -31,6 +31,11 @@ impl Ts90k {
         self.0.rescale(TIME_BASE_90K, time_base)
     }
 
+    /// `ms` milliseconds, exactly (90 ticks each).
+    pub fn from_millis(ms: u64) -> Self {
+        Ts90k(i64::try_from(ms).unwrap_or(i64::MAX).saturating_mul(HZ / 1000))
+    }
+
     pub fn from_secs(secs: f64) -> Self {
         Ts90k((secs * HZ as f64).round() as i64)
     }

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,12 +27,13 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::{self, new_id};
 use super::store::{remove_dir_if_present, Store};
-use super::video::{now_ms, LibrarySource, Links, Status, Video};
+use super::video::{now_ms, LibrarySource, Links, Status, Video, MANIFEST};
 use crate::engine::pool::{Job, Pool};
 use crate::engine::{
     self, ladder, CancelToken, EngineError, LadderState, Limits, SubtitleFile, TranscodeOptions,
 };
 use crate::hls::SegmentFormat;
+use crate::storage::{Freshness, VideoObjects, JOBS_PREFIX};
 
 /// What a job needs to run (again): stored as `.jobs/{id}/job.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -366,7 +367,7 @@ impl Jobs {
 
         let layout = self.inner.store.layout();
         let job_dir = layout.job_dir(id);
-        let dir = layout.video_dir(id);
+        let media = self.inner.store.media();
         // Made complete under a hidden name, locked, then renamed: another process on the
         // root never sees a half-made job directory, nor one it could take. The rename
         // fails while another process has a job directory of the same id.
@@ -399,7 +400,7 @@ impl Jobs {
         // A library id is the same in every process: one that finished it (and removed
         // its job directory) before our rename has left its manifest. Checked after the
         // rename, while we hold the only job directory, so no process can slip between.
-        if spec.library.is_some() && dir.join("manifest.json").exists() {
+        if spec.library.is_some() && matches!(Video::read_manifest(media, id), Ok(Some(_))) {
             remove_dir_if_present(&job_dir);
             return Err(AcceptError::TakenElsewhere);
         }
@@ -413,9 +414,9 @@ impl Jobs {
         video.library = spec.library.clone();
         video.duration = probe.duration;
         video.source = Some(probe);
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| video.write_manifest(&dir)) {
+        if let Err(e) = video.write_manifest(media, id) {
             remove_dir_if_present(&job_dir);
-            remove_dir_if_present(&dir);
+            self.inner.store.remove_files(id);
             return Err(AcceptError::Internal(format!("writing a manifest: {e}")));
         }
 
@@ -425,7 +426,7 @@ impl Jobs {
             .insert_with(video.clone(), || self.submit(id, &spec, lock));
         if result.is_err() {
             remove_dir_if_present(&job_dir);
-            remove_dir_if_present(&dir);
+            self.inner.store.remove_files(id);
             return Err(AcceptError::QueueFull);
         }
         self.inner.stats.accepted.fetch_add(1, Ordering::Relaxed);
@@ -468,9 +469,28 @@ impl Jobs {
             cell: cell.clone(),
             fired: false,
         };
+        let media = self.inner.store.media().clone();
+        let input = layout.job_dir(id).join(&spec.source);
+        // With a remote store the source goes there too while the job runs, then its
+        // `job.json` (whose presence says the source is whole), so that the job does not
+        // depend on this machine's disk alone: a process on a fresh disk resumes it.
+        let beside: Option<engine::pool::BesideFn> = media.folder_root().is_none().then(|| {
+            let (media, input, spec, id) = (media.clone(), input.clone(), spec.clone(), id.to_string());
+            Box::new(move || {
+                let dir = format!("{JOBS_PREFIX}/{id}");
+                let kept = media
+                    .put_file(&format!("{dir}/{}", spec.source), &input, Freshness::Revalidate)
+                    .and_then(|()| serde_json::to_vec_pretty(&spec).map_err(std::io::Error::other))
+                    .and_then(|json| media.put(&format!("{dir}/job.json"), json, Freshness::Revalidate));
+                if let Err(e) = kept {
+                    log::warn!("video {id}: could not copy its source to the store: {e}");
+                }
+            }) as engine::pool::BesideFn
+        });
         Job {
-            input: layout.job_dir(id).join(&spec.source),
-            out_dir: layout.video_dir(id),
+            input,
+            out: VideoObjects::new(media, id),
+            beside,
             options: spec.options(&self.inner.limits, &layout.job_dir(id)),
             cancel: cell.cancel.clone(),
             on_progress: Box::new(move |state| progress.record(state)),
@@ -485,9 +505,8 @@ impl Jobs {
         let known = self.inner.store.remove(id).is_some();
         if known {
             self.cancel_and_wait(id, Duration::from_secs(10));
-            let layout = self.inner.store.layout();
-            remove_dir_if_present(&layout.video_dir(id));
-            remove_dir_if_present(&layout.job_dir(id));
+            self.inner.store.remove_files(id);
+            forget_job_files(&self.inner.store, id);
             log::info!("video {id} deleted");
         }
         self.inner.deleting.lock().remove(id);
@@ -501,7 +520,11 @@ impl Jobs {
     pub fn sync_with_disk(&self) {
         let store = &self.inner.store;
         let layout = store.layout();
-        let Ok(entries) = std::fs::read_dir(layout.root()) else {
+        // Only processes sharing a folder store see each other this way.
+        let Some(root) = store.media().folder_root() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(root) else {
             return;
         };
         let ours =
@@ -525,7 +548,9 @@ impl Jobs {
             if self.inner.manifests_seen.lock().get(&name) == Some(&stamp) {
                 continue;
             }
-            let Ok(mut disk) = Video::read_manifest(&entry.path()) else {
+            let Ok(mut disk) =
+                std::fs::read(entry.path().join(MANIFEST)).and_then(|b| Video::from_manifest(&b))
+            else {
                 continue; // being replaced right now: next time
             };
             self.inner.manifests_seen.lock().insert(name.clone(), stamp);
@@ -623,6 +648,9 @@ impl Jobs {
 
         for id in store.ids_with_status(&[Status::Queued, Status::Processing]) {
             let job_dir = layout.job_dir(&id);
+            if !job_dir.join("job.json").exists() {
+                fetch_job_from_store(store, &id);
+            }
             let spec = JobSpec::read(&job_dir)
                 .ok()
                 .filter(|s| job_dir.join(&s.source).is_file());
@@ -672,7 +700,7 @@ impl Jobs {
             }
         }
         for (id, _, _) in &to_submit {
-            reset_video_dir(&layout.video_dir(id));
+            store.reset_files(id);
             store.update_and_persist(id, |v| {
                 *v = v.requeued();
             });
@@ -700,8 +728,7 @@ impl Jobs {
     /// process (then its manifest says so), or lost.
     fn fail_lost(&self, id: &str) {
         let store = &self.inner.store;
-        let dir = store.layout().video_dir(id);
-        if let Ok(disk) = Video::read_manifest(&dir) {
+        if let Ok(Some(disk)) = Video::read_manifest(store.media(), id) {
             if matches!(disk.status, Status::Ready | Status::Failed) {
                 store.update(id, |v| {
                     *v = Video {
@@ -714,7 +741,7 @@ impl Jobs {
             }
         }
         log::warn!("video {id} was interrupted and its upload is gone: marking it failed");
-        reset_video_dir(&dir);
+        store.reset_files(id);
         store.update_and_persist(id, |v| {
             v.status = Status::Failed;
             v.renditions.clear();
@@ -745,23 +772,43 @@ fn invalid_option(field: &'static str, e: EngineError) -> AcceptError {
     }
 }
 
-/// Empties a video directory of an interrupted job's output, keeping its manifest.
-fn reset_video_dir(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// Brings a job's `job.json` and source from a remote store into this machine's job
+/// folder, when the store has them (the process that received the upload is gone, or
+/// this one restarted on a fresh disk). Best effort: without them the job is lost.
+fn fetch_job_from_store(store: &Store, id: &str) {
+    let media = store.media();
+    if media.folder_root().is_some() {
         return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name() == "manifest.json" {
-            continue;
-        }
-        let path: PathBuf = entry.path();
-        let result = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
+    }
+    let dir = format!("{JOBS_PREFIX}/{id}");
+    let fetched = (|| -> std::io::Result<bool> {
+        let Some(json) = media.get(&format!("{dir}/job.json"))? else {
+            return Ok(false);
         };
-        if let Err(e) = result {
-            log::warn!("could not clear an interrupted job's output: {e}");
+        let spec: JobSpec = serde_json::from_slice(&json).map_err(std::io::Error::other)?;
+        if !layout::is_plain_file_name(&spec.source) {
+            return Err(std::io::Error::other("a job.json names an odd source file"));
+        }
+        let local = store.layout().job_dir(id);
+        std::fs::create_dir_all(&local)?;
+        media.get_to_file(&format!("{dir}/{}", spec.source), &local.join(&spec.source))?;
+        spec.write(&local)?;
+        Ok(true)
+    })();
+    match fetched {
+        Ok(true) => log::info!("video {id}: its source came back from the store"),
+        Ok(false) => {}
+        Err(e) => log::warn!("video {id}: could not bring its source back from the store: {e}"),
+    }
+}
+
+/// Removes what a job kept to run: its local folder and, with a remote store, the copy
+/// of its source there.
+fn forget_job_files(store: &Store, id: &str) {
+    remove_dir_if_present(&store.layout().job_dir(id));
+    if store.media().folder_root().is_none() {
+        if let Err(e) = store.media().delete_dir(&format!("{JOBS_PREFIX}/{id}")) {
+            log::warn!("video {id}: could not remove its source from the store: {e}");
         }
     }
 }
@@ -830,8 +877,8 @@ impl Completion {
         match result {
             _ if deleted => {
                 inner.stats.cancelled.fetch_add(1, Ordering::Relaxed);
-                remove_dir_if_present(&layout.video_dir(id));
-                remove_dir_if_present(&layout.job_dir(id));
+                store.remove_files(id);
+                forget_job_files(store, id);
             }
             Ok(state) => {
                 if let Some(elapsed) = elapsed {
@@ -851,7 +898,7 @@ impl Completion {
                     v.progress = 1.0;
                     v.error = None;
                 });
-                remove_dir_if_present(&layout.job_dir(id));
+                forget_job_files(store, id);
                 log::info!("video {id} ready ({:.1}s of media)", state.duration);
             }
             Err(EngineError::Cancelled) if inner.shutting_down.load(Ordering::SeqCst) => {
@@ -868,7 +915,7 @@ impl Completion {
                     v.error = Some(e.to_string());
                     v.renditions.clear();
                 });
-                remove_dir_if_present(&layout.job_dir(id));
+                forget_job_files(store, id);
             }
         }
         self.cell.lock.lock().take();

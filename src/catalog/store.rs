@@ -16,42 +16,49 @@ use parking_lot::RwLock;
 use tokio::sync::watch;
 
 use super::layout::{self, Layout};
-use super::video::{Links, Status, Video};
+use super::video::{Links, Status, Video, MANIFEST};
+use crate::storage::MediaStore;
 
 pub struct Store {
     layout: Layout,
+    media: MediaStore,
     videos: RwLock<HashMap<String, Arc<watch::Sender<Video>>>>,
 }
 
 impl Store {
-    /// Reads every `{root}/{id}/manifest.json`. Directories without a readable manifest
-    /// are left alone (and not served); the id is the directory's name, whatever the
+    /// Reads every `{id}/manifest.json` of the media store. Folders without a readable
+    /// manifest are left alone (and not served); the id is the folder's name, whatever the
     /// manifest says, so a tree made by `reel transcode --out` can be dropped in.
-    pub fn load(layout: Layout) -> std::io::Result<Store> {
+    pub fn load(layout: Layout, media: MediaStore) -> std::io::Result<Store> {
         let mut videos = HashMap::new();
-        for entry in std::fs::read_dir(layout.root())? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !layout::is_valid_id(&name) || !entry.file_type()?.is_dir() {
+        for name in media.folders()? {
+            if !layout::is_valid_id(&name) {
                 continue;
             }
-            match Video::read_manifest(&entry.path()) {
-                Ok(mut video) => {
-                    layout::remove_temp_files(&entry.path());
-                    if video.id != name {
-                        video.id = name.clone();
-                        video.links = Links::for_id(&name);
+            match Video::read_manifest(&media, &name) {
+                Ok(Some(mut video)) => {
+                    if let Some(root) = media.folder_root() {
+                        layout::remove_temp_files(&root.join(&name));
                     }
+                    // The folder's name is the id; links follow this run's settings.
+                    video.id = name.clone();
+                    video.links = Links::for_id(&name);
                     videos.insert(name, Arc::new(watch::Sender::new(video)));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => log::warn!("skipping media directory {name:?}: unreadable manifest.json: {e}"),
+                Ok(None) => {}
+                Err(e) => log::warn!("skipping video folder {name:?}: unreadable manifest.json: {e}"),
             }
         }
         Ok(Store {
             layout,
+            media,
             videos: RwLock::new(videos),
         })
+    }
+
+    /// Where every video's objects live.
+    pub fn media(&self) -> &MediaStore {
+        &self.media
     }
 
     pub fn layout(&self) -> &Layout {
@@ -155,12 +162,11 @@ impl Store {
         Some(video)
     }
 
-    /// Writes a video's `manifest.json`, creating its directory if the engine removed it
-    /// (a failed job's directory holds just the manifest that says why).
+    /// Stores a video's `manifest.json` (after a failed job, the only object left: it
+    /// says why).
     pub fn persist(&self, video: &Video) {
-        let dir = self.layout.video_dir(&video.id);
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| video.write_manifest(&dir)) {
-            log::error!("video {}: writing manifest.json failed: {e}", video.id);
+        if let Err(e) = video.write_manifest(&self.media, &video.id) {
+            log::error!("video {}: storing manifest.json failed: {e}", video.id);
         }
     }
 
@@ -179,9 +185,19 @@ impl Store {
             .collect()
     }
 
-    /// Removes a video's public directory.
+    /// Removes every object of a video.
     pub fn remove_files(&self, id: &str) {
-        remove_dir_if_present(&self.layout.video_dir(id));
+        if let Err(e) = self.media.delete_dir(id) {
+            log::error!("video {id}: removing its objects failed: {e}");
+        }
+    }
+
+    /// Removes a video's objects but its manifest (an interrupted job's output).
+    pub fn reset_files(&self, id: &str) {
+        let manifest = format!("{id}/{MANIFEST}");
+        if let Err(e) = self.media.delete_dir_except(id, |k| k == manifest) {
+            log::warn!("video {id}: could not clear an interrupted job's output: {e}");
+        }
     }
 }
 
@@ -207,18 +223,15 @@ mod tests {
     fn rebuilds_from_manifests_newest_first() {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::create(tmp.path()).unwrap();
+        let media = MediaStore::folder(tmp.path()).unwrap();
         for (id, at) in [("old", 1), ("new", 3), ("mid", 2)] {
-            let dir = layout.video_dir(id);
-            std::fs::create_dir_all(&dir).unwrap();
-            video(id, at).write_manifest(&dir).unwrap();
+            video(id, at).write_manifest(&media, id).unwrap();
         }
         // A tree copied in under another name takes the directory's name as its id.
-        let dir = layout.video_dir("renamed");
-        std::fs::create_dir_all(&dir).unwrap();
-        video("original", 0).write_manifest(&dir).unwrap();
+        video("original", 0).write_manifest(&media, "renamed").unwrap();
         std::fs::create_dir_all(layout.video_dir("no-manifest")).unwrap();
 
-        let store = Store::load(layout).unwrap();
+        let store = Store::load(layout, media).unwrap();
         let ids: Vec<String> = store.list().into_iter().map(|v| v.id).collect();
         assert_eq!(ids, ["new", "mid", "old", "renamed"]);
         assert_eq!(
@@ -231,7 +244,11 @@ mod tests {
     #[test]
     fn a_failed_commit_leaves_nothing() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::load(Layout::create(tmp.path()).unwrap()).unwrap();
+        let store = Store::load(
+            Layout::create(tmp.path()).unwrap(),
+            MediaStore::folder(tmp.path()).unwrap(),
+        )
+        .unwrap();
         let r: Result<(), &str> = store.insert_with(video("a", 1), || Err("full"));
         assert!(r.is_err());
         assert!(store.is_empty());
@@ -240,7 +257,11 @@ mod tests {
     #[test]
     fn subscribers_see_changes_and_removal() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::load(Layout::create(tmp.path()).unwrap()).unwrap();
+        let store = Store::load(
+            Layout::create(tmp.path()).unwrap(),
+            MediaStore::folder(tmp.path()).unwrap(),
+        )
+        .unwrap();
         store.insert_with(video("a", 1), || Ok::<(), ()>(())).unwrap();
         let mut rx = store.subscribe("a").unwrap();
         store.update("a", |v| v.progress = 0.5);

@@ -1,12 +1,14 @@
 //! [`Video`]: one upload and its ladder, exactly as `GET /api/videos/{id}` returns it and
 //! as `manifest.json` stores it.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{LadderState, Probe};
 use crate::hls::{AudioRendition, Rendition, SegmentFormat, SkippedTrack, SubtitleRendition};
+use crate::storage::{Freshness, MediaStore};
+
+/// The video object's name in its tree.
+pub const MANIFEST: &str = "manifest.json";
 
 /// Where a video is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,15 +27,38 @@ pub struct Links {
     pub manifest: String,
     pub poster: String,
     pub events: String,
+    /// The WebVTT thumbnails track of seek previews (`engine::storyboard`), written when
+    /// the video is done: a video still processing answers 404 for it. Manifests older
+    /// than storyboards lack the field ([`Video::read_manifest`] fills it in; the file
+    /// stays missing).
+    #[serde(default)]
+    pub storyboard: String,
+}
+
+/// Where players fetch media, set once at start from `--public-media-url`.
+static PUBLIC_MEDIA_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sends every link to media (master, manifest, poster; channel items) to `url/{id}/...`
+/// (a CDN or the bucket) instead of this server's `/media/{id}/...`. A process-wide
+/// setting: call once, before the catalog loads (later calls are ignored).
+pub fn set_public_media_url(url: &str) {
+    let _ = PUBLIC_MEDIA_URL.set(url.trim_end_matches('/').to_string());
+}
+
+/// `/media`, or the public media URL.
+pub fn media_base() -> &'static str {
+    PUBLIC_MEDIA_URL.get().map(String::as_str).unwrap_or("/media")
 }
 
 impl Links {
     pub fn for_id(id: &str) -> Links {
+        let base = media_base();
         Links {
-            master: format!("/media/{id}/master.m3u8"),
-            manifest: format!("/media/{id}/manifest.json"),
-            poster: format!("/media/{id}/poster.jpg"),
+            master: format!("{base}/{id}/master.m3u8"),
+            manifest: format!("{base}/{id}/manifest.json"),
+            poster: format!("{base}/{id}/poster.jpg"),
             events: format!("/api/videos/{id}/events"),
+            storyboard: format!("{base}/{id}/storyboard.vtt"),
         }
     }
 }
@@ -141,18 +166,29 @@ impl Video {
         self.progress = state.progress;
     }
 
-    /// Writes `manifest.json` into the video's directory, atomically.
-    pub fn write_manifest(&self, dir: &Path) -> std::io::Result<()> {
+    /// Stores the video's `manifest.json` in `store` under `{dir}/` (its id, or the name
+    /// of a tree `reel transcode --out` makes).
+    pub fn write_manifest(&self, store: &MediaStore, dir: &str) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::atomic_file::write(&dir.join("manifest.json"), &json)
+        store.put(&format!("{dir}/{MANIFEST}"), json, Freshness::Revalidate)
     }
 
-    /// Reads a video's `manifest.json`.
-    pub fn read_manifest(dir: &Path) -> std::io::Result<Video> {
-        let bytes = std::fs::read(dir.join("manifest.json"))?;
-        let mut video: Video = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+    /// Reads `{id}/manifest.json`; `Ok(None)` when there is none.
+    pub fn read_manifest(store: &MediaStore, id: &str) -> std::io::Result<Option<Video>> {
+        match store.get(&format!("{id}/{MANIFEST}"))? {
+            Some(bytes) => Video::from_manifest(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Parses a `manifest.json`.
+    pub fn from_manifest(bytes: &[u8]) -> std::io::Result<Video> {
+        let mut video: Video = serde_json::from_slice(bytes).map_err(std::io::Error::other)?;
         if let Some(source) = video.source.as_mut() {
             source.fill_summary();
+        }
+        if video.links.storyboard.is_empty() {
+            video.links.storyboard = Links::for_id(&video.id).storyboard;
         }
         Ok(video)
     }
@@ -164,4 +200,28 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_from_before_storyboards_gets_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::folder(dir.path()).unwrap();
+        let video = Video::new("abc", "film", 1, 4.0, SegmentFormat::Fmp4);
+        let mut json = serde_json::to_value(&video).unwrap();
+        json["links"].as_object_mut().unwrap().remove("storyboard");
+        store
+            .put(
+                "abc/manifest.json",
+                json.to_string().into_bytes(),
+                Freshness::Revalidate,
+            )
+            .unwrap();
+        let read = Video::read_manifest(&store, "abc").unwrap().unwrap();
+        assert_eq!(read.links.storyboard, "/media/abc/storyboard.vtt");
+        assert_eq!(read, video);
+    }
 }

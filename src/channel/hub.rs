@@ -525,7 +525,7 @@ mod tests {
             library: None,
             title: id.to_uppercase(),
             duration: secs,
-            url: format!("/media/{id}/master.m3u8"),
+            url: crate::catalog::video::Links::for_id(id).master,
             media: ItemMedia {
                 media_id: id.into(),
                 renditions: Vec::new(),

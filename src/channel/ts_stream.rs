@@ -21,7 +21,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
@@ -30,8 +29,9 @@ use parking_lot::Mutex;
 use super::hub::Channels;
 use super::live_playlist::ItemMedia;
 use super::schedule::NowPlaying;
-use crate::engine::ts_remux::{Demuxed, TsRemuxer};
+use crate::engine::ts_remux::{Demuxed, Placement, TsRemuxer};
 use crate::live::stream::ChannelWriter;
+use crate::storage::MediaStore;
 use crate::time::Ts90k;
 
 /// How far ahead of real time the stream may run: enough for a player to start at once,
@@ -64,7 +64,8 @@ pub struct TsStream {
     /// The rung to follow in each item: the nearest to this height.
     pub height: u32,
     /// The media root the items' files live under.
-    pub media_root: PathBuf,
+    /// Where the items' segments are read from.
+    pub media: MediaStore,
 }
 
 impl TsStream {
@@ -125,10 +126,14 @@ impl TsStream {
             // Gone from the catalog while scheduled: its slot passes in silence.
             return self.wait_until(item.ends_at_ms(), out);
         };
-        let dir = self.media_root.join(&media_id);
         // fMP4 ladders have an init segment; MPEG-TS ones (`init` null) need none.
-        let init = match rendition.init.as_ref().map(|i| std::fs::read(dir.join(i))) {
-            Some(Ok(bytes)) => Some(bytes),
+        let read_init = |i: &String| {
+            self.media.get(&format!("{media_id}/{i}")).and_then(|b| {
+                b.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not stored"))
+            })
+        };
+        let init = match rendition.init.as_ref().map(read_init) {
+            Some(Ok(bytes)) => Some(bytes.to_vec()),
             None => None,
             Some(Err(e)) => {
                 log::warn!(
@@ -141,8 +146,8 @@ impl TsStream {
         // Audio renditions of its own: the first one's segments go in beside the video's.
         let audio = media.as_ref().and_then(|m| m.audio.clone());
         let audio_init = match audio.as_ref().and_then(|a| a.init.as_ref()) {
-            Some(init) => match std::fs::read(dir.join(init)) {
-                Ok(bytes) => Some(bytes),
+            Some(init) => match read_init(init) {
+                Ok(bytes) => Some(bytes.to_vec()),
                 Err(e) => {
                     log::warn!(
                         "channel {}: item {media_id} has no readable audio init segment: {e}",
@@ -153,8 +158,11 @@ impl TsStream {
             },
             None => None,
         };
-        // The item's place on the channel timeline, in 90 kHz ticks.
-        let offset = Ts90k::from_secs(item.started_at_ms.saturating_sub(origin_ms) as f64 / 1000.0);
+        // The item's place on the channel timeline, in 90 kHz ticks. Its audio is not cut
+        // at its slot: the muxer drops the next item's first frames that would go back in
+        // time instead, which also hides the ladder's first AAC frame (3200 ticks of 48 kHz
+        // long, the encoder's priming); cut at the slot, a boundary had ~60 ms of silence.
+        let place = Placement::at(Ts90k::from_millis(item.started_at_ms.saturating_sub(origin_ms)));
         let mut start_ms = item.started_at_ms;
         for (k, segment) in rendition.segments.iter().enumerate() {
             let end_ms = start_ms + (segment.duration * 1000.0).round() as u64;
@@ -163,12 +171,13 @@ impl TsStream {
                 continue;
             }
             self.wait_until(start_ms.saturating_sub(LEAD.as_millis() as u64), out)?;
-            let audio_segment = audio
+            let audio_key = audio
                 .as_ref()
                 .and_then(|a| a.segments.get(k))
-                .map(|s| (dir.join(&s.uri), audio_init.as_deref()));
-            let audio_segment = audio_segment.as_ref().map(|(path, init)| (path.as_path(), *init));
-            let demuxed = match SEGMENTS.get(&dir.join(&segment.uri), init.as_deref(), audio_segment) {
+                .map(|s| format!("{media_id}/{}", s.uri));
+            let audio_segment = audio_key.as_deref().map(|key| (key, audio_init.as_deref()));
+            let key = format!("{media_id}/{}", segment.uri);
+            let demuxed = match SEGMENTS.get(&self.media, &key, init.as_deref(), audio_segment) {
                 Ok(d) => d,
                 Err(e) => {
                     log::warn!(
@@ -180,7 +189,7 @@ impl TsStream {
                     continue;
                 }
             };
-            match remux.push_demuxed(&demuxed, offset) {
+            match remux.push_demuxed(&demuxed, place) {
                 Ok(ts) => out.write_all(&ts).map_err(|_| Ended::ReaderGone)?,
                 Err(e) => log::warn!(
                     "channel {}: remuxing {media_id}/{}: {e}",
@@ -219,7 +228,7 @@ pub struct SegmentCache {
     inner: Mutex<Slots>,
 }
 
-type Key = (PathBuf, u64, Option<SystemTime>);
+type Key = (String, u64, Option<SystemTime>);
 /// A demuxed segment, or the demux under way (its lock held by the demuxing stream).
 type Slot = Arc<Mutex<Option<Arc<Demuxed>>>>;
 
@@ -239,16 +248,26 @@ impl SegmentCache {
         }
     }
 
-    /// The segment at `path` (of the item whose init segment is `init`), demuxed; with
-    /// `audio`, the audio rendition's segment at that path (and its init segment) joined.
+    /// The segment stored at `key` (of the item whose init segment is `init`), demuxed;
+    /// with `audio`, the audio rendition's segment stored at that key (and its init
+    /// segment) joined. In a folder store the file's size and time are part of the cache
+    /// key (a library item re-made under its id); a bucket's segment names are never reused.
     pub fn get(
         &self,
-        path: &Path,
+        media: &MediaStore,
+        key: &str,
         init: Option<&[u8]>,
-        audio: Option<(&Path, Option<&[u8]>)>,
+        audio: Option<(&str, Option<&[u8]>)>,
     ) -> Result<Arc<Demuxed>, String> {
-        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-        let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+        let stamp = match media.folder_root() {
+            Some(root) => {
+                let meta = std::fs::metadata(root.join(key)).map_err(|e| e.to_string())?;
+                (meta.len(), meta.modified().ok())
+            }
+            None => (0, None),
+        };
+        let key_owned = key.to_string();
+        let key = (key_owned.clone(), stamp.0, stamp.1);
         let slot = {
             let mut slots = self.inner.lock();
             match slots.by_key.get(&key) {
@@ -270,10 +289,16 @@ impl SegmentCache {
             return Ok(demuxed.clone());
         }
         // A failure is not kept: the next stream tries again.
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let read = |key: &str| {
+            media
+                .get(key)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{key} is not stored"))
+        };
+        let bytes = read(&key_owned)?;
         let mut demuxed = Demuxed::new(init, &bytes).map_err(|e| e.to_string())?;
-        if let Some((audio_path, audio_init)) = audio {
-            let bytes = std::fs::read(audio_path).map_err(|e| e.to_string())?;
+        if let Some((audio_key, audio_init)) = audio {
+            let bytes = read(audio_key)?;
             demuxed = demuxed
                 .with_audio(audio_init, &bytes)
                 .map_err(|e| e.to_string())?;
@@ -295,8 +320,9 @@ mod tests {
     use super::*;
     use crate::engine::sample::{write_sample, SampleSpec};
     use crate::engine::{transcode, CancelToken, TranscodeOptions};
+    use std::path::{Path, PathBuf};
 
-    /// A 180p rung of 1 s fMP4 segments: its directory.
+    /// A 180p rung of 1 s fMP4 segments, stored as video `item` of a folder store at `dir`.
     fn rung(dir: &Path) -> PathBuf {
         let clip = dir.join("clip.mp4");
         let spec = SampleSpec {
@@ -311,7 +337,9 @@ mod tests {
             segment_seconds: 1.0,
             ..TranscodeOptions::default()
         };
-        transcode(&clip, &dir.join("item"), &opts, &mut |_| {}, &CancelToken::new()).unwrap();
+        let store = MediaStore::folder(dir).unwrap();
+        let out = crate::storage::VideoObjects::new(store, "item");
+        transcode(&clip, &out, &opts, &mut |_| {}, &CancelToken::new()).unwrap();
         dir.join("item").join("180p")
     }
 
@@ -320,11 +348,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let rung = rung(tmp.path());
         let init = std::fs::read(rung.join("init.mp4")).unwrap();
-        let (first, second) = (rung.join("seg00000.m4s"), rung.join("seg00001.m4s"));
+        let media = MediaStore::folder(tmp.path()).unwrap();
+        let (first, second) = ("item/180p/seg00000.m4s", "item/180p/seg00001.m4s");
         let cache = SegmentCache::new(1);
 
-        let a = cache.get(&first, Some(&init), None).unwrap();
-        let b = cache.get(&first, Some(&init), None).unwrap();
+        let a = cache.get(&media, first, Some(&init), None).unwrap();
+        let b = cache.get(&media, first, Some(&init), None).unwrap();
         assert!(Arc::ptr_eq(&a, &b), "the second stream gets the same demux");
         assert_eq!(cache.demuxed(), 1);
         assert!(a.size() > 0);
@@ -333,19 +362,21 @@ mod tests {
         let mut alone = TsRemuxer::new();
         let mut shared = [TsRemuxer::new(), TsRemuxer::new()];
         // The item from 12 s, then its first segment again as the item's next run at 15 s.
-        for (path, at) in [(&first, 12.0), (&second, 12.0), (&first, 15.0)] {
-            let offset = Ts90k::from_secs(at);
-            let bytes = std::fs::read(path).unwrap();
-            let expected = alone.push(Some(&init), &bytes, offset).unwrap();
-            let demuxed = cache.get(path, Some(&init), None).unwrap();
+        for (key, at) in [(first, 12.0), (second, 12.0), (first, 15.0)] {
+            let place = Placement::at(Ts90k::from_secs(at));
+            let bytes = std::fs::read(tmp.path().join(key)).unwrap();
+            let expected = alone.push(Some(&init), &bytes, place).unwrap();
+            let demuxed = cache.get(&media, key, Some(&init), None).unwrap();
             for remux in &mut shared {
-                assert_eq!(remux.push_demuxed(&demuxed, offset).unwrap(), expected);
+                assert_eq!(remux.push_demuxed(&demuxed, place).unwrap(), expected);
             }
         }
         // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.
         assert_eq!(cache.demuxed(), 3);
 
-        assert!(cache.get(&rung.join("seg09999.m4s"), Some(&init), None).is_err());
+        assert!(cache
+            .get(&media, "item/180p/seg09999.m4s", Some(&init), None)
+            .is_err());
         assert_eq!(cache.demuxed(), 3, "a missing file is not a demux");
     }
 }

@@ -54,6 +54,9 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// A segment's boxes or H.264 samples could not be read (a damaged ladder).
+    #[error("reading a segment: {0}")]
+    Mp4(#[from] crate::mp4::Error),
     /// A pipeline thread panicked or hung up; a bug, reported rather than hidden.
     #[error("internal engine error: {0}")]
     Internal(String),

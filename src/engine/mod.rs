@@ -11,6 +11,7 @@
 
 mod encoders;
 pub mod error;
+#[allow(unsafe_code)]
 mod ffi;
 mod filters;
 pub mod fmp4_join;
@@ -24,12 +25,14 @@ pub mod sample;
 mod scale;
 mod segmenter;
 mod source;
+pub mod storyboard;
 pub mod subtitles;
 pub mod transcode;
 pub mod ts_remux;
 
 pub use encoders::DEFAULT_PRESET;
 pub use error::EngineError;
+pub use ffi::duplicate_connection_socket;
 pub use limits::Limits;
 pub use probe::{probe, probe_within, Probe};
 pub use transcode::{transcode, CancelToken, LadderState, SubtitleFile, TranscodeOptions};

@@ -12,14 +12,19 @@ use crossbeam_channel::{bounded, Sender, TrySendError};
 
 use super::error::EngineError;
 use super::transcode::{transcode, CancelToken, LadderState, TranscodeOptions};
+use crate::storage::VideoObjects;
 
 pub type ProgressFn = Box<dyn FnMut(&LadderState) + Send>;
 pub type DoneFn = Box<dyn FnOnce(Result<LadderState, EngineError>) + Send>;
+/// Work beside the transcode that must end before `on_done` (copying the source to a
+/// remote store, so another machine could take the job over).
+pub type BesideFn = Box<dyn FnOnce() + Send>;
 
 /// One transcode to run.
 pub struct Job {
     pub input: PathBuf,
-    pub out_dir: PathBuf,
+    pub out: VideoObjects,
+    pub beside: Option<BesideFn>,
     pub options: TranscodeOptions,
     pub cancel: CancelToken,
     pub on_progress: ProgressFn,
@@ -35,7 +40,7 @@ impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
             .field("input", &self.input)
-            .field("out_dir", &self.out_dir)
+            .field("out", &self.out.prefix())
             .finish()
     }
 }
@@ -59,13 +64,23 @@ impl Pool {
                         let result = if job.cancel.is_cancelled() {
                             Err(EngineError::Cancelled)
                         } else {
-                            transcode(
+                            let beside = job.beside.take().map(|work| {
+                                thread::Builder::new()
+                                    .name("job-beside".into())
+                                    .spawn(work)
+                                    .expect("spawning a job's side thread")
+                            });
+                            let result = transcode(
                                 &job.input,
-                                &job.out_dir,
+                                &job.out,
                                 &job.options,
                                 &mut *job.on_progress,
                                 &job.cancel,
-                            )
+                            );
+                            if let Some(h) = beside {
+                                let _ = h.join();
+                            }
+                            result
                         };
                         (job.on_done)(result);
                     }

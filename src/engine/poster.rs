@@ -3,14 +3,15 @@
 //! The decode thread offers frames near a few instants (10 %, 30 % and 50 % of the
 //! duration); each is scaled to a 640-pixel-wide thumbnail and scored by the spread of
 //! its luma (a black, white or flat frame scores near zero). The first candidate is
-//! written at once, so a video still processing already has a poster; a better-scoring
-//! later one replaces it.
-
-use std::path::{Path, PathBuf};
+//! stored at once, so a video still processing already has a poster; a better-scoring
+//! later one replaces it. Candidates are stored as short-lived objects; the winner is
+//! stored again as immutable when decoding ends ([`PosterPicker::finish`]), so a CDN never
+//! keeps an early candidate forever.
 
 use ffmpeg_next::{codec, encoder, format, frame, software::scaling, Dictionary, Packet, Rational};
 
 use super::error::{EngineError, Result};
+use crate::storage::{Freshness, VideoObjects};
 use crate::time::Ts90k;
 
 /// Width of the poster image (height follows the picture's aspect, rounded to even).
@@ -19,22 +20,28 @@ pub const POSTER_WIDTH: u32 = 640;
 /// Fractions of the duration at which a candidate frame is taken.
 const INSTANTS: [f64; 3] = [0.1, 0.3, 0.5];
 
+/// The poster's name in the video's tree.
+pub const POSTER: &str = "poster.jpg";
+
 pub struct PosterPicker {
-    path: PathBuf,
+    out: VideoObjects,
+    /// The best candidate's JPEG so far.
+    best: Option<Vec<u8>>,
     instants: Vec<Ts90k>,
     best_score: f64,
     scaler: Option<(scaling::Context, u32, u32)>,
 }
 
 impl PosterPicker {
-    pub fn new(path: &Path, duration: Ts90k) -> PosterPicker {
+    pub fn new(out: VideoObjects, duration: Ts90k) -> PosterPicker {
         let mut instants: Vec<Ts90k> = INSTANTS
             .iter()
             .map(|f| Ts90k((duration.0 as f64 * f) as i64))
             .collect();
         instants.reverse(); // popped from the end, earliest first
         PosterPicker {
-            path: path.to_path_buf(),
+            out,
+            best: None,
             instants,
             best_score: -1.0,
             scaler: None,
@@ -55,9 +62,24 @@ impl PosterPicker {
         let score = luma_spread(&thumb);
         if score > self.best_score + 1.0 {
             self.best_score = score;
-            write_jpeg(&thumb, &self.path)?;
+            let jpeg = encode_jpeg(&thumb, JpegQuality::Poster)?;
+            self.out
+                .put(POSTER, jpeg.clone(), Freshness::Growing)
+                .map_err(EngineError::io("storing the poster"))?;
+            self.best = Some(jpeg);
         }
         Ok(())
+    }
+
+    /// Stores the chosen poster for good (immutable): call once decoding has ended.
+    pub fn finish(&mut self) -> Result<()> {
+        match self.best.take() {
+            Some(jpeg) => self
+                .out
+                .put(POSTER, jpeg, Freshness::Immutable)
+                .map_err(EngineError::io("storing the poster")),
+            None => Ok(()),
+        }
     }
 
     fn thumbnail(&mut self, frame: &frame::Video) -> Result<frame::Video> {
@@ -107,8 +129,18 @@ fn luma_spread(f: &frame::Video) -> f64 {
     (sq / n - mean * mean).max(0.0).sqrt()
 }
 
-/// Encodes one full-range yuv420p frame as a JPEG file (written atomically).
-fn write_jpeg(f: &frame::Video, path: &Path) -> Result<()> {
+/// How hard the JPEG encoder squeezes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum JpegQuality {
+    /// Rate control on one frame: ~200 kB per frame at 25 fps keeps quantisers low.
+    Poster,
+    /// A fixed quantiser (2 best .. 31 worst), whatever the picture's size: the
+    /// storyboard's sheets are large and need only be recognisable.
+    Quantiser(i32),
+}
+
+/// Encodes one full-range yuv420p frame as a JPEG image.
+pub(super) fn encode_jpeg(f: &frame::Video, quality: JpegQuality) -> Result<Vec<u8>> {
     let codec = encoder::find(codec::Id::MJPEG)
         .ok_or_else(|| EngineError::Internal("libavcodec has no MJPEG encoder".into()))?;
     let mut enc = codec::Context::new_with_codec(codec)
@@ -119,22 +151,28 @@ fn write_jpeg(f: &frame::Video, path: &Path) -> Result<()> {
     enc.set_height(f.height());
     enc.set_format(format::Pixel::YUVJ420P);
     enc.set_time_base(Rational(1, 25));
-    // Rate control on one frame: ~200 kB per frame at 25 fps keeps quantisers low.
-    enc.set_bit_rate(40_000_000);
+    match quality {
+        JpegQuality::Poster => enc.set_bit_rate(40_000_000),
+        JpegQuality::Quantiser(q) => {
+            // The rate control's choice is clamped to [qmin, qmax]: one value pins it.
+            enc.set_qmin(q);
+            enc.set_qmax(q);
+        }
+    }
     let mut enc = enc
         .open_with(Dictionary::new())
         .map_err(EngineError::ffmpeg("opening the JPEG encoder"))?;
     let mut frame = f.clone();
     frame.set_pts(Some(0));
     enc.send_frame(&frame)
-        .map_err(EngineError::ffmpeg("encoding the poster"))?;
+        .map_err(EngineError::ffmpeg("encoding a JPEG"))?;
     enc.send_eof()
         .map_err(EngineError::ffmpeg("flushing the JPEG encoder"))?;
     let mut packet = Packet::empty();
     enc.receive_packet(&mut packet)
-        .map_err(EngineError::ffmpeg("receiving the poster"))?;
-    let data = packet
+        .map_err(EngineError::ffmpeg("receiving a JPEG"))?;
+    packet
         .data()
-        .ok_or_else(|| EngineError::Internal("empty JPEG".into()))?;
-    crate::atomic_file::write(path, data).map_err(EngineError::io("writing the poster"))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| EngineError::Internal("empty JPEG".into()))
 }

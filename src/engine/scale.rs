@@ -18,6 +18,8 @@ use super::ffi;
 pub struct Scaler {
     width: u32,
     height: u32,
+    /// yuv420p for the encoders; yuvj420p (full range) for JPEG pictures.
+    format: format::Pixel,
     context: Option<(scaling::Context, u32, u32, format::Pixel)>,
     /// Frames scaled pictures are written into; one no one else references is reused.
     pool: Vec<frame::Video>,
@@ -27,19 +29,25 @@ pub struct Scaler {
 
 impl Scaler {
     pub fn new(width: u32, height: u32) -> Scaler {
+        Scaler::with_format(width, height, format::Pixel::YUV420P)
+    }
+
+    /// A scaler to another 8-bit 4:2:0 format (the storyboard's full-range yuvj420p).
+    pub fn with_format(width: u32, height: u32, format: format::Pixel) -> Scaler {
         Scaler {
             width,
             height,
+            format,
             context: None,
             pool: Vec::new(),
             passed: frame::Video::empty(),
         }
     }
 
-    /// `input` as a yuv420p picture of the target size, valid until the next call.
+    /// `input` as a picture of the target size and format, valid until the next call.
     pub fn run(&mut self, input: &frame::Video) -> Result<&mut frame::Video> {
         let (w, h, f) = (input.width(), input.height(), input.format());
-        if w == self.width && h == self.height && f == format::Pixel::YUV420P {
+        if w == self.width && h == self.height && f == self.format {
             self.passed = ffi::frame_ref(input).map_err(EngineError::ffmpeg("referencing a frame"))?;
             return Ok(&mut self.passed);
         }
@@ -49,7 +57,7 @@ impl Scaler {
                 f,
                 w,
                 h,
-                format::Pixel::YUV420P,
+                self.format,
                 self.width,
                 self.height,
                 scaling::Flags::BICUBIC,
@@ -61,7 +69,7 @@ impl Scaler {
             Some(i) => i,
             None => {
                 self.pool
-                    .push(frame::Video::new(format::Pixel::YUV420P, self.width, self.height));
+                    .push(frame::Video::new(self.format, self.width, self.height));
                 self.pool.len() - 1
             }
         };

@@ -37,7 +37,6 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ffmpeg_next::{codec, format, Dictionary, Packet, Rational};
@@ -47,6 +46,7 @@ use super::error::{EngineError, Result};
 use super::ffi;
 use crate::hls::webvtt::{self, Cue};
 use crate::hls::{Segment, SegmentFormat};
+use crate::storage::{Freshness, VideoObjects};
 use crate::time::{Ts90k, TIME_BASE_90K};
 
 /// The muxer's output: a byte buffer the segmenter drains at each cut.
@@ -76,7 +76,7 @@ struct Queued {
     dts: Ts90k,
 }
 
-/// Where cut segments go: files of a ladder ([`FileSink`]) or one continuous stream.
+/// Where cut segments go: files of a ladder ([`StoreSink`]) or one continuous stream.
 pub trait SegmentSink {
     /// The bytes before the first segment (fMP4: `ftyp` + `moov`; TS: nothing useful).
     fn init(&mut self, bytes: Vec<u8>) -> Result<()>;
@@ -84,36 +84,36 @@ pub trait SegmentSink {
     fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()>;
 }
 
-/// Writes a ladder rung's segments as files (`init.mp4`, `seg00000.m4s`...) and keeps
-/// the list for its playlist.
-pub struct FileSink {
-    /// The init segment's file name, when the format has one (fMP4).
+/// Stores a ladder rung's segments (`init.mp4`, `seg00000.m4s`...) as they are cut, and
+/// keeps the list for its playlist.
+pub struct StoreSink {
+    /// The init segment's name, when the format has one (fMP4).
     init: Option<&'static str>,
-    /// Segment file extension (`m4s`, `ts`, `vtt`).
+    /// Segment extension (`m4s`, `ts`, `vtt`).
     extension: &'static str,
-    dir: PathBuf,
-    /// Prefix of segment URIs relative to the video directory (`720p/`).
+    out: VideoObjects,
+    /// Prefix of segment keys and URIs relative to the video (`720p/`).
     uri_prefix: String,
     segments: Vec<Segment>,
 }
 
-impl FileSink {
-    pub fn new(dir: &Path, uri_prefix: &str, format: SegmentFormat) -> FileSink {
-        FileSink {
+impl StoreSink {
+    pub fn new(out: VideoObjects, uri_prefix: &str, format: SegmentFormat) -> StoreSink {
+        StoreSink {
             init: (format == SegmentFormat::Fmp4).then_some("init.mp4"),
             extension: format.extension(),
-            dir: dir.to_path_buf(),
+            out,
             uri_prefix: uri_prefix.to_string(),
             segments: Vec::new(),
         }
     }
 
     /// A subtitle rendition's WebVTT segments (`seg00000.vtt`...), no init segment.
-    pub fn webvtt(dir: &Path, uri_prefix: &str) -> FileSink {
-        FileSink {
+    pub fn webvtt(out: VideoObjects, uri_prefix: &str) -> StoreSink {
+        StoreSink {
             init: None,
             extension: "vtt",
-            dir: dir.to_path_buf(),
+            out,
             uri_prefix: uri_prefix.to_string(),
             segments: Vec::new(),
         }
@@ -124,23 +124,31 @@ impl FileSink {
     }
 }
 
-impl SegmentSink for FileSink {
+impl SegmentSink for StoreSink {
     fn init(&mut self, bytes: Vec<u8>) -> Result<()> {
         if let Some(name) = self.init {
-            crate::atomic_file::write(&self.dir.join(name), &bytes)
-                .map_err(EngineError::io("writing the init segment"))?;
+            self.out
+                .put(&format!("{}{name}", self.uri_prefix), bytes, Freshness::Immutable)
+                .map_err(EngineError::io("storing the init segment"))?;
         }
         Ok(())
     }
 
     fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()> {
-        let name = format!("seg{:05}.{}", self.segments.len(), self.extension);
-        crate::atomic_file::write(&self.dir.join(&name), &bytes)
-            .map_err(EngineError::io("writing a segment"))?;
+        let uri = format!(
+            "{}seg{:05}.{}",
+            self.uri_prefix,
+            self.segments.len(),
+            self.extension
+        );
+        let len = bytes.len() as u64;
+        self.out
+            .put(&uri, bytes, Freshness::Immutable)
+            .map_err(EngineError::io("storing a segment"))?;
         self.segments.push(Segment {
-            uri: format!("{}{}", self.uri_prefix, name),
+            uri,
             duration: (end - start).secs(),
-            bytes: bytes.len() as u64,
+            bytes: len,
         });
         Ok(())
     }
@@ -261,7 +269,7 @@ impl<S: SegmentSink> Segmenter<S> {
         }
     }
 
-    /// Where segments go (a [`FileSink`] knows the segments written so far).
+    /// Where segments go (a [`StoreSink`] knows the segments written so far).
     pub fn sink(&self) -> &S {
         &self.sink
     }
@@ -448,7 +456,7 @@ impl<S: SegmentSink, T: SideTrack> SideSegmenter<S, T> {
         }
     }
 
-    /// Where the segments went (a [`FileSink`] knows them).
+    /// Where the segments went (a [`StoreSink`] knows them).
     pub fn sink(&self) -> &S {
         &self.sink
     }

@@ -45,13 +45,15 @@ use super::limits::{self, Limits};
 use super::poster::PosterPicker;
 use super::probe::{probe_within, Probe};
 use super::scale::Scaler;
-use super::segmenter::{AudioSegmenter, CueSegmenter, FileSink, Segmenter, Timeline};
+use super::segmenter::{AudioSegmenter, CueSegmenter, Segmenter, StoreSink, Timeline};
 use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
+use super::storyboard::StoryboardMaker;
 use crate::hls::webvtt::Cue;
 use crate::hls::{
     self, language, playlist, AudioRendition, Rendition, Segment, SegmentFormat, SkippedTrack,
     SubtitleRendition,
 };
+use crate::storage::VideoObjects;
 use crate::time::Ts90k;
 
 /// Most audio tracks a ladder encodes. Each costs a decoder, a resampler and an AAC
@@ -346,23 +348,23 @@ enum Event {
     Failed(EngineError),
 }
 
-/// Transcodes `input` into an HLS ladder under `out_dir` (created; must not exist).
+/// Transcodes `input` into an HLS ladder stored as `out`'s objects (segments as they are
+/// cut, each playlist after the segments it names).
 ///
 /// `on_progress` is called on this thread whenever a segment lands or decoding moves on.
-/// On error or cancel, `out_dir` is removed and the error returned.
+/// On error or cancel, every object of `out` is removed and the error returned.
 pub fn transcode(
     input: &Path,
-    out_dir: &Path,
+    out: &VideoObjects,
     opts: &TranscodeOptions,
     on_progress: &mut dyn FnMut(&LadderState),
     cancel: &CancelToken,
 ) -> Result<LadderState> {
     opts.validate()?;
     let source = probe_within(input, &opts.limits)?;
-    std::fs::create_dir_all(out_dir).map_err(EngineError::io("creating the output directory"))?;
-    let result = run(input, out_dir, opts, source, on_progress, cancel);
+    let result = run(input, out, opts, source, on_progress, cancel);
     if result.is_err() {
-        if let Err(e) = std::fs::remove_dir_all(out_dir) {
+        if let Err(e) = out.remove_all() {
             log::warn!("could not clean up a failed job's output: {e}");
         }
     }
@@ -371,7 +373,7 @@ pub fn transcode(
 
 fn run(
     input: &Path,
-    out_dir: &Path,
+    out: &VideoObjects,
     opts: &TranscodeOptions,
     source: Probe,
     on_progress: &mut dyn FnMut(&LadderState),
@@ -400,16 +402,6 @@ fn run(
         false => audio.first().map(|a| codec::Parameters::from(a.encoder())),
         true => None,
     };
-    for dir in tracks
-        .audio
-        .iter()
-        .filter_map(|a| a.playlist.as_deref())
-        .chain(tracks.subtitles.iter().map(|s| s.playlist.as_str()))
-    {
-        let dir = dir.rsplit_once('/').map(|(d, _)| d).unwrap_or(dir);
-        std::fs::create_dir_all(out_dir.join(dir))
-            .map_err(EngineError::io("creating a rendition directory"))?;
-    }
     let mut side = Some(SidePlan {
         audio: match separate_audio {
             true => tracks
@@ -437,8 +429,6 @@ fn run(
         progress: 0.0,
     };
     for rung in &plan.rungs {
-        std::fs::create_dir_all(out_dir.join(rung.name()))
-            .map_err(EngineError::io("creating a rung directory"))?;
         state.renditions.push(Rendition {
             height: rung.short_side,
             width: rung.width,
@@ -483,8 +473,7 @@ fn run(
         let job = RungJob {
             index: i,
             rung: rung.clone(),
-            dir: out_dir.join(rung.name()),
-            video_dir: out_dir.to_path_buf(),
+            out: out.clone(),
             rendition: state.renditions[i].clone(),
             format: opts.format,
             segment_seconds: opts.segment_seconds,
@@ -516,7 +505,8 @@ fn run(
             subtitle_files: tracks.subtitle_files.clone(),
             audio,
             grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
-            poster_path: out_dir.join("poster.jpg"),
+            out: out.clone(),
+            picture: (source.video.display_width, source.video.display_height),
             duration: Ts90k::from_secs(source.duration),
             stop: stop.clone(),
             limits: opts.limits.for_source(&source),
@@ -538,7 +528,7 @@ fn run(
     let outcome = coordinate(
         &event_rx,
         &mut state,
-        out_dir,
+        out,
         opts,
         audio_codecs.as_deref(),
         on_progress,
@@ -562,7 +552,7 @@ fn run(
 fn coordinate(
     events: &Receiver<Event>,
     state: &mut LadderState,
-    out_dir: &Path,
+    out: &VideoObjects,
     opts: &TranscodeOptions,
     audio_codecs: Option<&str>,
     on_progress: &mut dyn FnMut(&LadderState),
@@ -573,6 +563,8 @@ fn coordinate(
     let mut done = 0;
     let mut master_published = false;
     let mut decode_end = None;
+    // Set when a thread stopped only because another one failed.
+    let mut knock_on = false;
     let duration = Ts90k::from_secs(state.source.duration.max(0.001));
     while done < rungs || decode_end.is_none() {
         let event = match events.recv_timeout(std::time::Duration::from_millis(200)) {
@@ -583,6 +575,9 @@ fn coordinate(
                     return Err(EngineError::Cancelled);
                 }
                 continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) if knock_on => {
+                return Err(EngineError::Cancelled)
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 return Err(EngineError::Internal(
@@ -603,16 +598,16 @@ fn coordinate(
             }
             Event::Segment { rung, rendition } => {
                 state.renditions[rung].segments = rendition.segments;
-                publish_master_once(state, out_dir, opts.format, &mut master_published)?;
+                publish_master_once(state, out, opts.format, &mut master_published)?;
                 on_progress(state);
             }
             Event::AudioSegments { track, segments } => {
                 state.audio[track].segments = segments;
-                publish_master_once(state, out_dir, opts.format, &mut master_published)?;
+                publish_master_once(state, out, opts.format, &mut master_published)?;
             }
             Event::SubtitleSegments { track, segments } => {
                 state.subtitles[track].segments = segments;
-                publish_master_once(state, out_dir, opts.format, &mut master_published)?;
+                publish_master_once(state, out, opts.format, &mut master_published)?;
             }
             Event::RungDone { rung, rendition } => {
                 state.renditions[rung].segments = rendition.segments;
@@ -623,6 +618,12 @@ fn coordinate(
                 on_progress(state);
             }
             Event::DecodeDone(end) => decode_end = Some(end),
+            // A thread that stopped because another one failed first (its channel
+            // closed): wait for the failure that says why.
+            Event::Failed(EngineError::Cancelled) if !cancel.is_cancelled() => {
+                stop.cancel();
+                knock_on = true;
+            }
             Event::Failed(e) => return Err(e),
         }
     }
@@ -631,21 +632,21 @@ fn coordinate(
     for a in &mut state.audio {
         if a.playlist.is_some() {
             a.measure_bandwidth();
-            playlist::write_audio_media(out_dir, a, opts.format, opts.segment_seconds, true)
+            playlist::write_audio_media(out, a, opts.format, opts.segment_seconds, true)
                 .map_err(EngineError::io("writing an audio playlist"))?;
         }
     }
     for s in &state.subtitles {
-        playlist::write_subtitle_media(out_dir, s, opts.segment_seconds, true)
+        playlist::write_subtitle_media(out, s, opts.segment_seconds, true)
             .map_err(EngineError::io("writing a subtitle playlist"))?;
     }
     for r in &mut state.renditions {
         r.measure_bandwidth();
         r.add_audio(&state.audio);
-        playlist::write_media(out_dir, r, opts.format, opts.segment_seconds, true)
+        playlist::write_media(out, r, opts.format, opts.segment_seconds, true)
             .map_err(EngineError::io("writing a media playlist"))?;
     }
-    write_master(state, out_dir, opts.format)?;
+    write_master(state, out, opts.format, true)?;
     state.progress = 1.0;
     Ok(())
 }
@@ -655,7 +656,7 @@ fn coordinate(
 /// always comes before its segments.
 fn publish_master_once(
     state: &LadderState,
-    out_dir: &Path,
+    out: &VideoObjects,
     format: SegmentFormat,
     published: &mut bool,
 ) -> Result<()> {
@@ -666,15 +667,22 @@ fn publish_master_once(
             .all(|a| a.playlist.is_none() || !a.segments.is_empty())
         && state.subtitles.iter().all(|s| !s.segments.is_empty());
     if !*published && listed {
-        write_master(state, out_dir, format)?;
+        write_master(state, out, format, false)?;
         *published = true;
     }
     Ok(())
 }
 
-fn write_master(state: &LadderState, out_dir: &Path, format: SegmentFormat) -> Result<()> {
-    playlist::write_master(out_dir, &state.renditions, &state.audio, &state.subtitles, format)
-        .map_err(EngineError::io("writing the master playlist"))
+fn write_master(state: &LadderState, out: &VideoObjects, format: SegmentFormat, done: bool) -> Result<()> {
+    playlist::write_master(
+        out,
+        &state.renditions,
+        &state.audio,
+        &state.subtitles,
+        format,
+        done,
+    )
+    .map_err(EngineError::io("writing the master playlist"))
 }
 
 /// Which rung each rung scales its pictures from: `None` for the source, `Some(j)` for
@@ -716,8 +724,8 @@ fn frame_rate_of(p: &Probe, max_fps: u32) -> Rational {
 struct RungJob {
     index: usize,
     rung: Rung,
-    dir: PathBuf,
-    video_dir: PathBuf,
+    /// The video's objects; this rung's live under `{rung}/`.
+    out: VideoObjects,
     rendition: Rendition,
     format: SegmentFormat,
     segment_seconds: f64,
@@ -751,7 +759,7 @@ impl RungJob {
     /// Rewrites this rung's media playlist as an EVENT playlist of the segments so far.
     fn write_event_playlist(&self) -> Result<()> {
         playlist::write_media(
-            &self.video_dir,
+            &self.out,
             &self.rendition,
             self.format,
             self.segment_seconds,
@@ -773,7 +781,7 @@ impl RungJob {
             ),
             None => None,
         };
-        let sink = FileSink::new(&self.dir, &format!("{}/", self.rung.name()), self.format);
+        let sink = StoreSink::new(self.out.clone(), &format!("{}/", self.rung.name()), self.format);
         let mut segmenter = Segmenter::open(
             sink,
             self.format,
@@ -792,7 +800,7 @@ impl RungJob {
         let mut side = match self.side.take() {
             Some(plan) => Some(SideRenditions::open(
                 plan,
-                &self.video_dir,
+                &self.out,
                 self.format,
                 self.segment_seconds,
             )?),
@@ -948,7 +956,11 @@ struct DecodeJob {
     subtitle_files: Vec<PathBuf>,
     audio: Vec<AudioEncoder>,
     grid: SegmentGrid,
-    poster_path: PathBuf,
+    /// Where the poster and the storyboard go.
+    out: VideoObjects,
+    /// The displayed picture's size, which the storyboard's tiles take the shape of.
+    picture: (u32, u32),
+    /// What the source declares (zero when unknown).
     duration: Ts90k,
     stop: CancelToken,
     limits: SourceLimits,
@@ -1003,7 +1015,10 @@ impl DecodeJob {
         let mut audio = std::mem::take(&mut self.audio);
         // Where each track's next frame starts (1/48000 s): silence pads it to the end.
         let mut audio_reached = vec![0i64; audio.len()];
-        let poster = &mut PosterPicker::new(&self.poster_path, self.duration);
+        let poster = &mut PosterPicker::new(self.out.clone(), self.duration);
+        // Built here: its scaler is not `Send`.
+        let (width, height) = self.picture;
+        let mut storyboard = StoryboardMaker::new(self.out.clone(), width, height, self.duration);
         let grid = self.grid;
         source.run(&mut |item| {
             if stop.is_cancelled() {
@@ -1023,6 +1038,7 @@ impl DecodeJob {
                 }
                 Decoded::Video(frame, pts) => {
                     poster.offer(&frame, pts)?;
+                    storyboard.offer(&frame, pts)?;
                     let idr = pts >= next_boundary;
                     if idr {
                         next_boundary = grid.boundary_after(pts);
@@ -1069,7 +1085,11 @@ impl DecodeJob {
             send_audio(track, &mut packets)?;
         }
         broadcast(&|| RungInput::AudioEnd)?;
+        poster.finish()?;
         broadcast(&|| RungInput::End(end))?;
+        // While the rungs drain their encoders: the last sheet and storyboard.vtt, before
+        // DecodeDone lets the video become ready.
+        storyboard.finish(end)?;
         send(events, Event::DecodeDone(end))
     }
 }
@@ -1094,7 +1114,7 @@ fn silent_frame(samples: u32, pts: i64) -> Result<frame::Audio> {
 /// flags are their boundaries, its muxer's offset theirs, and each writes its own
 /// segments and EVENT playlist and tells the coordinator.
 struct SideRenditions {
-    video_dir: PathBuf,
+    out: VideoObjects,
     format: SegmentFormat,
     segment_seconds: f64,
     audio: Vec<SideAudio>,
@@ -1103,13 +1123,13 @@ struct SideRenditions {
 }
 
 struct SideAudio {
-    segmenter: AudioSegmenter<FileSink>,
+    segmenter: AudioSegmenter<StoreSink>,
     rendition: AudioRendition,
     published: usize,
 }
 
 struct SideSubtitles {
-    segmenter: CueSegmenter<FileSink>,
+    segmenter: CueSegmenter<StoreSink>,
     /// Its directory under the video's (`subtitles0`).
     dir: String,
     rendition: SubtitleRendition,
@@ -1119,7 +1139,7 @@ struct SideSubtitles {
 impl SideRenditions {
     fn open(
         plan: SidePlan,
-        video_dir: &Path,
+        out: &VideoObjects,
         format: SegmentFormat,
         segment_seconds: f64,
     ) -> Result<SideRenditions> {
@@ -1134,9 +1154,9 @@ impl SideRenditions {
             let dir = dir_of(rendition.playlist.as_deref().unwrap_or_default());
             let ctx = codec::Context::from_parameters(params)
                 .map_err(EngineError::ffmpeg("copying audio parameters"))?;
-            let sink = FileSink::new(&video_dir.join(&dir), &format!("{dir}/"), format);
+            let sink = StoreSink::new(out.clone(), &format!("{dir}/"), format);
             let segmenter = AudioSegmenter::open(sink, format, &ctx, Rational(1, AUDIO_RATE as i32))?;
-            playlist::write_audio_media(video_dir, &rendition, format, segment_seconds, false)
+            playlist::write_audio_media(out, &rendition, format, segment_seconds, false)
                 .map_err(EngineError::io("writing an audio playlist"))?;
             audio.push(SideAudio {
                 segmenter,
@@ -1147,8 +1167,8 @@ impl SideRenditions {
         let mut subtitles = Vec::new();
         for rendition in plan.subtitles {
             let dir = dir_of(&rendition.playlist);
-            let sink = FileSink::webvtt(&video_dir.join(&dir), &format!("{dir}/"));
-            playlist::write_subtitle_media(video_dir, &rendition, segment_seconds, false)
+            let sink = StoreSink::webvtt(out.clone(), &format!("{dir}/"));
+            playlist::write_subtitle_media(out, &rendition, segment_seconds, false)
                 .map_err(EngineError::io("writing a subtitle playlist"))?;
             subtitles.push(SideSubtitles {
                 segmenter: CueSegmenter::of_cues(sink, Vec::new()),
@@ -1158,7 +1178,7 @@ impl SideRenditions {
             });
         }
         Ok(SideRenditions {
-            video_dir: video_dir.to_path_buf(),
+            out: out.clone(),
             format,
             segment_seconds,
             audio,
@@ -1203,7 +1223,7 @@ impl SideRenditions {
     /// The cues of subtitle rendition `track` (before its first boundary is cut).
     fn set_cues(&mut self, track: usize, cues: Vec<Cue>) {
         if let Some(s) = self.subtitles.get_mut(track) {
-            let sink = FileSink::webvtt(&self.video_dir.join(&s.dir), &format!("{}/", s.dir));
+            let sink = StoreSink::webvtt(self.out.clone(), &format!("{}/", s.dir));
             s.segmenter = CueSegmenter::of_cues(sink, cues);
         }
     }
@@ -1223,7 +1243,7 @@ impl SideRenditions {
                 a.published = a.segmenter.cuts();
                 a.rendition.segments = a.segmenter.sink().segments().to_vec();
                 playlist::write_audio_media(
-                    &self.video_dir,
+                    &self.out,
                     &a.rendition,
                     self.format,
                     self.segment_seconds,
@@ -1238,7 +1258,7 @@ impl SideRenditions {
             if s.segmenter.cuts() != s.published {
                 s.published = s.segmenter.cuts();
                 s.rendition.segments = s.segmenter.sink().segments().to_vec();
-                playlist::write_subtitle_media(&self.video_dir, &s.rendition, self.segment_seconds, false)
+                playlist::write_subtitle_media(&self.out, &s.rendition, self.segment_seconds, false)
                     .map_err(EngineError::io("writing a subtitle playlist"))?;
                 let segments = s.rendition.segments.clone();
                 send(events, Event::SubtitleSegments { track, segments })?;

@@ -35,10 +35,35 @@ use parking_lot::Mutex;
 use super::error::{EngineError, Result};
 use super::ffi;
 use super::segmenter::SharedBuffer;
+use crate::mp4::avc::{append_annex_b, ParameterSets};
 use crate::time::Ts90k;
 
-/// Annex B start code.
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
+/// Where an item's segment goes on the channel timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The item's start on the timeline: every timestamp moves by it.
+    pub offset: Ts90k,
+    /// The item's slot (its length on the timeline, in item time): audio frames that would
+    /// run past it are left out. An item's audio runs up to ~75 ms past its last video
+    /// frame (the AAC encoder's last frames), into the next item's slot: kept, it overlaps
+    /// the next item's first frames. `None` keeps them all.
+    pub slot: Option<Ts90k>,
+}
+
+impl Placement {
+    /// Moved by `offset`, nothing cut.
+    pub fn at(offset: Ts90k) -> Placement {
+        Placement { offset, slot: None }
+    }
+
+    /// Whether `sample` lies outside the slot.
+    fn cuts(&self, sample: &Sample) -> bool {
+        match (self.slot, sample.pts) {
+            (Some(slot), Some(pts)) if !sample.video => pts + sample.duration > slot,
+            _ => false,
+        }
+    }
+}
 
 /// A continuous MPEG-TS stream fed one fMP4 segment at a time.
 pub struct TsRemuxer {
@@ -162,10 +187,10 @@ fn demux(init: Option<&[u8]>, segment: &[u8]) -> Result<DemuxedParts> {
             let mut annexb = Vec::with_capacity(data.len() + 64);
             if packet.is_key() {
                 if let Some((length_size, prefix)) = &sets {
-                    annexb.extend(to_annex_b(prefix, *length_size)?);
+                    append_annex_b(&mut annexb, prefix, *length_size)?;
                 }
             }
-            annexb.extend(to_annex_b(data, length_size)?);
+            append_annex_b(&mut annexb, data, length_size)?;
             annexb
         } else {
             data.to_vec()
@@ -194,15 +219,15 @@ impl TsRemuxer {
         TsRemuxer { muxer: None }
     }
 
-    /// Remuxes one media segment of an item (`init` is that item's init segment); its
-    /// timestamps move by `offset`. Returns the MPEG-TS bytes this produced (whole
-    /// 188-byte packets; the first call's start with the PAT/PMT).
-    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], offset: Ts90k) -> Result<Vec<u8>> {
-        self.push_demuxed(&Demuxed::new(init, segment)?, offset)
+    /// Remuxes one media segment of an item (`init` is that item's init segment), placed
+    /// on the timeline by `place`. Returns the MPEG-TS bytes this produced (whole 188-byte
+    /// packets; the first call's start with the PAT/PMT).
+    pub fn push(&mut self, init: Option<&[u8]>, segment: &[u8], place: Placement) -> Result<Vec<u8>> {
+        self.push_demuxed(&Demuxed::new(init, segment)?, place)
     }
 
     /// [`TsRemuxer::push`] of a segment already demuxed.
-    pub fn push_demuxed(&mut self, segment: &Demuxed, offset: Ts90k) -> Result<Vec<u8>> {
+    pub fn push_demuxed(&mut self, segment: &Demuxed, place: Placement) -> Result<Vec<u8>> {
         if self.muxer.is_none() {
             let params = segment.params.lock();
             self.muxer = Some(Muxer::open(&params.0, params.1.as_ref())?);
@@ -212,7 +237,7 @@ impl TsRemuxer {
         let out_audio = muxer
             .audio
             .map(|i| (i, muxer.output.stream(i).expect("audio").time_base()));
-        for sample in &segment.samples {
+        for sample in segment.samples.iter().filter(|s| !place.cuts(s)) {
             let (out_index, out_tb) = match (sample.video, out_audio) {
                 (true, _) => (muxer.video, out_video_tb),
                 (false, Some(audio)) => audio,
@@ -221,12 +246,11 @@ impl TsRemuxer {
             let mut out = Packet::copy(&sample.data);
             // Segment time base → 90 kHz (done once, in `Demuxed::new`), moved onto the
             // stream's timeline, → the muxer's.
-            let shift = |ts: Option<Ts90k>| ts.map(|t| (t + offset).to_time_base(out_tb));
+            let shift = |ts: Option<Ts90k>| ts.map(|t| (t + place.offset).to_time_base(out_tb));
             let dts = shift(sample.dts);
-            // Items overlap by a few AAC frames (an item's audio runs up to ~75 ms past its
-            // last video frame, into the next item's slot): the next item's first packets
-            // would go back in time, which the muxer refuses (and the rest of the segment
-            // was lost with them). They are dropped.
+            // A packet that would go back in time (an item placed without its slot, whose
+            // audio overlaps the next item's first packets) is dropped: the muxer refuses
+            // it, and the rest of the segment was lost with it.
             let last = &mut muxer.last_dts[usize::from(!sample.video)];
             if let (Some(d), Some(l)) = (dts, *last) {
                 if d <= l {
@@ -300,65 +324,29 @@ impl Muxer {
 }
 
 /// One segment as a standalone MPEG-TS segment (PAT/PMT first, parameter sets before its
-/// keyframe), its timestamps moved by `offset`: a live playlist's segment. `audio` is the
-/// item's first audio rendition's init segment and segment of the same number, for an
+/// keyframe), placed on the timeline by `place`: a live playlist's segment. `audio` is
+/// the item's first audio rendition's init segment and segment of the same number, for an
 /// item whose video segments carry no audio.
 pub fn remux_segment(
     init: Option<&[u8]>,
     segment: &[u8],
     audio: Option<(Option<&[u8]>, &[u8])>,
-    offset: Ts90k,
+    place: Placement,
 ) -> Result<Vec<u8>> {
     let mut demuxed = Demuxed::new(init, segment)?;
     if let Some((audio_init, audio_segment)) = audio {
         demuxed = demuxed.with_audio(audio_init, audio_segment)?;
     }
     let mut remux = TsRemuxer::new();
-    let mut bytes = remux.push_demuxed(&demuxed, offset)?;
+    let mut bytes = remux.push_demuxed(&demuxed, place)?;
     bytes.extend(remux.finish()?);
     Ok(bytes)
 }
 
 /// The NAL length size and the SPS/PPS (length-prefixed) of `init`'s H.264 track.
 fn parameter_sets(init: &[u8]) -> Option<(usize, Vec<u8>)> {
-    crate::channel::inband::parameter_sets(init)
+    ParameterSets::from_init(init)
         .ok()
         .flatten()
         .map(|sets| (sets.length_size, sets.prefix))
-}
-
-/// Length-prefixed NAL units (ISO 14496-15 "AVCC", prefixes of `length_size` bytes) →
-/// Annex B (each behind a start code).
-pub fn to_annex_b(avcc: &[u8], length_size: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(avcc.len() + 16);
-    let mut at = 0;
-    while at < avcc.len() {
-        let header = avcc
-            .get(at..at + length_size)
-            .ok_or_else(|| EngineError::Internal("a NAL length runs past the sample".into()))?;
-        let len = header.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
-        let nal = avcc
-            .get(at + length_size..at + length_size + len)
-            .ok_or_else(|| EngineError::Internal("a NAL unit runs past the sample".into()))?;
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(nal);
-        at += length_size + len;
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn length_prefixes_become_start_codes() {
-        let avcc = [0, 0, 0, 2, 0x67, 0x42, 0, 0, 0, 1, 0x68];
-        assert_eq!(
-            to_annex_b(&avcc, 4).unwrap(),
-            [0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68]
-        );
-        assert_eq!(to_annex_b(&[0, 2, 0x65, 1], 2).unwrap(), [0, 0, 0, 1, 0x65, 1]);
-        assert!(to_annex_b(&[0, 0, 0, 9, 0x65], 4).is_err(), "truncated");
-    }
 }

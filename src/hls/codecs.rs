@@ -3,50 +3,20 @@
 //! `avc1.PPCCLL` takes profile_idc, the constraint flags byte and level_idc straight from
 //! the encoder's SPS (ISO 14496-10 §7.3.2.1.1), so the master playlist advertises exactly
 //! what the segments hold. `mp4a.40.N` takes N, the audio object type, from the AAC
-//! AudioSpecificConfig (ISO 14496-3 §1.6.2.1).
+//! AudioSpecificConfig (ISO 14496-3 §1.6.2.1). Both are read by [`crate::mp4`].
+
+use crate::mp4::{aac, avc};
 
 /// `avc1.PPCCLL` from H.264 extradata, Annex B (`00 00 01 67 ...`, what x264 gives with
 /// a global header) or avcC (`01 PP CC LL ...`, what MP4 stores).
 pub fn avc1(extradata: &[u8]) -> Option<String> {
-    let sps = if extradata.first() == Some(&1) && extradata.len() >= 4 {
-        &extradata[1..4]
-    } else {
-        let start = find_nal(extradata, 7)?;
-        extradata.get(start + 1..start + 4)?
-    };
-    Some(format!("avc1.{:02x}{:02x}{:02x}", sps[0], sps[1], sps[2]))
-}
-
-/// Offset of the first NAL unit of `nal_type` after an Annex B start code.
-fn find_nal(data: &[u8], nal_type: u8) -> Option<usize> {
-    let mut i = 0;
-    while i + 3 < data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            let header = i + 3;
-            if data[header] & 0x1f == nal_type {
-                return Some(header);
-            }
-            i = header;
-        } else {
-            i += 1;
-        }
-    }
-    None
+    let [profile, constraints, level] = avc::profile_and_level(extradata)?;
+    Some(format!("avc1.{profile:02x}{constraints:02x}{level:02x}"))
 }
 
 /// `mp4a.40.N` from an AudioSpecificConfig; `mp4a.40.2` (AAC-LC) when it is missing.
 pub fn mp4a(asc: &[u8]) -> String {
-    let object_type = match asc.first() {
-        Some(b) => {
-            let aot = b >> 3;
-            if aot == 31 && asc.len() >= 2 {
-                32 + (((b & 0x07) << 3) | (asc[1] >> 5))
-            } else {
-                aot
-            }
-        }
-        None => 2,
-    };
+    let object_type = aac::audio_object_type(asc).unwrap_or(2);
     format!("mp4a.40.{object_type}")
 }
 

@@ -6,14 +6,13 @@
 //! without it a player treats a playlist with no `ENDLIST` as live and starts near its end
 //! (RFC 8216 §6.3.3), skipping the start of the video.
 
-use std::path::Path;
-
 use m3u8_rs::{
     AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
     MediaSegment, Resolution, Start, VariantStream,
 };
 
 use super::{AudioRendition, Rendition, Segment, SegmentFormat, SubtitleRendition};
+use crate::storage::{Freshness, VideoObjects};
 
 /// `GROUP-ID` of the audio renditions every variant names.
 pub const AUDIO_GROUP: &str = "audio";
@@ -169,62 +168,77 @@ pub fn master_playlist(
     out
 }
 
-/// Writes a rendition's media playlist under `video_dir`.
+/// Stores a rendition's media playlist: an `EVENT` playlist kept briefly by caches while
+/// the job runs, a `VOD` one once `done`.
 pub fn write_media(
-    video_dir: &Path,
+    out: &VideoObjects,
     r: &Rendition,
     format: SegmentFormat,
     segment_seconds: f64,
     done: bool,
 ) -> std::io::Result<()> {
-    crate::atomic_file::write(
-        &video_dir.join(&r.playlist),
-        &media_playlist(r, format, segment_seconds, done),
+    out.put(
+        &r.playlist,
+        media_playlist(r, format, segment_seconds, done),
+        freshness(done),
     )
 }
 
-/// Writes an audio rendition's media playlist under `video_dir` (nothing for a track
-/// muxed into the video renditions).
+/// Stores an audio rendition's media playlist (nothing for a track muxed into the video
+/// renditions).
 pub fn write_audio_media(
-    video_dir: &Path,
+    out: &VideoObjects,
     a: &AudioRendition,
     format: SegmentFormat,
     segment_seconds: f64,
     done: bool,
 ) -> std::io::Result<()> {
     match &a.playlist {
-        Some(path) => crate::atomic_file::write(
-            &video_dir.join(path),
-            &audio_playlist(a, format, segment_seconds, done),
+        Some(path) => out.put(
+            path,
+            audio_playlist(a, format, segment_seconds, done),
+            freshness(done),
         ),
         None => Ok(()),
     }
 }
 
-/// Writes a subtitle rendition's media playlist under `video_dir`.
+/// Stores a subtitle rendition's media playlist.
 pub fn write_subtitle_media(
-    video_dir: &Path,
+    out: &VideoObjects,
     s: &SubtitleRendition,
     segment_seconds: f64,
     done: bool,
 ) -> std::io::Result<()> {
-    crate::atomic_file::write(
-        &video_dir.join(&s.playlist),
-        &subtitle_playlist(s, segment_seconds, done),
+    out.put(
+        &s.playlist,
+        subtitle_playlist(s, segment_seconds, done),
+        freshness(done),
     )
 }
 
-/// Writes `master.m3u8` under `video_dir`.
+/// How long caches may keep a playlist: briefly while it grows, long once `done`.
+fn freshness(done: bool) -> Freshness {
+    if done {
+        Freshness::Finished
+    } else {
+        Freshness::Growing
+    }
+}
+
+/// Stores `master.m3u8`; `done` once every playlist it names is final.
 pub fn write_master(
-    video_dir: &Path,
+    out: &VideoObjects,
     renditions: &[Rendition],
     audio: &[AudioRendition],
     subtitles: &[SubtitleRendition],
     format: SegmentFormat,
+    done: bool,
 ) -> std::io::Result<()> {
-    crate::atomic_file::write(
-        &video_dir.join("master.m3u8"),
-        &master_playlist(renditions, audio, subtitles, format),
+    out.put(
+        "master.m3u8",
+        master_playlist(renditions, audio, subtitles, format),
+        freshness(done),
     )
 }
 

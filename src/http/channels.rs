@@ -37,7 +37,9 @@ use crate::channel::hub::Channels;
 use crate::channel::likes::Vote;
 use crate::channel::live_playlist;
 use crate::channel::ts_stream::TsStream;
-use crate::channel::{inband, retime};
+use crate::engine::ts_remux::Placement;
+use crate::mp4::{self, avc::ParameterSets};
+use crate::time::{Ts90k, HZ};
 
 /// Votes one client address may cast per minute.
 const VOTES_PER_MINUTE: u32 = 30;
@@ -286,7 +288,7 @@ async fn stream_ts(
         hub,
         channel: name.clone(),
         height: query.height.unwrap_or(STREAM_HEIGHT),
-        media_root: state.media_root.path().to_path_buf(),
+        media: state.media.clone(),
     };
     std::thread::Builder::new()
         .name("channel-ts".into())
@@ -303,7 +305,8 @@ async fn stream_ts(
 
 /// A ladder segment (`{id}/{rung}/{name}.ts` names `{name}.m4s` of an fMP4 ladder or
 /// `{name}.ts` of an MPEG-TS one) as a standalone MPEG-TS segment whose timestamps move by
-/// `offset_ms` onto the channel timeline. The same URI always gives the same bytes.
+/// `offset_ms` onto the channel timeline, its audio cut at the end of its item's slot
+/// ([`item_slot`]). The same URI always gives the same bytes.
 async fn remuxed(
     path: web::Path<(String, u64, String)>,
     state: web::Data<AppState>,
@@ -315,40 +318,31 @@ async fn remuxed(
     }
     let (dir, file) = tail.rsplit_once('/').ok_or(ApiError::NotFound)?;
     let stem = file.strip_suffix(".ts").ok_or(ApiError::NotFound)?;
-    // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
-    let init = match state
-        .media_root
-        .open(&RelPath::parse(&format!("{dir}/init.mp4"))?)
-    {
-        Ok(f) => Some(f),
-        Err(ApiError::NotFound) => None,
-        Err(e) => return Err(e),
+    let init_rel = RelPath::parse(&format!("{dir}/init.mp4"))?;
+    let m4s_rel = RelPath::parse(&format!("{dir}/{stem}.m4s"))?;
+    let place = Placement {
+        offset: Ts90k::from_millis(offset_ms),
+        slot: item_slot(&state, &tail),
     };
-    let source = if init.is_some() {
-        format!("{dir}/{stem}.m4s")
-    } else {
-        tail.clone()
-    };
-    let segment = state.media_root.open(&RelPath::parse(&source)?)?;
-    // An item whose source had several audio tracks: its first one's segment of the same
-    // number goes in too (the video segments carry none).
-    let audio = match init.is_some() {
-        true => separate_audio(&state, &tail, stem)?,
-        false => None,
-    };
+    let id = tail.split('/').next().unwrap_or_default().to_string();
+    let stem = stem.to_string();
+    let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let init = init.map(read_segment).transpose()?;
-        let segment = read_segment(segment)?;
-        let audio = match audio {
-            Some((init, segment)) => Some((read_segment(init)?, read_segment(segment)?)),
-            None => None,
+        // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
+        let init = read_object(&shared, &init_rel)?;
+        let source = if init.is_some() { &m4s_rel } else { &rel };
+        let segment = read_object(&shared, source)?.ok_or(ApiError::NotFound)?;
+        // An item whose source had several audio tracks: its first one's segment of the
+        // same number goes in too (the video segments carry none).
+        let audio = match init.is_some() {
+            true => separate_audio(&shared, &id, &stem)?,
+            false => None,
         };
-        let offset = crate::time::Ts90k::from_secs(offset_ms as f64 / 1000.0);
         crate::engine::ts_remux::remux_segment(
             init.as_deref(),
             &segment,
             audio.as_ref().map(|(i, s)| (Some(i.as_slice()), s.as_slice())),
-            offset,
+            place,
         )
         .map_err(|e| ApiError::internal("remuxing a segment", e))
     })
@@ -357,31 +351,25 @@ async fn remuxed(
     Ok(segment_response(&state, "video/mp2t", bytes))
 }
 
-/// The init segment and segment `{stem}.m4s` of the first audio rendition of the fMP4
-/// ladder that `{id}/{rung}/{stem}.ts` names, when it has audio renditions.
-fn separate_audio(
-    state: &AppState,
-    tail: &str,
-    stem: &str,
-) -> Result<Option<(std::fs::File, std::fs::File)>, ApiError> {
-    let id = tail.split('/').next().unwrap_or_default();
+/// The init segment and segment `{stem}.m4s` of the first audio rendition of video `id`'s
+/// fMP4 ladder, when it has audio renditions. Blocking.
+fn separate_audio(state: &AppState, id: &str, stem: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, ApiError> {
     let dir = crate::hls::audio_dir(0);
-    match state
-        .media_root
-        .open(&RelPath::parse(&format!("{id}/{dir}/init.mp4"))?)
-    {
-        Ok(init) => {
-            let segment = state
-                .media_root
-                .open(&RelPath::parse(&format!("{id}/{dir}/{stem}.m4s"))?)?;
+    match read_object(state, &RelPath::parse(&format!("{id}/{dir}/init.mp4"))?)? {
+        Some(init) => {
+            let segment = read_object(state, &RelPath::parse(&format!("{id}/{dir}/{stem}.m4s"))?)?
+                .ok_or(ApiError::NotFound)?;
             Ok(Some((init, segment)))
         }
-        Err(ApiError::NotFound) => Ok(None),
-        Err(e) => Err(e),
+        None => Ok(None),
     }
 }
 
-/// A ladder segment moved onto the channel timeline.
+/// A ladder fMP4 segment moved onto the channel timeline: every `tfdt` plus `offset_ms`,
+/// in place. Each item's segments start their own timeline near zero, and players that
+/// ignore `EXT-X-DISCONTINUITY` (mpv, through libavformat's HLS demuxer) stall when
+/// timestamps jump back. Its audio is cut at the end of its item's slot ([`item_slot`]),
+/// and the item's SPS/PPS go in band ([`ParameterSets::put_in_band`] says why).
 async fn shifted(
     path: web::Path<(String, u64, String)>,
     state: web::Data<AppState>,
@@ -395,19 +383,28 @@ async fn shifted(
         "{}/init.mp4",
         tail.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
     ))?;
-    // Opening is a couple of syscalls; reading and rewriting go off the worker.
-    let init = state.media_root.open(&init_rel)?;
-    let segment = state.media_root.open(&rel)?;
+    let slot = item_slot(&state, &tail);
+    let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let init = read_segment(init)?;
-        let mut segment = read_segment(segment)?;
-        let scales =
-            retime::track_timescales(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
-        retime::shift(&mut segment, &scales, offset_ms)
+        let init = read_object(&shared, &init_rel)?.ok_or(ApiError::NotFound)?;
+        let mut segment = read_object(&shared, &rel)?.ok_or(ApiError::NotFound)?;
+        let tracks = mp4::tracks(&init).map_err(|e| ApiError::internal("reading an init segment", e))?;
+        let audio = tracks.iter().find(|t| t.handler == mp4::Handler::Audio);
+        if let (Some(slot), Some(audio)) = (slot, audio) {
+            // The slot in the audio track's timescale (slot: 90 kHz ticks).
+            let end = u64::try_from(slot.0).unwrap_or(0) * u64::from(audio.timescale) / HZ as u64;
+            if let Some(cut) = mp4::cut_track_after(&segment, audio.id, end)
+                .map_err(|e| ApiError::internal("cutting a segment's audio", e))?
+            {
+                segment = cut;
+            }
+        }
+        let scales = tracks.iter().map(|t| (t.id, t.timescale)).collect();
+        mp4::shift_decode_times(&mut segment, &scales, Ts90k::from_millis(offset_ms))
             .map_err(|e| ApiError::internal("retiming a segment", e))?;
         // The item's SPS/PPS in band, for players that keep the first item's init.
-        match inband::parameter_sets(&init).and_then(|sets| match sets {
-            Some(sets) => inband::prepend(&segment, &sets).map(Some),
+        match ParameterSets::from_init(&init).and_then(|sets| match sets {
+            Some(sets) => sets.put_in_band(&segment).map(Some),
             None => Ok(None),
         }) {
             Ok(Some(with_sets)) => segment = with_sets,
@@ -421,13 +418,38 @@ async fn shifted(
     Ok(segment_response(&state, "video/iso.segment", bytes))
 }
 
-/// A whole ladder segment (or init segment), read on a blocking thread.
-fn read_segment(mut file: std::fs::File) -> Result<Vec<u8>, ApiError> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)
-        .map_err(|e| ApiError::internal("reading a segment", e))?;
-    Ok(buf)
+/// The slot of the item whose ladder segment `tail` (`{id}/{rung}/{name}`) is: the
+/// video's duration, as the schedule gives it (`channel::hub`). An item's audio runs up to
+/// ~75 ms past its last video frame; cut at its slot, it no longer overlaps the next
+/// item's. `None` (nothing cut) for a video the catalog no longer has.
+fn item_slot(state: &AppState, tail: &str) -> Option<Ts90k> {
+    let id = tail.split('/').next()?;
+    let video = state.store.get(id)?;
+    Some(Ts90k::from_millis((video.duration * 1000.0).round() as u64))
+}
+
+/// A whole ladder object (`{id}/{rung}/{name}`), read on a blocking thread: from a folder
+/// store's files (through [`StaticRoot`](super::StaticRoot): no symlink leads out) or from
+/// the bucket (through its cache). `Ok(None)` when there is none.
+fn read_object(state: &AppState, rel: &RelPath) -> Result<Option<Vec<u8>>, ApiError> {
+    match &state.media_root {
+        Some(root) => match root.open(rel) {
+            Ok(mut file) => {
+                use std::io::Read;
+                let mut buf = Vec::new();
+                file.read_to_end(&mut buf)
+                    .map_err(|e| ApiError::internal("reading a segment", e))?;
+                Ok(Some(buf))
+            }
+            Err(ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => state
+            .media
+            .get(&rel.key())
+            .map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| ApiError::internal("reading a segment from the store", e)),
+    }
 }
 
 /// A channel segment: the same bytes for the same URI forever, counted as media served.

@@ -73,6 +73,9 @@ pub enum ApiError {
     #[error("this path leads outside the served folder")]
     Forbidden,
     /// Detail for the log only.
+    /// The media store (a bucket) did not answer; the detail goes to the log.
+    #[error("the media store is not answering right now; try again shortly")]
+    StoreUnavailable(String),
     #[error("the server failed to answer this request")]
     Internal(String),
 }
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadPath => "bad_path",
             ApiError::Forbidden => "forbidden",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -141,7 +145,9 @@ impl ResponseError for ApiError {
             }
             // The content is more than the server will process, as for too many bytes.
             ApiError::TooLarge { .. } | ApiError::SourceTooLong(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::QueueFull | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::QueueFull | ApiError::ShuttingDown | ApiError::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,12 +155,18 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(detail) = self {
-            log::error!("internal error: {detail}");
+        match self {
+            ApiError::Internal(detail) => log::error!("internal error: {detail}"),
+            ApiError::StoreUnavailable(detail) => log::warn!("media store: {detail}"),
+            _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
         match self {
-            ApiError::QueueFull | ApiError::ShuttingDown | ApiError::Busy(_) | ApiError::TooManyRequests => {
+            ApiError::QueueFull
+            | ApiError::ShuttingDown
+            | ApiError::Busy(_)
+            | ApiError::TooManyRequests
+            | ApiError::StoreUnavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             ApiError::Unauthorized => {

@@ -159,9 +159,12 @@ fn clock(seconds: f64) -> String {
 
 async fn discover(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let base = base_url(&req);
-    // Stable for this media root, different for another: clients key their settings on it.
-    let root = state.media_root.path().canonicalize().unwrap_or_default();
-    let device_id = format!("{:08X}", fnv1a64(root.as_os_str().as_encoded_bytes()) as u32);
+    // Stable for this media store, different for another: clients key their settings on it.
+    let root = match state.media.folder_root() {
+        Some(dir) => dir.canonicalize().unwrap_or_default().display().to_string(),
+        None => state.media.label(),
+    };
+    let device_id = format!("{:08X}", fnv1a64(root.as_bytes()) as u32);
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .json(serde_json::json!({

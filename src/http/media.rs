@@ -17,9 +17,9 @@
 //!   read by [`body::file_range`](super::body::file_range) instead (one `pread`);
 //! * content types come from [`content_type`], not from a MIME guess (`.m4s`, `.ts`).
 //!
-//! Cache headers are for a CDN in front: segments and init segments never change
-//! (`immutable`); playlists, manifest and poster are `no-cache` while the video is still
-//! processing and cacheable for a short while once it is ready.
+//! Cache headers are for a CDN in front: segments, init segments and sprite sheets never
+//! change (`immutable`); playlists, manifest, poster and `storyboard.vtt` are `no-cache`
+//! while the video is still processing and cacheable for a short while once it is ready.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
@@ -40,6 +40,7 @@ use super::error::ApiError;
 use super::root::RelPath;
 use super::AppState;
 use crate::catalog::Status;
+use crate::mp4;
 
 /// Which tree a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +62,60 @@ impl Area {
 #[derive(Default)]
 pub struct MoovChecks(Mutex<HashSet<std::path::PathBuf>>);
 
-/// The service behind `/media/...`.
+/// The service behind `/media/...`: files of a folder store, or objects of a bucket.
 pub async fn media(req: ServiceRequest) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    Ok(respond(req, Area::Media))
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone();
+    if state.media_root.is_some() {
+        return Ok(respond(req, Area::Media));
+    }
+    Ok(match serve_object(&req, &state).await {
+        Ok(res) => req.into_response(res),
+        Err(e) => req.error_response(e),
+    })
+}
+
+/// `/media/{id}/...` from a bucket (through its memory cache).
+async fn serve_object(req: &ServiceRequest, state: &AppState) -> Result<HttpResponse, ApiError> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Err(ApiError::MethodNotAllowed(req.method().to_string()));
+    }
+    let raw = req
+        .uri()
+        .path()
+        .strip_prefix(Area::Media.prefix())
+        .ok_or(ApiError::NotFound)?;
+    let rel = RelPath::parse(raw)?;
+    let status = state.store.status(rel.first()).ok_or(ApiError::NotFound)?;
+    // Only names reel writes reach the bucket: a folder (`{id}/720p`) or anything else
+    // is not found without a request (some servers answer a "folder" with 500, which
+    // would be retried until the store timeout).
+    if rel.depth() < 2 || !crate::storage::headers::is_media_name(rel.file_name()) {
+        return Err(ApiError::NotFound);
+    }
+    let object = state
+        .media
+        .fetch(&rel.key())
+        .await
+        .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?
+        .ok_or(ApiError::NotFound)?;
+    let res = super::object_serve::respond(
+        req.method(),
+        req.headers(),
+        &object,
+        content_type(&rel),
+        media_cache_control(&rel, status),
+    );
+    if res.status().is_success() && req.method() == Method::GET {
+        let length = match res.body().size() {
+            BodySize::Sized(n) => n,
+            _ => 0,
+        };
+        state.metrics.served(Area::Media, length);
+    }
+    Ok(res)
 }
 
 /// The service behind `/library/...`.
@@ -100,7 +152,10 @@ fn serve(req: &mut ServiceRequest, state: &AppState, area: Area) -> Result<HttpR
             if rel.depth() < 2 {
                 return Err(ApiError::NotFound);
             }
-            (&state.media_root, media_cache_control(&rel, status))
+            (
+                state.media_root.as_ref().ok_or(ApiError::NotFound)?,
+                media_cache_control(&rel, status),
+            )
         }
         Area::Library => (
             state.library_root.as_ref().ok_or(ApiError::NotFound)?,
@@ -182,31 +237,7 @@ fn body_range(res: &HttpResponse) -> (u64, u64) {
 
 /// Content types by extension (lowercase), the ones HLS players and browsers expect.
 pub fn content_type(rel: &RelPath) -> &'static str {
-    match rel.extension().as_str() {
-        "m3u8" => "application/vnd.apple.mpegurl",
-        "m4s" => "video/iso.segment",
-        "mp4" | "m4v" => "video/mp4",
-        "ts" => "video/mp2t",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "json" => "application/json",
-        "mkv" => "video/x-matroska",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "avi" => "video/x-msvideo",
-        "ogv" => "video/ogg",
-        "m4a" => "audio/mp4",
-        "mp3" => "audio/mpeg",
-        "aac" => "audio/aac",
-        "flac" => "audio/flac",
-        "ogg" | "oga" | "opus" => "audio/ogg",
-        "wav" => "audio/wav",
-        "vtt" => "text/vtt; charset=utf-8",
-        "srt" => "application/x-subrip",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
+    crate::storage::headers::content_type(rel.file_name())
 }
 
 /// The parsed form of a [`content_type`] value, parsed once per process.
@@ -220,9 +251,14 @@ fn mime_of(content_type: &'static str) -> mime::Mime {
 }
 
 /// `Cache-Control` for a file of a video's tree.
-/// Segments and init segments: written once, under names never reused for other bytes.
+/// Segments, init segments and the storyboard's sprite sheets (`{id}/storyboard/*.jpg`):
+/// written once, under names never reused for other bytes.
 fn is_immutable(rel: &RelPath) -> bool {
-    matches!(rel.extension().as_str(), "m4s" | "ts" | "mp4")
+    let sprite = || {
+        rel.extension() == "jpg"
+            && rel.as_path().parent().and_then(|p| p.file_name()) == Some("storyboard".as_ref())
+    };
+    matches!(rel.extension().as_str(), "m4s" | "ts" | "mp4") || sprite()
 }
 
 fn media_cache_control(rel: &RelPath, status: Status) -> &'static str {
@@ -322,36 +358,27 @@ fn check_moov_once(state: &AppState, rel: &RelPath, file: &File) {
     });
 }
 
-/// Walks the top-level ISO BMFF boxes (ISO 14496-12 §4.2: 32-bit size, 4cc, optional
-/// 64-bit size) until `moov` or `mdat` shows up.
+/// Walks the top-level boxes of an MP4 file ([`mp4::BoxHeader`]: read at each box's offset,
+/// 64 of them at most) until `moov` or `mdat` shows up.
 pub fn moov_after_mdat(file: &File) -> std::io::Result<bool> {
     let len = file.metadata()?.len();
     let mut offset = 0u64;
     for _ in 0..64 {
-        if offset + 8 > len {
-            break;
-        }
         let mut head = [0u8; 16];
-        file.read_exact_at(&mut head[..8], offset)?;
-        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-        let kind = [head[4], head[5], head[6], head[7]];
-        let size = match size32 {
-            0 => len - offset,
-            1 => {
-                file.read_exact_at(&mut head[8..16], offset + 8)?;
-                u64::from_be_bytes(head[8..16].try_into().expect("8 bytes"))
-            }
-            n => u64::from(n),
+        let n = usize::try_from(len.saturating_sub(offset)).map_or(16, |left| left.min(16));
+        file.read_exact_at(&mut head[..n], offset)?;
+        let Ok(Some(header)) = mp4::BoxHeader::parse(&head[..n]) else {
+            break;
         };
-        match &kind {
-            b"moov" => return Ok(false),
-            b"mdat" => return Ok(true),
+        match header.kind {
+            mp4::BoxType::MOOV => return Ok(false),
+            mp4::BoxType::MDAT => return Ok(true),
             _ => {}
         }
-        if size < 8 {
-            break;
+        match header.size_in(len - offset) {
+            Ok(size) => offset += size,
+            Err(_) => break,
         }
-        offset += size;
     }
     Ok(false)
 }
@@ -387,17 +414,22 @@ mod tests {
         assert_eq!(ct("a/poster.jpg"), "image/jpeg");
         assert_eq!(ct("a/manifest.json"), "application/json");
         assert_eq!(ct("Film.MKV"), "video/x-matroska");
+        assert_eq!(ct("a/storyboard.vtt"), "text/vtt; charset=utf-8");
+    }
+
+    #[test]
+    fn sprite_sheets_are_immutable_the_poster_and_storyboard_track_are_not() {
+        let immutable = |p: &str| is_immutable(&RelPath::parse(p).unwrap());
+        assert!(immutable("a/storyboard/sprite-000.jpg"));
+        assert!(immutable("a/720p/seg00001.m4s"));
+        assert!(!immutable("a/poster.jpg"));
+        assert!(!immutable("a/storyboard.vtt"));
     }
 
     #[test]
     fn finds_a_trailing_moov() {
         let tmp = tempfile::tempdir().unwrap();
-        let boxed = |kind: &[u8; 4], body: usize| {
-            let mut b = ((8 + body) as u32).to_be_bytes().to_vec();
-            b.extend_from_slice(kind);
-            b.resize(8 + body, 0);
-            b
-        };
+        let boxed = |kind: &[u8; 4], body: usize| mp4::boxed(mp4::BoxType(*kind), &vec![0; body]);
         let late = tmp.path().join("late.mp4");
         std::fs::write(
             &late,

@@ -29,6 +29,7 @@ mod file_cache;
 mod iptv;
 pub mod media;
 mod metrics;
+mod object_serve;
 mod pages;
 mod root;
 mod sessions;
@@ -54,6 +55,7 @@ use crate::catalog::upkeep;
 use crate::channel::hub::Channels;
 use crate::cli::ServeArgs;
 use crate::live::{SessionConfig, Sessions};
+use crate::storage::MediaStore;
 pub use cors::Cors;
 use error::ApiError;
 use metrics::Metrics;
@@ -66,7 +68,12 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct AppState {
     pub store: Arc<Store>,
     pub jobs: Jobs,
-    pub media_root: StaticRoot,
+    /// Where every video's objects live.
+    pub media: MediaStore,
+    /// The folder of a folder store, served straight from disk; `None` for a bucket.
+    pub media_root: Option<StaticRoot>,
+    /// `--public-media-url`: links and playlists send players there for media.
+    pub public_media_url: Option<String>,
     pub library_root: Option<StaticRoot>,
     pub max_upload_bytes: u64,
     pub api_key: Option<String>,
@@ -139,12 +146,26 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
 
 /// Runs the server until SIGTERM or SIGINT, then drains.
 pub fn serve(args: ServeArgs) -> std::io::Result<()> {
-    let layout = Layout::create(&args.media)?;
+    if let Some(url) = &args.public_media_url {
+        crate::catalog::video::set_public_media_url(url);
+    }
+    let cache_bytes = args.cache_mb.saturating_mul(1 << 20);
+    let media = args.store.open(&args.media, cache_bytes)?;
+    // The local working folder (uploads being received, job sources): a folder store's
+    // own root, else `--media`.
+    let work = media.folder_root().unwrap_or(&args.media).to_path_buf();
+    let layout = Layout::create(&work)?;
+    log::info!("media store: {}", media.label());
     let stale = layout.clean_uploads()?;
     if stale > 0 {
         log::info!("removed {stale} unfinished upload(s) left by an earlier run");
     }
-    let store = Arc::new(Store::load(layout)?);
+    let store = Arc::new(Store::load(layout, media.clone()).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("reading the catalog from {}: {e}", media.label()),
+        )
+    })?);
     let jobs = Jobs::new(store.clone(), args.workers, args.queue, args.limits.limits());
     jobs.resume_interrupted();
     if store.is_empty() && args.demo {
@@ -187,7 +208,9 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
     let state = web::Data::new(AppState {
         store,
         jobs: jobs.clone(),
-        media_root: StaticRoot::new(&args.media)?,
+        media_root: media.folder_root().map(StaticRoot::new).transpose()?,
+        media,
+        public_media_url: args.public_media_url.clone(),
         library_root,
         max_upload_bytes: args.max_upload_bytes,
         api_key: args.api_key.clone().filter(|k| !k.is_empty()),
@@ -195,7 +218,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
-        file_cache: file_cache::FileCache::new(args.cache_mb.saturating_mul(1 << 20)),
+        file_cache: file_cache::FileCache::new(cache_bytes),
         channels,
         sessions,
     });

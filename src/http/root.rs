@@ -85,6 +85,11 @@ impl RelPath {
         self.0.file_name().and_then(OsStr::to_str).unwrap_or("")
     }
 
+    /// The path as a store key (`{id}/720p/seg00001.m4s`): plain segments joined by `/`.
+    pub fn key(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+
     pub fn depth(&self) -> usize {
         self.0.components().count()
     }

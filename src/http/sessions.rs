@@ -17,7 +17,7 @@
 //! the height matches a rung); a library file from the file itself.
 
 use std::any::Any;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use actix_web::dev::Extensions;
 use actix_web::http::header;
@@ -86,7 +86,11 @@ fn json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     })
 }
 
-async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn create(
+    http: HttpRequest,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let req: CreateSession = json(&body)?;
     let source = match (&req.video, &req.library) {
         (Some(id), None) => {
@@ -104,18 +108,29 @@ async fn create(body: Bytes, state: web::Data<AppState>) -> Result<HttpResponse,
                 .renditions
                 .first()
                 .ok_or_else(|| ApiError::internal("a ready video", "has no renditions"))?;
-            let dir = state.store.layout().video_dir(&video.id);
             // Several audio tracks are renditions of their own, which only the master names
             // (libavformat's hls demuxer reads just the variant and rendition it plays).
             let separate_audio = video.audio.iter().any(|a| a.playlist.is_some());
-            let file = match separate_audio {
-                true => dir.join("master.m3u8"),
-                false => dir.join(&top.playlist),
+            let playlist = match separate_audio {
+                true => "master.m3u8",
+                false => top.playlist.as_str(),
+            };
+            // libavformat reads the playlist from the folder store's files, or from this
+            // server's own `/media` over loopback when the objects are in a bucket.
+            let file = match state.media.folder_root() {
+                Some(root) => root.join(&video.id).join(playlist),
+                None => {
+                    let mut addr = http.app_config().local_addr();
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{addr}/media/{}/{playlist}", video.id).into()
+                }
             };
             SessionSource::Video {
                 id: video.id.clone(),
                 file,
-                ladder_dir: dir,
+                media: state.media.clone(),
                 renditions: video.renditions,
                 audio: video.audio,
             }
@@ -265,12 +280,7 @@ pub const STREAM_SEND_BUFFER: usize = 256 * 1024;
 /// sending side looks gone too; HTTP clients that read a response do not do that.
 fn watch_socket(req: &HttpRequest) -> Option<ClientGone> {
     let raw = req.conn_data::<ConnectionSocket>()?.0;
-    // SAFETY: `raw` is the descriptor of the connection this request arrived on, noted
-    // when it was accepted. The connection (which owns the descriptor) is alive while
-    // one of its requests is being handled, which is now, so the descriptor is open and
-    // is that socket. It is only borrowed for the duplication.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
-    let socket: OwnedFd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0).ok()?;
+    let socket: OwnedFd = crate::engine::duplicate_connection_socket(raw)?;
     if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&socket, STREAM_SEND_BUFFER) {
         log::warn!("cannot size a session stream's send buffer: {e}");
     }

@@ -13,27 +13,31 @@
 //! since libavformat 5.1 cannot seek in an fMP4 HLS playlist to encode from there.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use crate::engine::fmp4_join::Fmp4Joiner;
 use crate::engine::{CancelToken, EngineError};
 use crate::hls::{AudioRendition, Rendition};
+use crate::storage::MediaStore;
 
 /// How far after a segment boundary a start may be and still re-use the ladder.
 pub const MAX_START_SLACK: f64 = 1.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReusePlan {
-    init: PathBuf,
-    /// Segment files from the one the stream starts with, and their start times.
-    segments: Vec<(PathBuf, f64)>,
-    /// An audio rendition's init segment and its segments of the same numbers, joined in.
-    audio: Option<(PathBuf, Vec<PathBuf>)>,
+    media: MediaStore,
+    /// Key of the init segment.
+    init: String,
+    /// Keys of the segments from the one the stream starts with, and their start times.
+    segments: Vec<(String, f64)>,
+    /// An audio rendition's init segment and its segments of the same numbers (keys),
+    /// joined in.
+    audio: Option<(String, Vec<String>)>,
 }
 
 impl ReusePlan {
-    pub fn new(ladder_dir: &Path, r: &Rendition, start: f64) -> Option<ReusePlan> {
-        let init = ladder_dir.join(r.init.as_ref()?);
+    /// The plan for video `id`'s rendition `r` from `start` seconds, if it can start there.
+    pub fn new(media: &MediaStore, id: &str, r: &Rendition, start: f64) -> Option<ReusePlan> {
+        let init = format!("{id}/{}", r.init.as_ref()?);
         let mut t = 0.0;
         let mut segments = Vec::new();
         for s in &r.segments {
@@ -42,21 +46,29 @@ impl ReusePlan {
                 if segments.is_empty() && start - t > MAX_START_SLACK {
                     return None;
                 }
-                segments.push((ladder_dir.join(&s.uri), t));
+                segments.push((format!("{id}/{}", s.uri), t));
             }
             t = end;
         }
-        (!segments.is_empty()).then_some(ReusePlan {
+        (!segments.is_empty()).then(|| ReusePlan {
+            media: media.clone(),
             init,
             segments,
             audio: None,
         })
     }
 
-    /// The rung `r` with audio rendition `a` joined in, from the segment holding `start`
-    /// whatever the slack (the stream starts up to a segment early).
-    pub fn joined(ladder_dir: &Path, r: &Rendition, a: &AudioRendition, start: f64) -> Option<ReusePlan> {
-        let audio_init = ladder_dir.join(a.init.as_ref()?);
+    /// Video `id`'s rung `r` with audio rendition `a` joined in, from the segment holding
+    /// `start` whatever the slack (the stream starts up to a segment early).
+    pub fn joined(
+        media: &MediaStore,
+        id: &str,
+        r: &Rendition,
+        a: &AudioRendition,
+        start: f64,
+    ) -> Option<ReusePlan> {
+        let audio_init = format!("{id}/{}", a.init.as_ref()?);
+        let init = format!("{id}/{}", r.init.as_ref()?);
         let mut t = 0.0;
         let (mut segments, mut audio) = (Vec::new(), Vec::new());
         let pairs = r.segments.len().min(a.segments.len());
@@ -64,13 +76,14 @@ impl ReusePlan {
             let end = t + s.duration;
             // From the segment holding `start` (the last one, for a start past the end).
             if end > start || k + 1 == pairs && segments.is_empty() {
-                segments.push((ladder_dir.join(&s.uri), t));
-                audio.push(ladder_dir.join(&sa.uri));
+                segments.push((format!("{id}/{}", s.uri), t));
+                audio.push(format!("{id}/{}", sa.uri));
             }
             t = end;
         }
-        (!segments.is_empty()).then_some(ReusePlan {
-            init: ladder_dir.join(r.init.as_ref()?),
+        (!segments.is_empty()).then(|| ReusePlan {
+            media: media.clone(),
+            init,
             segments,
             audio: Some((audio_init, audio)),
         })
@@ -84,23 +97,29 @@ pub fn stream_ladder<W: Write>(
     pace: &mut dyn FnMut(f64) -> bool,
     cancel: &CancelToken,
 ) -> Result<(), EngineError> {
-    let read = |p: &Path| std::fs::read(p).map_err(EngineError::io("reading a ladder segment"));
+    let read = |key: &str| match plan.media.get(key) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(EngineError::Internal(format!(
+            "ladder segment {key} is not stored"
+        ))),
+        Err(e) => Err(EngineError::io("reading a ladder segment")(e)),
+    };
     let init = read(&plan.init)?;
     let mut joiner = Fmp4Joiner::new();
     let audio_init = match &plan.audio {
         Some((audio_init, _)) => read(audio_init)?,
         None => {
             out.write_all(&init).map_err(|_| EngineError::ReaderGone)?;
-            Vec::new()
+            Default::default()
         }
     };
-    for (k, (file, start)) in plan.segments.iter().enumerate() {
+    for (k, (key, start)) in plan.segments.iter().enumerate() {
         if cancel.is_cancelled() || !pace(*start) {
             return Err(EngineError::Cancelled);
         }
         let bytes = match &plan.audio {
-            Some((_, audio)) => joiner.push((&init, &read(file)?), (&audio_init, &read(&audio[k])?))?,
-            None => read(file)?,
+            Some((_, audio)) => joiner.push((&init, &read(key)?), (&audio_init, &read(&audio[k])?))?,
+            None => read(key)?.to_vec(),
         };
         out.write_all(&bytes).map_err(|_| EngineError::ReaderGone)?;
     }

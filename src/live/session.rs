@@ -14,17 +14,19 @@ use super::stream::{self, ChannelReader, ClientGone, StreamStop};
 use crate::engine::live::{stream_fmp4, LiveRequest};
 use crate::engine::{CancelToken, EngineError, Probe};
 use crate::hls::{AudioRendition, Rendition};
+use crate::storage::MediaStore;
 
 /// What a session plays.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionSource {
     /// A ready video: the playlist it is read through (its top rung's, or its master's
-    /// when its audio tracks are renditions of their own), and its fMP4 ladder (for the
-    /// re-use path, which needs the audio in the rungs' segments).
+    /// when its audio tracks are renditions of their own; a path, or a URL for a bucket),
+    /// and its fMP4 ladder in the media store (for the re-use path, which needs the audio
+    /// in the rungs' segments).
     Video {
         id: String,
         file: PathBuf,
-        ladder_dir: PathBuf,
+        media: MediaStore,
         renditions: Vec<Rendition>,
         /// Its audio tracks; when they are renditions of their own, the rungs are silent.
         audio: Vec<AudioRendition>,
@@ -451,7 +453,8 @@ impl Session {
     /// within a second after a segment boundary.
     fn reuse_plan(&self, st: &State, start: f64) -> Option<super::reuse::ReusePlan> {
         let SessionSource::Video {
-            ladder_dir,
+            id,
+            media,
             renditions,
             audio,
             ..
@@ -473,7 +476,7 @@ impl Session {
                 .iter()
                 .filter(|r| r.init.is_some())
                 .min_by_key(|r| (i64::from(r.height) - i64::from(wanted)).abs())?;
-            return super::reuse::ReusePlan::joined(ladder_dir, r, track, start);
+            return super::reuse::ReusePlan::joined(media, id, r, track, start);
         }
         if st.audio_track != 0 {
             return None;
@@ -481,7 +484,7 @@ impl Session {
         let r = renditions
             .iter()
             .find(|r| r.height == wanted && r.init.is_some())?;
-        super::reuse::ReusePlan::new(ladder_dir, r, start)
+        super::reuse::ReusePlan::new(media, id, r, start)
     }
 
     fn touch(&self, st: &mut State) -> Duration {

@@ -6,7 +6,10 @@
 // Uploads a generated clip through the dialog (watching the upload and processing
 // progress), waits for the video to open, plays it (currentTime must advance), picks the
 // lowest rung by hand (hls.js must switch level and the labels must follow), hands the
-// choice back to hls.js, seeks from the segment list, copies the mpv command, watches a
+// choice back to hls.js, previews a frame from the storyboard while the pointer hovers the
+// seek bar and seeks with a click on it, seeks from the segment list, copies the mpv
+// command, lights the audio and subtitle menus up from what hls.js reports (a master given
+// a second audio track and a subtitle track on the way to the page), watches a
 // longer upload (MPEG-TS) while it is still processing (EVENT playlists) until it is
 // ready, follows the address and Back between two videos, shows a readable error for a
 // file that is not a video, folds the sidebar on a narrow screen, deletes the videos,
@@ -182,6 +185,49 @@ try {
   await page.waitForFunction(() => document.querySelector('#chips .chip.playing') && /\d/.test(document.getElementById('stat-bandwidth').textContent));
   await shot('05-playing');
 
+  // ---- one audio track, no subtitles: nothing to choose, no menus ----
+  check(await page.isHidden('#audio-menu'), 'an audio menu is shown for a single audio track');
+  check(await page.isHidden('#subtitles-menu'), 'a subtitles menu is shown with no subtitles');
+
+  // ---- seek previews: hovering the seek bar shows the storyboard's frame ----
+  check(video.links.storyboard === `/media/${id}/storyboard.vtt`, `links.storyboard is ${video.links.storyboard}`);
+  await page.waitForFunction(() => window.reel.storyboard, null, { timeout: 10_000 });
+  const seek = await page.locator('#seek').boundingBox();
+  const hoverAt = 0.75;
+  await page.mouse.move(seek.x + seek.width * hoverAt, seek.y + seek.height / 2);
+  await page.waitForFunction(() => {
+    const img = document.getElementById('seek-preview-image');
+    return !document.getElementById('seek-preview').hidden && !img.hidden && /sprite-000\.jpg/.test(img.style.backgroundImage);
+  });
+  const preview = await page.evaluate((f) => {
+    const img = document.getElementById('seek-preview-image');
+    const box = img.getBoundingClientRect();
+    const d = document.getElementById('video').duration;
+    const cue = window.reel.storyboard.at(f * d);
+    return {
+      time: document.getElementById('seek-preview-time').textContent,
+      expected: `0:${String(Math.floor(f * d)).padStart(2, '0')}`,
+      position: img.style.backgroundPosition,
+      cue,
+      size: [box.width, box.height],
+    };
+  }, hoverAt);
+  log(`seek preview at ${preview.time}: ${JSON.stringify(preview.cue)} shown ${preview.size.join('x')} at ${preview.position}`);
+  check(preview.time === preview.expected, `the preview says ${preview.time}, the pointer is at ${preview.expected}`);
+  check(preview.cue && preview.cue.x > 0, `no thumbnail past the first for the hovered instant: ${JSON.stringify(preview.cue)}`);
+  check(preview.size[0] >= preview.cue.w && preview.size[1] >= preview.cue.h, `the preview is ${preview.size}, smaller than its tile`);
+  const sprite = await page.evaluate((u) => fetch(u).then((r) => ({ status: r.status, type: r.headers.get('content-type'), cache: r.headers.get('cache-control') })), preview.cue.url);
+  check(sprite.status === 200 && sprite.type === 'image/jpeg' && /immutable/.test(sprite.cache), `the sprite answers ${JSON.stringify(sprite)}`);
+  await shot('05b-seek-preview');
+  // A click on the bar seeks there.
+  await page.mouse.click(seek.x + seek.width * 0.5, seek.y + seek.height / 2);
+  await page.waitForFunction(() => {
+    const v = document.getElementById('video');
+    return Math.abs(v.currentTime - v.duration / 2) < 1;
+  });
+  await page.mouse.move(seek.x + seek.width * 0.5, seek.y - 200);
+  check(await page.isHidden('#seek-preview'), 'the preview stays after the pointer left the seek bar');
+
   // Back to the start through the segment list ("Full video"), so the switch below
   // happens with the whole clip ahead.
   await page.click('#segment-list li[data-key="full"] button');
@@ -297,6 +343,66 @@ try {
   check((await page.textContent('#player-title')) === 'long take', 'Back did not return to the previous video');
   const order = await page.$$eval('#history-list .video-item', (lis) => lis.map((li) => li.dataset.id));
   check(order[0] === longId && order[1] === id, `history is not newest first: ${order}`);
+
+  // ---- audio and subtitle menus, from what hls.js reports ----
+  // The server makes one audio rendition per source track, muxed into the variants; the
+  // menus must light up from hls.js's audioTracks and subtitleTracks however many there
+  // are. Here the MPEG-TS video's master gains, on its way to the page, a second audio
+  // track (an audio-only playlist) and a subtitle track (WebVTT), both made by this test.
+  const alt = path.join(work, 'alt');
+  fs.mkdirSync(path.join(alt, 'audio'), { recursive: true });
+  fs.mkdirSync(path.join(alt, 'subs'), { recursive: true });
+  execFileSync('ffmpeg', [
+    '-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=48000:duration=60', '-ac', '2', '-c:a', 'aac', '-b:a', '64k',
+    '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4',
+    '-hls_segment_filename', path.join(alt, 'audio', 'seg%03d.m4s'), path.join(alt, 'audio', 'index.m3u8'),
+  ]);
+  fs.writeFileSync(path.join(alt, 'subs', 'en.m3u8'), '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:60\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:60.0,\nen.vtt\n#EXT-X-ENDLIST\n');
+  fs.writeFileSync(path.join(alt, 'subs', 'en.vtt'), 'WEBVTT\n\n00:00:00.000 --> 00:01:00.000\nSubtitles from the second track\n');
+  const tracksPage = await context.newPage();
+  watchConsole(tracksPage);
+  await tracksPage.route((u) => u.pathname === `/media/${longId}/master.m3u8`, async (route) => {
+    const res = await route.fetch();
+    const media = [
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Main",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2"',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Commentary",LANGUAGE="fr",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="6",URI="/alt/audio/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=NO,URI="/alt/subs/en.m3u8"',
+    ].join('\n');
+    const body = (await res.text())
+      .replace('#EXT-X-INDEPENDENT-SEGMENTS\n', `#EXT-X-INDEPENDENT-SEGMENTS\n${media}\n`)
+      .replace(/^(#EXT-X-STREAM-INF:.*)$/gm, '$1,AUDIO="aud",SUBTITLES="subs"');
+    await route.fulfill({ response: res, body });
+  });
+  await tracksPage.route('**/alt/**', (route) => route.fulfill({ path: path.join(alt, new URL(route.request().url()).pathname.slice('/alt/'.length)) }));
+  await tracksPage.goto(`${baseUrl}/?video=${longId}`);
+  await tracksPage.waitForFunction(() => window.reel?.hls?.audioTracks?.length === 2 && window.reel.hls.subtitleTracks.length === 1);
+  await tracksPage.evaluate(() => document.getElementById('video').play().catch(() => {}));
+  await tracksPage.waitForFunction(() => document.getElementById('video').currentTime > 0.5);
+  check(await tracksPage.isVisible('#audio-menu'), 'no audio menu with two audio tracks');
+  check(await tracksPage.isVisible('#subtitles-menu'), 'no subtitles menu with a subtitle track');
+  await tracksPage.click('#audio-menu button');
+  const audioItems = await tracksPage.$$eval('#audio-menu [role="menuitemradio"]', (items) => items.map((i) => `${i.textContent}:${i.getAttribute('aria-checked')}`));
+  log(`audio menu: ${audioItems.join(', ')}`);
+  check(audioItems.length === 2 && audioItems[0].startsWith('Main') && audioItems[0].endsWith(':true'), `audio menu: ${audioItems}`);
+  await tracksPage.click('#audio-menu [data-track="1"]');
+  await tracksPage.waitForFunction(() => window.reel.hls.audioTrack === 1 && document.querySelector('#audio-menu [data-track="1"]').getAttribute('aria-checked') === 'true');
+  check(await tracksPage.isHidden('#audio-menu [role="menu"]'), 'the audio menu stayed open after a choice');
+  await tracksPage.click('#subtitles-menu button');
+  const subItems = await tracksPage.$$eval('#subtitles-menu [role="menuitemradio"]', (items) => items.map((i) => `${i.textContent}:${i.getAttribute('aria-checked')}`));
+  log(`subtitles menu: ${subItems.join(', ')}`);
+  check(subItems.length === 2 && subItems[0] === 'Off:true', `subtitles menu: ${subItems}`);
+  await tracksPage.click('#subtitles-menu [data-track="0"]');
+  await tracksPage.waitForFunction(() =>
+    [...document.getElementById('video').textTracks].some((t) => t.mode === 'showing' && [...(t.activeCues ?? [])].some((c) => /second track/.test(c.text))),
+  );
+  const t0 = await tracksPage.evaluate(() => document.getElementById('video').currentTime);
+  await tracksPage.waitForFunction((t0) => document.getElementById('video').currentTime > t0 + 1, t0);
+  log(`audio track ${await tracksPage.evaluate(() => window.reel.hls.audioTrack)}, subtitles on, playing on past ${t0.toFixed(2)} s`);
+  await tracksPage.screenshot({ path: path.join(shots, '08b-audio-and-subtitles.png') });
+  await tracksPage.click('#subtitles-menu button');
+  await tracksPage.click('#subtitles-menu [data-track="-1"]');
+  await tracksPage.waitForFunction(() => window.reel.hls.subtitleTrack === -1 || !window.reel.hls.subtitleDisplay);
+  await tracksPage.close();
 
   // ---- a file that is not a video: a readable error, not a broken page ----
   await page.click('#upload-button');

@@ -212,7 +212,8 @@ pub fn vlc_commands(url: &str, secs: f64, commands: &[&str]) -> String {
     let asks: String = commands.iter().map(|c| format!("echo {c}; ")).collect();
     let script = format!(
         "( sleep {secs:.1}; {asks}sleep 0.5; echo quit ) | timeout {} {runner}cvlc -I oldrc \
-         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show '{url}'",
+         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show --no-drop-late-frames \
+         --no-skip-frames '{url}'",
         secs as u64 + 15
     );
     let out = Command::new("sh")

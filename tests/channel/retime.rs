@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use reel::channel::retime;
 use reel::hls::SegmentFormat;
+use reel::mp4;
+use reel::time::Ts90k;
 use tempfile::tempdir;
 
 use crate::engine::{clip, opts, spec, transcode};
@@ -17,7 +18,7 @@ fn a_shifted_segment_plays_later_by_exactly_the_offset_on_both_tracks() {
     state.unwrap();
     let rung = out.join("180p");
     let init = std::fs::read(rung.join("init.mp4")).unwrap();
-    let scales = retime::track_timescales(&init).unwrap();
+    let scales = mp4::timescales(&init).unwrap();
     let probe_first = |seg: &[u8], name: &str| -> (f64, f64) {
         let path = dir.path().join(name);
         std::fs::write(&path, [init.as_slice(), seg].concat()).unwrap();
@@ -37,7 +38,7 @@ fn a_shifted_segment_plays_later_by_exactly_the_offset_on_both_tracks() {
     let original = std::fs::read(rung.join("seg00001.m4s")).unwrap();
     let (v0, a0) = probe_first(&original, "orig.mp4");
     let mut shifted = original.clone();
-    retime::shift(&mut shifted, &scales, 100_250).unwrap();
+    mp4::shift_decode_times(&mut shifted, &scales, Ts90k::from_millis(100_250)).unwrap();
     let (v1, a1) = probe_first(&shifted, "shifted.mp4");
     assert!((v1 - v0 - 100.25).abs() < 0.001, "video {v0} -> {v1}");
     assert!((a1 - a0 - 100.25).abs() < 0.001, "audio {a0} -> {a1}");

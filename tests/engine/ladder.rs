@@ -144,9 +144,10 @@ fn variable_frame_rate_keeps_boundaries_on_pts() {
         },
     );
     let (out, state) = transcode(&src, dir.path(), &opts(Some(&[180]), 2.0, SegmentFormat::Fmp4));
-    state.unwrap();
+    let state = state.unwrap();
     let checked = check_ladder(&out, &src, 2.0);
     assert_eq!(checked[0].segments, 4); // 1, 1, 2, 2 s
+    judge::check_storyboard(&out, state.duration);
 }
 
 #[test]
@@ -324,7 +325,7 @@ fn playlists_are_event_playlists_while_the_job_runs() {
     let (mut seen_growing, mut seen_without_master) = (false, false);
     let result = reel::engine::transcode(
         &src,
-        &out,
+        &super::objects(dir.path(), "out"),
         &opts(None, 1.0, SegmentFormat::Fmp4),
         &mut |state| {
             // The master names playlists only once each lists a segment (issue 9).

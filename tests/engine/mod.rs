@@ -7,6 +7,7 @@ mod footage;
 mod ladder;
 mod live;
 mod pool;
+mod storyboard;
 mod tracks;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,11 @@ pub fn transcode(
     o: &TranscodeOptions,
 ) -> (PathBuf, reel::engine::error::Result<LadderState>) {
     let out = dir.join("out");
-    let result = reel::engine::transcode(input, &out, o, &mut |_| {}, &CancelToken::new());
+    let result = reel::engine::transcode(input, &objects(dir, "out"), o, &mut |_| {}, &CancelToken::new());
     (out, result)
+}
+
+/// Video `id` of a folder store at `dir`: its objects land in `dir/id/`.
+pub fn objects(dir: &Path, id: &str) -> reel::storage::VideoObjects {
+    reel::storage::VideoObjects::new(reel::storage::MediaStore::folder(dir).unwrap(), id)
 }

@@ -23,7 +23,8 @@ fn full_queue_gives_the_job_back_and_every_job_ends_once() {
         let progress = progress.clone();
         Job {
             input: src.clone(),
-            out_dir: dir.path().join(format!("out{n}")),
+            out: super::objects(dir.path(), &format!("out{n}")),
+            beside: None,
             options: opts(None, 1.0, SegmentFormat::Fmp4),
             cancel,
             on_progress: Box::new(move |_| *progress.lock().unwrap() += 1),
@@ -44,7 +45,7 @@ fn full_queue_gives_the_job_back_and_every_job_ends_once() {
     }
     second.expect("worker took the first job").unwrap();
     let refused = pool.submit(job(2, CancelToken::new())).unwrap_err();
-    assert_eq!(refused.0.out_dir, dir.path().join("out2"));
+    assert_eq!(refused.0.out.prefix(), "out2/");
     cancel_second.cancel();
 
     let mut results: Vec<_> = (0..2)

@@ -9,6 +9,7 @@ mod limits;
 mod media;
 mod progressive;
 mod restart;
+mod s3;
 mod tracks;
 mod traversal;
 mod upload;

@@ -62,6 +62,22 @@ fn an_upload_becomes_a_ladder_whose_every_playlist_and_segment_checks_out() {
     assert_eq!(poster.status, 200);
     assert_eq!(poster.header("content-type"), Some("image/jpeg"));
     assert!(poster.body.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    // Seek previews: the thumbnails track, and sprites a CDN may keep for ever.
+    assert_eq!(
+        video["links"]["storyboard"],
+        format!("/media/{id}/storyboard.vtt")
+    );
+    let track = server.get(video["links"]["storyboard"].as_str().unwrap());
+    assert_eq!(track.status, 200);
+    assert_eq!(track.header("content-type"), Some("text/vtt; charset=utf-8"));
+    let cues = crate::judge::parse_thumbnails_vtt(&track.text());
+    assert_eq!(cues.len(), 2, "a 3 s video, a tile every 2 s");
+    let sprite = server.get(&format!("/media/{id}/{}", cues[0].sprite));
+    assert_eq!(sprite.header("content-type"), Some("image/jpeg"));
+    assert_eq!(
+        sprite.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
     // Nothing left behind but the video's own tree.
     assert_eq!(uploads_in_flight(&server), 0);
     assert_eq!(count_entries(&server.media.join(".jobs")), 0);

@@ -510,3 +510,129 @@ pub fn check_media_renditions(dir: &Path) -> (Vec<CheckedAudio>, Vec<CheckedSubt
     }
     (audio, subtitles)
 }
+
+/// One cue of a WebVTT thumbnails track: times in milliseconds, the sprite (relative to
+/// the track) and the rectangle `#xywh=` names in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThumbnailCue {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub sprite: String,
+    pub rect: (u64, u64, u64, u64),
+}
+
+/// Parses `hh:mm:ss.ttt` or `mm:ss.ttt` (WebVTT timestamps) into milliseconds.
+fn vtt_ms(t: &str) -> u64 {
+    let (hms, frac) = t
+        .split_once('.')
+        .unwrap_or_else(|| panic!("no milliseconds in {t:?}"));
+    assert_eq!(frac.len(), 3, "{t:?}");
+    let parts: Vec<u64> = hms.split(':').map(|p| p.parse().expect("a number")).collect();
+    let secs = parts.iter().fold(0, |acc, p| acc * 60 + p);
+    assert!(parts.len() == 2 || parts.len() == 3, "{t:?}");
+    secs * 1000 + frac.parse::<u64>().unwrap()
+}
+
+/// Parses a WebVTT thumbnails track (cues whose text is `sprite.jpg#xywh=x,y,w,h`).
+pub fn parse_thumbnails_vtt(text: &str) -> Vec<ThumbnailCue> {
+    let mut blocks = text.split("\n\n").map(str::trim).filter(|b| !b.is_empty());
+    let header = blocks.next().expect("a header");
+    assert!(header.starts_with("WEBVTT"), "not WebVTT: {header:?}");
+    blocks
+        .map(|block| {
+            let lines: Vec<&str> = block.lines().collect();
+            let timing = lines
+                .iter()
+                .position(|l| l.contains("-->"))
+                .expect("a timing line");
+            let (from, to) = lines[timing].split_once("-->").unwrap();
+            let payload = lines.get(timing + 1).expect("a cue payload");
+            let (sprite, xywh) = payload.split_once("#xywh=").expect("a #xywh= fragment");
+            let n: Vec<u64> = xywh
+                .split(',')
+                .map(|p| p.trim().parse().expect("a number"))
+                .collect();
+            assert_eq!(n.len(), 4, "{payload}");
+            ThumbnailCue {
+                start_ms: vtt_ms(from.trim()),
+                end_ms: vtt_ms(to.split_whitespace().next().unwrap()),
+                sprite: sprite.to_string(),
+                rect: (n[0], n[1], n[2], n[3]),
+            }
+        })
+        .collect()
+}
+
+/// What [`check_storyboard`] found.
+#[derive(Debug)]
+pub struct CheckedStoryboard {
+    pub cues: Vec<ThumbnailCue>,
+    /// (file name, width, height) of each sprite sheet, in order of first use.
+    pub sprites: Vec<(String, u64, u64)>,
+    pub bytes: u64,
+}
+
+/// Checks the storyboard of a finished video under `dir`:
+/// - `storyboard.vtt` parses as a thumbnails track, its cues start at 0, each where the one
+///   before ends (no gap, no overlap), and the last ends at `duration` (within 1 ms);
+/// - every sprite it names decodes as a JPEG (ffprobe decodes a frame of it);
+/// - every cue's rectangle lies inside its sprite, and all tiles have one size.
+pub fn check_storyboard(dir: &Path, duration: f64) -> CheckedStoryboard {
+    let vtt = dir.join("storyboard.vtt");
+    let text = std::fs::read_to_string(&vtt).unwrap_or_else(|e| panic!("reading {}: {e}", vtt.display()));
+    let cues = parse_thumbnails_vtt(&text);
+    assert!(!cues.is_empty(), "no cues");
+    assert_eq!(
+        cues[0].start_ms, 0,
+        "the first cue starts at {} ms",
+        cues[0].start_ms
+    );
+    for pair in cues.windows(2) {
+        assert_eq!(pair[0].end_ms, pair[1].start_ms, "gap or overlap: {pair:?}");
+    }
+    for c in &cues {
+        assert!(c.end_ms > c.start_ms, "empty cue {c:?}");
+    }
+    let end = cues.last().unwrap().end_ms as f64 / 1000.0;
+    assert!(
+        (end - duration).abs() <= 0.0015,
+        "the cues end at {end}, the video at {duration}"
+    );
+    let mut sprites: Vec<(String, u64, u64)> = Vec::new();
+    let mut bytes = 0;
+    for c in &cues {
+        if !sprites.iter().any(|(name, ..)| *name == c.sprite) {
+            let path = vtt.parent().unwrap().join(&c.sprite);
+            bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let v = ffprobe(
+                &path,
+                &[
+                    "-select_streams",
+                    "v:0",
+                    "-show_frames",
+                    "-show_entries",
+                    "frame=width,height:stream=codec_name",
+                ],
+            );
+            assert_eq!(
+                v["streams"][0]["codec_name"], "mjpeg",
+                "{} is not a JPEG",
+                c.sprite
+            );
+            let frame = &v["frames"][0];
+            let (w, h) = (frame["width"].as_u64(), frame["height"].as_u64());
+            let (Some(w), Some(h)) = (w, h) else {
+                panic!("{} does not decode: {v}", c.sprite);
+            };
+            sprites.push((c.sprite.clone(), w, h));
+        }
+        let (_, w, h) = sprites.iter().find(|(name, ..)| *name == c.sprite).unwrap();
+        let (x, y, cw, ch) = c.rect;
+        assert!(
+            cw > 0 && ch > 0 && x + cw <= *w && y + ch <= *h,
+            "{c:?} is outside {w}x{h}"
+        );
+        assert_eq!((cw, ch), (cues[0].rect.2, cues[0].rect.3), "tiles of two sizes");
+    }
+    CheckedStoryboard { cues, sprites, bytes }
+}

@@ -332,18 +332,10 @@ impl StreamClient {
 
 /// The complete top-level ISO BMFF boxes of `bytes`: (type, offset, size).
 pub fn top_level_boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
-    let mut boxes = Vec::new();
-    let mut at = 0;
-    while at + 8 <= bytes.len() {
-        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        let kind = String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned();
-        if size < 8 || at + size > bytes.len() {
-            break;
-        }
-        boxes.push((kind, at, size));
-        at += size;
-    }
-    boxes
+    reel::mp4::boxes(bytes)
+        .map_while(Result::ok)
+        .map(|b| (b.kind.to_string(), b.start, b.end - b.start))
+        .collect()
 }
 
 /// Bytes queued in the kernel for the TCP connection whose client side is `client_port`:
