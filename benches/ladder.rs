@@ -7,7 +7,10 @@
 //! * `camera`: the same clip re-encoded the way a camera or phone stores video (High
 //!   profile, CABAC, B-frames, ~10 Mb/s), which costs about twice as much to decode;
 //! * `real`: real camera footage, `../shared/media/car-detection.mp4`, when that file
-//!   exists (it is not in the repository; a plain clone skips it).
+//!   exists (it is not in the repository; a plain clone skips it);
+//! * `two-audio`: the generated clip with two audio tracks (English 440 Hz, French
+//!   880 Hz): reel encodes each track once into an audio rendition for all rungs, (a)
+//!   does the same with `-var_stream_map` audio groups (`agroup`); (b) does not run.
 //!
 //! For each, the default ladder is made three ways, interleaved, `REEL_BENCH_RUNS` times:
 //!
@@ -293,38 +296,24 @@ fn hls_args() -> Vec<String> {
     ]
 }
 
-/// (a): one process, `split` to every rung; rung `i` lands in `dir/i/index.m3u8`.
+/// (a): one process, `split` to every rung; rung `i` lands in `dir/i/index.m3u8`. A
+/// source with several audio tracks gets one audio rendition per track, each encoded
+/// once, in one `agroup` every rung names (what reel does), after the rungs (`dir/n/`...).
 fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
     let n = input.rungs.len();
-    let has_audio = !input.probe.audio_tracks.is_empty();
-    let mut graph = format!("[0:v]split={n}");
-    for i in 0..n {
-        write!(graph, "[s{i}]").unwrap();
+    let tracks = input.probe.audio_tracks.len();
+    if tracks > 1 {
+        return peer_a_group_args(input, dir);
     }
-    for (i, r) in input.rungs.iter().enumerate() {
-        write!(graph, ";[s{i}]{}[o{i}]", scale(r)).unwrap();
-    }
-    let mut a = vec![
-        s("-i"),
-        input.path.display().to_string(),
-        s("-filter_complex"),
-        graph,
-    ];
+    let has_audio = tracks > 0;
+    let mut a = split_input_args(input);
     for i in 0..n {
         a.extend([s("-map"), format!("[o{i}]")]);
         if has_audio {
             a.extend([s("-map"), s("0:a:0")]);
         }
     }
-    a.extend(x264_common());
-    for (i, r) in input.rungs.iter().enumerate() {
-        a.extend([
-            format!("-maxrate:v:{i}"),
-            s(r.maxrate),
-            format!("-bufsize:v:{i}"),
-            s(r.bufsize),
-        ]);
-    }
+    a.extend(rung_video_args(input));
     if has_audio {
         a.extend(audio_args());
     }
@@ -338,7 +327,13 @@ fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
             }
         })
         .collect();
-    a.extend([
+    a.extend(variant_output_args(&map, dir));
+    a
+}
+
+/// (a)'s output: the variants of `map` (`-var_stream_map`) under `dir/%v/`, a master.
+fn variant_output_args(map: &[String], dir: &Path) -> Vec<String> {
+    vec![
         s("-var_stream_map"),
         map.join(" "),
         s("-master_pl_name"),
@@ -346,7 +341,61 @@ fn peer_a_args(input: &Input, dir: &Path) -> Vec<String> {
         s("-hls_segment_filename"),
         dir.join("%v/seg%05d.m4s").display().to_string(),
         dir.join("%v/index.m3u8").display().to_string(),
-    ]);
+    ]
+}
+
+/// (a)'s input and its `split` to one scaled output `[o{i}]` per rung.
+fn split_input_args(input: &Input) -> Vec<String> {
+    let n = input.rungs.len();
+    let mut graph = format!("[0:v]split={n}");
+    for i in 0..n {
+        write!(graph, "[s{i}]").unwrap();
+    }
+    for (i, r) in input.rungs.iter().enumerate() {
+        write!(graph, ";[s{i}]{}[o{i}]", scale(r)).unwrap();
+    }
+    vec![
+        s("-i"),
+        input.path.display().to_string(),
+        s("-filter_complex"),
+        graph,
+    ]
+}
+
+/// x264 for every rung of (a), with each rung's rate cap.
+fn rung_video_args(input: &Input) -> Vec<String> {
+    let mut a = x264_common();
+    for (i, r) in input.rungs.iter().enumerate() {
+        a.extend([
+            format!("-maxrate:v:{i}"),
+            s(r.maxrate),
+            format!("-bufsize:v:{i}"),
+            s(r.bufsize),
+        ]);
+    }
+    a
+}
+
+/// (a) for a source with several audio tracks: the rungs video-only, each track encoded
+/// once, `-var_stream_map "v:0,agroup:aud ... a:0,agroup:aud,language:eng ..."`.
+fn peer_a_group_args(input: &Input, dir: &Path) -> Vec<String> {
+    let n = input.rungs.len();
+    let mut a = split_input_args(input);
+    for i in 0..n {
+        a.extend([s("-map"), format!("[o{i}]")]);
+    }
+    for t in &input.probe.audio_tracks {
+        a.extend([s("-map"), format!("0:a:{}", t.index)]);
+    }
+    a.extend(rung_video_args(input));
+    a.extend(audio_args());
+    a.extend(hls_args());
+    let mut map: Vec<String> = (0..n).map(|i| format!("v:{i},agroup:aud")).collect();
+    map.extend(input.probe.audio_tracks.iter().map(|t| {
+        let language = t.language.as_deref().unwrap_or("und");
+        format!("a:{},agroup:aud,language:{language}", t.index)
+    }));
+    a.extend(variant_output_args(&map, dir));
     a
 }
 
@@ -750,6 +799,8 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
     println!("Ladder: {}.\n", ladder_desc.join(", "));
 
     let (reel_dir, a_dir, b_dir) = (work.join("reel"), work.join("a"), work.join("b"));
+    // (b) re-encodes one audio track per rung: no peer for audio renditions.
+    let peer_b = cfg.peer_b && input.probe.audio_tracks.len() < 2;
     let (mut reels, mut peers_a, mut peers_b) = (Vec::new(), Vec::new(), Vec::new());
     let mut threads = Vec::new();
     println!(
@@ -767,8 +818,7 @@ fn bench_input(cfg: &Config, input: &Input, work: &Path) -> Res<()> {
                 run_peer_a(input, &a_dir)
             })
             .transpose()?;
-        let b = cfg
-            .peer_b
+        let b = peer_b
             .then(|| {
                 wait_for_quiet(cfg.quiet);
                 run_peer_b(input, &b_dir)
@@ -964,6 +1014,9 @@ fn print_commands(input: &Input, work: &Path) {
         "\nCommands, (a):\n\n```sh\n{}\n```\n",
         line(peer_a_args(input, &work.join("a")))
     );
+    if input.probe.audio_tracks.len() > 1 {
+        return; // (b) does not run for audio renditions
+    }
     println!("(b), for each rung in turn (here the first):\n\n```sh");
     if let Some(r) = input.rungs.first() {
         let mp4 = work.join("b").join(format!("{}.mp4", r.name()));
@@ -1119,6 +1172,25 @@ fn main() -> Res<()> {
             cfg.seconds
         );
         inputs.push(make_input("camera", title, path)?);
+    }
+    if wanted("two-audio") {
+        let path = work.join("testsrc2-1080p30-two-audio.mkv");
+        let spec = SampleSpec {
+            width: 1920,
+            height: 1080,
+            seconds: cfg.seconds,
+            fps: 30,
+            audio_tracks: 2,
+            tone_step: 440,
+            ..SampleSpec::default()
+        };
+        write_sample(&path, &spec)?;
+        let title = format!(
+            "two-audio: the generated picture with two audio tracks (English 440 Hz, French 880 Hz), {} s: \
+             each track one audio rendition for every rung",
+            cfg.seconds
+        );
+        inputs.push(make_input("two-audio", title, path)?);
     }
     if wanted("real") {
         match &cfg.real {

@@ -234,6 +234,13 @@ pub struct SampleArgs {
     /// Number of audio tracks (0 for a silent clip).
     #[arg(long, default_value_t = 1)]
     pub audio_tracks: u32,
+    /// Pitch step between audio tracks in Hz: track n is a sine at 440 + n x step.
+    #[arg(long, default_value_t = 220)]
+    pub tone_step: u32,
+    /// Number of SubRip subtitle tracks (a container that holds them: .mkv), each with a
+    /// cue from 0.5 s to 1.5 s of every 2 s.
+    #[arg(long, default_value_t = 0)]
+    pub subtitle_tracks: u32,
     #[arg(long, default_value = "yuv420p")]
     pub pix_fmt: String,
     /// Clockwise rotation tag in degrees (0, 90, 180, 270).
@@ -329,6 +336,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 seconds: a.seconds,
                 fps: a.fps,
                 audio_tracks: a.audio_tracks,
+                tone_step: a.tone_step,
+                subtitle_tracks: a.subtitle_tracks,
                 pix_fmt: a.pix_fmt,
                 rotation: a.rotation,
                 vfr: a.vfr,
@@ -348,6 +357,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         format: a.format,
         preset: a.preset,
         limits: a.limits.limits(),
+        subtitle_files: Vec::new(),
     };
     // A tree of its own (`--out DIR`), or a video under `{id}/` of a store.
     let (store, id, dir, shown) = match &a.out {

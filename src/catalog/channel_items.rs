@@ -51,6 +51,7 @@ fn item(v: Video) -> ChannelItem {
         media: ItemMedia {
             media_id: v.id,
             renditions: v.renditions,
+            audio: v.audio.into_iter().find(|a| a.playlist.is_some()),
         },
     }
 }

@@ -48,6 +48,7 @@ fn make_demo(jobs: &Jobs) -> Result<(), String> {
             heights: None,
             segment_seconds: 4.0,
             format: SegmentFormat::Fmp4,
+            subtitles: Vec::new(),
         })
         .map_err(|e| e.to_string())?;
     log::info!("queued the demo video {} (--demo)", video.id);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{LadderState, Probe};
-use crate::hls::{Rendition, SegmentFormat};
+use crate::hls::{AudioRendition, Rendition, SegmentFormat, SkippedTrack, SubtitleRendition};
 use crate::storage::{Freshness, MediaStore};
 
 /// The video object's name in its tree.
@@ -91,6 +91,16 @@ pub struct Video {
     pub format: SegmentFormat,
     pub renditions: Vec<Rendition>,
     pub skipped_heights: Vec<u32>,
+    /// One per audio track of the source (up to the engine's cap): muxed into the
+    /// renditions (`playlist` null) for a one-track source, renditions of their own else.
+    #[serde(default)]
+    pub audio: Vec<AudioRendition>,
+    /// One per text subtitle track, as segmented WebVTT.
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleRendition>,
+    /// Tracks left out and why (bitmap subtitles, tracks over the caps).
+    #[serde(default)]
+    pub skipped_tracks: Vec<SkippedTrack>,
     pub links: Links,
     /// Set for the HLS rendition of a library file; absent for uploads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +129,9 @@ impl Video {
             format,
             renditions: Vec::new(),
             skipped_heights: Vec::new(),
+            audio: Vec::new(),
+            subtitles: Vec::new(),
+            skipped_tracks: Vec::new(),
             links: Links::for_id(id),
             library: None,
         }
@@ -147,6 +160,9 @@ impl Video {
         self.format = state.format;
         self.renditions = state.renditions.clone();
         self.skipped_heights = state.skipped_heights.clone();
+        self.audio = state.audio.clone();
+        self.subtitles = state.subtitles.clone();
+        self.skipped_tracks = state.skipped_tracks.clone();
         self.progress = state.progress;
     }
 

@@ -529,6 +529,7 @@ mod tests {
             media: ItemMedia {
                 media_id: id.into(),
                 renditions: Vec::new(),
+                audio: None,
             },
         }
     }

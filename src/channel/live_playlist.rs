@@ -29,7 +29,7 @@ use chrono::{FixedOffset, TimeZone};
 use m3u8_rs::{MediaPlaylist, MediaSegment};
 
 use super::schedule::{Schedule, FIXED_AHEAD_MS};
-use crate::hls::Rendition;
+use crate::hls::{AudioRendition, Rendition};
 
 /// How far back the window reaches.
 pub const WINDOW_BEHIND_MS: u64 = 30_000;
@@ -42,6 +42,10 @@ pub struct ItemMedia {
     /// Its directory under `/media/`.
     pub media_id: String,
     pub renditions: Vec<Rendition>,
+    /// The first audio rendition, when the item's audio is not in its video renditions
+    /// (a source with several audio tracks): `stream.ts` and the MPEG-TS segments of
+    /// `live.m3u8` mux it in. Other audio tracks and subtitles stay out of channels.
+    pub audio: Option<AudioRendition>,
 }
 
 impl ItemMedia {
@@ -183,6 +187,7 @@ mod tests {
         ItemMedia {
             media_id: id.into(),
             renditions: vec![r(360), r(240)],
+            audio: None,
         }
     }
 
@@ -375,6 +380,7 @@ mod tests {
                     init: Some("360p/init.mp4".into()),
                     segments,
                 }],
+                audio: None,
             })
         }
 

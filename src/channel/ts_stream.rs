@@ -16,6 +16,8 @@
 //! most [`LEAD`] ahead of real time; the writer is the live sessions' bounded channel, so a
 //! reader that stops reading blocks this thread (no CPU, bounded memory) and a reader that
 //! goes away ends it. A channel that plays its list once ends the stream with its run.
+//! An item whose audio has renditions of its own plays with its first audio track (the
+//! segment of the same number, muxed in: `Demuxed::with_audio`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -141,21 +143,41 @@ impl TsStream {
                 return self.wait_until(item.ends_at_ms(), out);
             }
         };
+        // Audio renditions of its own: the first one's segments go in beside the video's.
+        let audio = media.as_ref().and_then(|m| m.audio.clone());
+        let audio_init = match audio.as_ref().and_then(|a| a.init.as_ref()) {
+            Some(init) => match read_init(init) {
+                Ok(bytes) => Some(bytes.to_vec()),
+                Err(e) => {
+                    log::warn!(
+                        "channel {}: item {media_id} has no readable audio init segment: {e}",
+                        self.channel
+                    );
+                    return self.wait_until(item.ends_at_ms(), out);
+                }
+            },
+            None => None,
+        };
         // The item's place on the channel timeline, in 90 kHz ticks. Its audio is not cut
         // at its slot: the muxer drops the next item's first frames that would go back in
         // time instead, which also hides the ladder's first AAC frame (3200 ticks of 48 kHz
         // long, the encoder's priming); cut at the slot, a boundary had ~60 ms of silence.
         let place = Placement::at(Ts90k::from_millis(item.started_at_ms.saturating_sub(origin_ms)));
         let mut start_ms = item.started_at_ms;
-        for segment in &rendition.segments {
+        for (k, segment) in rendition.segments.iter().enumerate() {
             let end_ms = start_ms + (segment.duration * 1000.0).round() as u64;
             if end_ms <= from_ms {
                 start_ms = end_ms;
                 continue;
             }
             self.wait_until(start_ms.saturating_sub(LEAD.as_millis() as u64), out)?;
+            let audio_key = audio
+                .as_ref()
+                .and_then(|a| a.segments.get(k))
+                .map(|s| format!("{media_id}/{}", s.uri));
+            let audio_segment = audio_key.as_deref().map(|key| (key, audio_init.as_deref()));
             let key = format!("{media_id}/{}", segment.uri);
-            let demuxed = match SEGMENTS.get(&self.media, &key, init.as_deref()) {
+            let demuxed = match SEGMENTS.get(&self.media, &key, init.as_deref(), audio_segment) {
                 Ok(d) => d,
                 Err(e) => {
                     log::warn!(
@@ -226,10 +248,17 @@ impl SegmentCache {
         }
     }
 
-    /// The segment stored at `key` (of the item whose init segment is `init`), demuxed.
-    /// In a folder store the file's size and time are part of the cache key (a library
-    /// item re-made under its id); a bucket's segment names are never reused.
-    pub fn get(&self, media: &MediaStore, key: &str, init: Option<&[u8]>) -> Result<Arc<Demuxed>, String> {
+    /// The segment stored at `key` (of the item whose init segment is `init`), demuxed;
+    /// with `audio`, the audio rendition's segment stored at that key (and its init
+    /// segment) joined. In a folder store the file's size and time are part of the cache
+    /// key (a library item re-made under its id); a bucket's segment names are never reused.
+    pub fn get(
+        &self,
+        media: &MediaStore,
+        key: &str,
+        init: Option<&[u8]>,
+        audio: Option<(&str, Option<&[u8]>)>,
+    ) -> Result<Arc<Demuxed>, String> {
         let stamp = match media.folder_root() {
             Some(root) => {
                 let meta = std::fs::metadata(root.join(key)).map_err(|e| e.to_string())?;
@@ -260,11 +289,21 @@ impl SegmentCache {
             return Ok(demuxed.clone());
         }
         // A failure is not kept: the next stream tries again.
-        let bytes = media
-            .get(&key_owned)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{key_owned} is not stored"))?;
-        let demuxed = Arc::new(Demuxed::new(init, &bytes).map_err(|e| e.to_string())?);
+        let read = |key: &str| {
+            media
+                .get(key)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{key} is not stored"))
+        };
+        let bytes = read(&key_owned)?;
+        let mut demuxed = Demuxed::new(init, &bytes).map_err(|e| e.to_string())?;
+        if let Some((audio_key, audio_init)) = audio {
+            let bytes = read(audio_key)?;
+            demuxed = demuxed
+                .with_audio(audio_init, &bytes)
+                .map_err(|e| e.to_string())?;
+        }
+        let demuxed = Arc::new(demuxed);
         *done = Some(demuxed.clone());
         self.inner.lock().demuxed += 1;
         Ok(demuxed)
@@ -313,8 +352,8 @@ mod tests {
         let (first, second) = ("item/180p/seg00000.m4s", "item/180p/seg00001.m4s");
         let cache = SegmentCache::new(1);
 
-        let a = cache.get(&media, first, Some(&init)).unwrap();
-        let b = cache.get(&media, first, Some(&init)).unwrap();
+        let a = cache.get(&media, first, Some(&init), None).unwrap();
+        let b = cache.get(&media, first, Some(&init), None).unwrap();
         assert!(Arc::ptr_eq(&a, &b), "the second stream gets the same demux");
         assert_eq!(cache.demuxed(), 1);
         assert!(a.size() > 0);
@@ -327,7 +366,7 @@ mod tests {
             let place = Placement::at(Ts90k::from_secs(at));
             let bytes = std::fs::read(tmp.path().join(key)).unwrap();
             let expected = alone.push(Some(&init), &bytes, place).unwrap();
-            let demuxed = cache.get(&media, key, Some(&init)).unwrap();
+            let demuxed = cache.get(&media, key, Some(&init), None).unwrap();
             for remux in &mut shared {
                 assert_eq!(remux.push_demuxed(&demuxed, place).unwrap(), expected);
             }
@@ -335,7 +374,9 @@ mod tests {
         // Capacity 1: `second` pushed `first` out, which came back with a demux of its own.
         assert_eq!(cache.demuxed(), 3);
 
-        assert!(cache.get(&media, "item/180p/seg09999.m4s", Some(&init)).is_err());
+        assert!(cache
+            .get(&media, "item/180p/seg09999.m4s", Some(&init), None)
+            .is_err());
         assert_eq!(cache.demuxed(), 3, "a missing file is not a demux");
     }
 }

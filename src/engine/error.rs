@@ -28,6 +28,9 @@ pub enum EngineError {
     /// The source lasts longer than the operator allows (`--max-duration-seconds`).
     #[error("the video lasts {seconds:.1} s, over the limit of {max_seconds} s")]
     SourceTooLong { seconds: f64, max_seconds: f64 },
+    /// An uploaded subtitle file is not SubRip or WebVTT.
+    #[error("not a subtitle file: {0}")]
+    NotSubtitles(String),
     /// A caller asked for something the engine cannot do (bad height, segment length...).
     #[error("invalid option: {0}")]
     InvalidOption(String),

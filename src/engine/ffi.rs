@@ -269,3 +269,117 @@ pub fn picture_bytes(pixel: format::Pixel, width: u32, height: u32) -> usize {
     let n = unsafe { ffi::av_image_get_buffer_size(pixel.into(), w, h, 1) };
     usize::try_from(n).unwrap_or(0)
 }
+
+/// One text rectangle of a decoded subtitle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubtitleText {
+    /// An ASS event (`ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,Effect,Text`):
+    /// what libavcodec's SubRip, ASS, mov_text and WebVTT decoders all give.
+    Ass(String),
+    /// Plain text.
+    Plain(String),
+}
+
+/// What a text subtitle decoder made of one packet: display times relative to the
+/// packet's pts, in milliseconds (`end_ms` 0 or `u32::MAX` when unknown), and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedSubtitle {
+    pub start_ms: u32,
+    pub end_ms: u32,
+    pub texts: Vec<SubtitleText>,
+}
+
+/// An `AVSubtitle` freed when dropped: ffmpeg-next's `Subtitle` never calls
+/// `avsubtitle_free`, so every decoded subtitle would leak its rectangles.
+struct OwnedSubtitle(ffmpeg_next::Subtitle);
+
+impl Drop for OwnedSubtitle {
+    fn drop(&mut self) {
+        // SAFETY: the AVSubtitle is either zeroed (ffmpeg-next's `Subtitle::new`) or was
+        // filled by avcodec_decode_subtitle2; avsubtitle_free accepts both, frees the
+        // rectangles and zeroes the struct, so a second free would be harmless too.
+        unsafe { ffi::avsubtitle_free(self.0.as_mut_ptr()) }
+    }
+}
+
+/// Decodes one packet of a text subtitle stream. `Ok(None)` when the packet gives no
+/// subtitle. Text that is not valid UTF-8 (libavcodec refuses it for text codecs anyway)
+/// is read lossily rather than trusted: ffmpeg-next's own accessors assume UTF-8.
+pub fn decode_subtitle(
+    decoder: &mut ffmpeg_next::decoder::Subtitle,
+    packet: &ffmpeg_next::Packet,
+) -> Result<Option<DecodedSubtitle>, Error> {
+    let mut sub = OwnedSubtitle(ffmpeg_next::Subtitle::new());
+    if !decoder.decode(packet, &mut sub.0)? {
+        return Ok(None);
+    }
+    // SAFETY: `sub` holds an AVSubtitle avcodec_decode_subtitle2 just filled: `rects`
+    // points at `num_rects` valid rectangle pointers, and each rectangle's `text`/`ass`
+    // is null or a NUL-terminated string it owns. Everything is copied out before `sub`
+    // is dropped (which frees them).
+    let texts = unsafe {
+        let raw = sub.0.as_ptr();
+        let mut texts = Vec::new();
+        for i in 0..(*raw).num_rects as usize {
+            let rect = *(*raw).rects.add(i);
+            if rect.is_null() {
+                continue;
+            }
+            let read = |p: *const std::os::raw::c_char| {
+                (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+            };
+            match (*rect).type_ {
+                ffi::AVSubtitleType::SUBTITLE_ASS => texts.extend(read((*rect).ass).map(SubtitleText::Ass)),
+                ffi::AVSubtitleType::SUBTITLE_TEXT => {
+                    texts.extend(read((*rect).text).map(SubtitleText::Plain))
+                }
+                _ => {}
+            }
+        }
+        texts
+    };
+    Ok(Some(DecodedSubtitle {
+        start_ms: sub.0.start(),
+        end_ms: sub.0.end(),
+        texts,
+    }))
+}
+
+/// Asks an `mpegts` muxer to write PAT and PMT again before its next packet
+/// (`mpegts_flags=+resend_headers`, which the muxer clears once done): each HLS segment
+/// must start with them, and an audio-only stream has no keyframes that would bring them.
+/// ffmpeg-next has no way to set a muxer's private option after `write_header`.
+pub fn resend_ts_headers(output: &mut format::context::Output) -> Result<(), Error> {
+    let key = CString::new("mpegts_flags").expect("no NUL");
+    let value = CString::new("+resend_headers").expect("no NUL");
+    // SAFETY: `output` owns a live AVFormatContext of the mpegts muxer (callers only ask
+    // for TS); its `priv_data` is the muxer's AVClass-carrying private context, which is
+    // what av_opt_set takes. The CStrings outlive the call.
+    let ret = unsafe {
+        let ctx = output.as_mut_ptr();
+        if (*ctx).priv_data.is_null() {
+            return Ok(());
+        }
+        ffi::av_opt_set((*ctx).priv_data, key.as_ptr(), value.as_ptr(), 0)
+    };
+    if ret < 0 {
+        return Err(Error::from(ret));
+    }
+    Ok(())
+}
+
+/// Makes the demuxer skip the packets of every stream but `keep` (container indices):
+/// `AVDISCARD_ALL`, which the mov and matroska demuxers honour without reading the
+/// packets' data. ffmpeg-next has no setter for a stream's `discard`.
+pub fn discard_streams_except(input: &mut format::context::Input, keep: &[usize]) {
+    // SAFETY: `input` owns a live AVFormatContext; `streams` holds `nb_streams` valid
+    // stream pointers, and `discard` is a plain field the demuxer reads on each packet.
+    unsafe {
+        let ctx = input.as_mut_ptr();
+        for i in 0..(*ctx).nb_streams as usize {
+            if !keep.contains(&i) {
+                (*(*(*ctx).streams.add(i))).discard = ffi::AVDiscard::AVDISCARD_ALL;
+            }
+        }
+    }
+}

@@ -101,7 +101,11 @@ pub fn stream_fmp4<W: Write>(
     )?;
 
     let options = SourceOptions {
-        audio_track: has_audio.then_some(req.audio_track),
+        audio_tracks: if has_audio {
+            vec![req.audio_track]
+        } else {
+            Vec::new()
+        },
         start: Some(Ts90k::from_secs(req.start.max(0.0))),
         origin: Origin::ContainerStart,
         limits: SourceLimits::default(),
@@ -129,7 +133,7 @@ pub fn stream_fmp4<W: Write>(
                     segmenter.push_video(p)?;
                 }
             }
-            Decoded::Audio(frame) => {
+            Decoded::Audio { frame, .. } => {
                 if let Some(enc) = audio.as_mut() {
                     enc.send_frame(&frame)?;
                     enc.receive_packets(&mut packets)?;
@@ -138,6 +142,7 @@ pub fn stream_fmp4<W: Write>(
                     }
                 }
             }
+            Decoded::Origin(_) => {}
         }
         Ok(true)
     })?;

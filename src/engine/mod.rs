@@ -14,6 +14,7 @@ pub mod error;
 #[allow(unsafe_code)]
 mod ffi;
 mod filters;
+pub mod fmp4_join;
 pub mod ladder;
 pub mod limits;
 pub mod live;
@@ -25,6 +26,7 @@ mod scale;
 mod segmenter;
 mod source;
 pub mod storyboard;
+pub mod subtitles;
 pub mod transcode;
 pub mod ts_remux;
 
@@ -33,7 +35,7 @@ pub use error::EngineError;
 pub use ffi::duplicate_connection_socket;
 pub use limits::Limits;
 pub use probe::{probe, probe_within, Probe};
-pub use transcode::{transcode, CancelToken, LadderState, TranscodeOptions};
+pub use transcode::{transcode, CancelToken, LadderState, SubtitleFile, TranscodeOptions};
 
 use std::sync::Once;
 

@@ -34,6 +34,9 @@ pub struct Probe {
     pub bit_rate: i64,
     pub video: VideoInfo,
     pub audio_tracks: Vec<AudioTrack>,
+    /// Every subtitle stream, text or bitmap.
+    #[serde(default)]
+    pub subtitle_tracks: Vec<SubtitleTrack>,
 }
 
 /// The video stream reel transcodes (the container's "best" one).
@@ -70,6 +73,38 @@ pub struct AudioTrack {
     pub channels: u16,
     pub sample_rate: u32,
     pub language: Option<String>,
+    /// The stream's `title` tag (`Director's commentary`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// One subtitle stream. `index` counts subtitle streams from 0.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubtitleTrack {
+    pub index: usize,
+    pub stream_index: usize,
+    pub codec: String,
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Text (SubRip, ASS/SSA, mov_text, WebVTT), which becomes a WebVTT rendition;
+    /// bitmap subtitles (PGS, DVB, DVD) and unknown codecs are left out.
+    pub text: bool,
+}
+
+/// Whether libavcodec decodes `id` to text (its descriptor's `AV_CODEC_PROP_TEXT_SUB`
+/// holds for these): the subtitle codecs that become WebVTT renditions.
+pub(crate) fn is_text_subtitle(id: codec::Id) -> bool {
+    matches!(
+        id,
+        codec::Id::SUBRIP
+            | codec::Id::SRT
+            | codec::Id::ASS
+            | codec::Id::SSA
+            | codec::Id::MOV_TEXT
+            | codec::Id::WEBVTT
+            | codec::Id::TEXT
+    )
 }
 
 impl Probe {
@@ -134,6 +169,22 @@ pub fn probe_within(path: &Path, limits: &Limits) -> Result<Probe> {
             channels: dec.channels(),
             sample_rate: dec.rate(),
             language: s.metadata().get("language").map(str::to_string),
+            title: s.metadata().get("title").map(str::to_string),
+        });
+    }
+    let mut subtitle_tracks = Vec::new();
+    for s in input
+        .streams()
+        .filter(|s| s.parameters().medium() == media::Type::Subtitle)
+    {
+        let id = s.parameters().id();
+        subtitle_tracks.push(SubtitleTrack {
+            index: subtitle_tracks.len(),
+            stream_index: s.index(),
+            codec: codec_name(id),
+            language: s.metadata().get("language").map(str::to_string),
+            title: s.metadata().get("title").map(str::to_string),
+            text: is_text_subtitle(id),
         });
     }
 
@@ -146,6 +197,7 @@ pub fn probe_within(path: &Path, limits: &Limits) -> Result<Probe> {
         bit_rate,
         video,
         audio_tracks,
+        subtitle_tracks,
     };
     limits.check(&probe)?;
     check_decodable(&mut input, probe.video.stream_index, limits)?;

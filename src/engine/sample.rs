@@ -1,9 +1,12 @@
 //! `reel sample`: generated test clips, made in-process from lavfi sources.
 //!
 //! Video comes from `testsrc2` (moving, colourful, with a frame counter: easy to check by
-//! eye and hard to compress to nothing) and audio from `sine` at a different pitch per
-//! track. Options cover what the engine must cope with: odd sizes, portrait, a rotation
-//! tag, 10-bit or 4:4:4 pictures, variable frame rate, several audio tracks, and hostile
+//! eye and hard to compress to nothing), audio from `sine` at a different pitch per
+//! track, and subtitles are SubRip cues written as packets (`{lang} subtitle {n}` from
+//! 0.5 s to 1.5 s of every 2 s, so one spans each early segment boundary). Options cover
+//! what the engine must cope with: odd sizes, portrait, a rotation
+//! tag, 10-bit or 4:4:4 pictures, variable frame rate, several audio and subtitle tracks
+//! (languages `eng`, `fra`, `deu`, `spa` in turn), and hostile
 //! sizes and rates: a black picture (`color`) makes an 8192x8192 clip of a few hundred KB
 //! in seconds. Tests and the demo content use this, so no test ever needs a media file on
 //! disk first.
@@ -24,6 +27,10 @@ pub struct SampleSpec {
     pub fps: u32,
     /// Number of audio tracks (0 for none), each a sine at its own pitch.
     pub audio_tracks: u32,
+    /// Track `n` is a sine at `440 + n * tone_step` Hz.
+    pub tone_step: u32,
+    /// Number of SubRip subtitle tracks (the container must hold them: `.mkv`).
+    pub subtitle_tracks: u32,
     /// Pixel format of the encoded picture: `yuv420p`, `yuv420p10le`, `yuv444p`...
     pub pix_fmt: String,
     /// Clockwise display rotation tag (0, 90, 180, 270).
@@ -45,6 +52,8 @@ impl Default for SampleSpec {
             seconds: 5.0,
             fps: 30,
             audio_tracks: 1,
+            tone_step: 220,
+            subtitle_tracks: 0,
             pix_fmt: "yuv420p".into(),
             rotation: 0,
             vfr: false,
@@ -90,7 +99,7 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
     let mut tracks = Vec::new();
     for t in 0..spec.audio_tracks {
         let mut g = filter::Graph::new();
-        let freq = 440 + 220 * t;
+        let freq = 440 + spec.tone_step * t;
         let src = format!(
             "sine=frequency={freq}:sample_rate=48000:duration={}",
             spec.seconds
@@ -127,11 +136,27 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
                 .map_err(EngineError::ffmpeg("adding a sample audio stream"))?;
             st.set_time_base(Rational(1, 48000));
             let mut md = Dictionary::new();
-            md.set("language", ["eng", "fra", "deu", "spa"][(t % 4) as usize]);
+            md.set("language", LANGUAGES[(t % 4) as usize]);
             st.set_metadata(md);
             st.index()
         };
         tracks.push((g, aenc, index));
+    }
+
+    // Subtitles: SubRip streams, in milliseconds.
+    let mut subtitle_streams = Vec::new();
+    for t in 0..spec.subtitle_tracks {
+        let codec = encoder::find(codec::Id::SUBRIP)
+            .ok_or_else(|| EngineError::Internal("no SubRip encoder".into()))?;
+        let ctx = codec::Context::new_with_codec(codec);
+        let mut st = octx
+            .add_stream_with(&ctx)
+            .map_err(EngineError::ffmpeg("adding a sample subtitle stream"))?;
+        st.set_time_base(Rational(1, 1000));
+        let mut md = Dictionary::new();
+        md.set("language", LANGUAGES[(t % 4) as usize]);
+        st.set_metadata(md);
+        subtitle_streams.push((st.index(), LANGUAGES[(t % 4) as usize]));
     }
 
     octx.write_header()
@@ -167,10 +192,28 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
             .map_err(EngineError::ffmpeg("flushing sample audio"))?;
         drain(aenc, &mut octx, *index, Rational(1, 48000), ost_tb)?;
     }
+    for (index, lang) in subtitle_streams {
+        let ost_tb = octx.stream(index).expect("subtitle stream").time_base();
+        let mut n = 0;
+        while f64::from(2 * n) + 0.5 < spec.seconds {
+            let mut p = Packet::copy(format!("{lang} subtitle {}", n + 1).as_bytes());
+            p.set_stream(index);
+            p.set_pts(Some(i64::from(2000 * n + 500)));
+            p.set_dts(Some(i64::from(2000 * n + 500)));
+            p.set_duration(1000);
+            p.rescale_ts(Rational(1, 1000), ost_tb);
+            p.write_interleaved(&mut octx)
+                .map_err(EngineError::ffmpeg("writing a sample subtitle"))?;
+            n += 1;
+        }
+    }
     octx.write_trailer()
         .map_err(EngineError::ffmpeg("writing the sample trailer"))?;
     Ok(())
 }
+
+/// Languages of the tracks, in turn.
+const LANGUAGES: [&str; 4] = ["eng", "fra", "deu", "spa"];
 
 fn build_source_graph(g: &mut filter::Graph, sink: &str, spec: &str) -> Result<()> {
     let sink_filter = filter::find(sink).ok_or_else(|| EngineError::Internal(format!("no {sink}")))?;

@@ -21,16 +21,30 @@
 //! `[t_k, t_k+1)` holds the video from the IDR at `t_k` up to the next IDR and the audio
 //! packets whose pts fall in the same interval, so before cutting at an IDR the segmenter
 //! waits until audio has reached that instant.
+//!
+//! A source with several audio tracks keeps its audio out of the rungs: each track is an
+//! audio-only rendition cut by an [`AudioSegmenter`], and each text subtitle track a
+//! WebVTT rendition cut by a [`CueSegmenter`]. Both are told the video's segment
+//! boundaries (the IDR instants) and the offset the video's muxer gives its timestamps
+//! ([`Segmenter::offset`]), so their segments start where the video's do and their
+//! timestamps line up with the video's:
+//!
+//! ```text
+//! video (top rung)  |IDR 0 ........|IDR 1 ........|IDR 2 ...       pts + offset
+//! audio0/           |seg00000.m4s  |seg00001.m4s  |...             pts + offset
+//! subtitles0/       |seg00000.vtt  |seg00001.vtt  |...             MPEGTS = offset
+//! ```
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 
-use ffmpeg_next::{format, Dictionary, Packet, Rational};
+use ffmpeg_next::{codec, format, Dictionary, Packet, Rational};
 use parking_lot::Mutex;
 
 use super::error::{EngineError, Result};
 use super::ffi;
+use crate::hls::webvtt::{self, Cue};
 use crate::hls::{Segment, SegmentFormat};
 use crate::storage::{Freshness, VideoObjects};
 use crate::time::{Ts90k, TIME_BASE_90K};
@@ -73,7 +87,10 @@ pub trait SegmentSink {
 /// Stores a ladder rung's segments (`init.mp4`, `seg00000.m4s`...) as they are cut, and
 /// keeps the list for its playlist.
 pub struct StoreSink {
-    format: SegmentFormat,
+    /// The init segment's name, when the format has one (fMP4).
+    init: Option<&'static str>,
+    /// Segment extension (`m4s`, `ts`, `vtt`).
+    extension: &'static str,
     out: VideoObjects,
     /// Prefix of segment keys and URIs relative to the video (`720p/`).
     uri_prefix: String,
@@ -83,7 +100,19 @@ pub struct StoreSink {
 impl StoreSink {
     pub fn new(out: VideoObjects, uri_prefix: &str, format: SegmentFormat) -> StoreSink {
         StoreSink {
-            format,
+            init: (format == SegmentFormat::Fmp4).then_some("init.mp4"),
+            extension: format.extension(),
+            out,
+            uri_prefix: uri_prefix.to_string(),
+            segments: Vec::new(),
+        }
+    }
+
+    /// A subtitle rendition's WebVTT segments (`seg00000.vtt`...), no init segment.
+    pub fn webvtt(out: VideoObjects, uri_prefix: &str) -> StoreSink {
+        StoreSink {
+            init: None,
+            extension: "vtt",
             out,
             uri_prefix: uri_prefix.to_string(),
             segments: Vec::new(),
@@ -97,13 +126,9 @@ impl StoreSink {
 
 impl SegmentSink for StoreSink {
     fn init(&mut self, bytes: Vec<u8>) -> Result<()> {
-        if self.format == SegmentFormat::Fmp4 {
+        if let Some(name) = self.init {
             self.out
-                .put(
-                    &format!("{}init.mp4", self.uri_prefix),
-                    bytes,
-                    Freshness::Immutable,
-                )
+                .put(&format!("{}{name}", self.uri_prefix), bytes, Freshness::Immutable)
                 .map_err(EngineError::io("storing the init segment"))?;
         }
         Ok(())
@@ -114,7 +139,7 @@ impl SegmentSink for StoreSink {
             "{}seg{:05}.{}",
             self.uri_prefix,
             self.segments.len(),
-            self.format.extension()
+            self.extension
         );
         let len = bytes.len() as u64;
         self.out
@@ -150,6 +175,10 @@ pub struct Segmenter<S: SegmentSink> {
     /// Start of the segment being written (pts of its IDR), once the first IDR is in.
     segment_start: Option<Ts90k>,
     cuts: usize,
+    timeline: Timeline,
+    /// Decode time of the first packet muxed (either stream): what the muxer's shift to
+    /// zero is computed from.
+    first_dts: Option<Ts90k>,
 }
 
 struct AudioTrackState {
@@ -173,15 +202,7 @@ impl<S: SegmentSink> Segmenter<S> {
         video: &ffmpeg_next::codec::Context,
         audio: Option<(&ffmpeg_next::codec::Context, Rational)>,
     ) -> Result<Segmenter<S>> {
-        let buffer = SharedBuffer::default();
-        let io = format::context::StreamIo::from_write(buffer.clone())
-            .map_err(EngineError::ffmpeg("creating the segment writer"))?;
-        let muxer = match format {
-            SegmentFormat::Fmp4 => "mp4",
-            SegmentFormat::Ts => "mpegts",
-        };
-        let mut output = format::output_to_stream(io, None, Some(muxer))
-            .map_err(EngineError::ffmpeg("creating the muxer"))?;
+        let (mut output, buffer) = memory_muxer(format)?;
         {
             let mut st = output
                 .add_stream_with(video)
@@ -232,7 +253,20 @@ impl<S: SegmentSink> Segmenter<S> {
             pending_video: VecDeque::new(),
             segment_start: None,
             cuts: 0,
+            timeline,
+            first_dts: None,
         })
+    }
+
+    /// What the muxer adds to every timestamp handed to it (90 kHz), once the first
+    /// packet is muxed: the video's pts `t` is `t + offset` in the segments. A ladder's
+    /// muxer shifts the first packet's decode time to zero (x264's B-frames make it
+    /// negative: 2 frames before the first pts); a live stream's keeps the source's.
+    pub fn offset(&self) -> Option<Ts90k> {
+        match self.timeline {
+            Timeline::Keep => Some(Ts90k::ZERO),
+            Timeline::ShiftToZero => self.first_dts.map(|d| Ts90k(-d.0).max(Ts90k::ZERO)),
+        }
     }
 
     /// Where segments go (a [`StoreSink`] knows the segments written so far).
@@ -346,6 +380,7 @@ impl<S: SegmentSink> Segmenter<S> {
     }
 
     fn write(&mut self, q: Queued, stream: usize) -> Result<()> {
+        self.first_dts.get_or_insert(q.dts);
         let mut packet = q.packet;
         packet.set_stream(stream);
         if stream == 0 {
@@ -363,5 +398,371 @@ impl<S: SegmentSink> Segmenter<S> {
     fn cut(&mut self, start: Ts90k, end: Ts90k) -> Result<()> {
         self.cuts += 1;
         self.sink.segment(start, end, self.buffer.take())
+    }
+}
+
+/// A muxer of `format` (`mp4` or `mpegts`) writing into a memory buffer.
+fn memory_muxer(format: SegmentFormat) -> Result<(format::context::Output, SharedBuffer)> {
+    let buffer = SharedBuffer::default();
+    let io = format::context::StreamIo::from_write(buffer.clone())
+        .map_err(EngineError::ffmpeg("creating the segment writer"))?;
+    let muxer = match format {
+        SegmentFormat::Fmp4 => "mp4",
+        SegmentFormat::Ts => "mpegts",
+    };
+    let output =
+        format::output_to_stream(io, None, Some(muxer)).map_err(EngineError::ffmpeg("creating the muxer"))?;
+    Ok((output, buffer))
+}
+
+/// Whether to cut every announced segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    Yes,
+    No,
+}
+
+/// What a rendition cut beside the video ([`SideSegmenter`]) puts in each segment.
+pub trait SideTrack {
+    /// Whether all that belongs before `end` is in (or will never come).
+    fn reached(&self, end: Ts90k) -> bool;
+    /// The bytes of segment `[start, end)`, whose timestamps carry the video muxer's
+    /// `offset`; `last`: nothing follows it.
+    fn segment(&mut self, start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>>;
+}
+
+/// Cuts a rendition beside the video (an audio track, a subtitle track) on the video's
+/// segment boundaries, once the offset of the video's muxer ([`Segmenter::offset`]) is
+/// known: segment `k` is `[t_k, t_k+1)`, cut once the track has reached `t_k+1`.
+pub struct SideSegmenter<S: SegmentSink, T: SideTrack> {
+    sink: S,
+    track: T,
+    /// Segment starts announced and not yet reached by a cut.
+    boundaries: VecDeque<Ts90k>,
+    segment_start: Option<Ts90k>,
+    offset: Option<Ts90k>,
+    cuts: usize,
+}
+
+impl<S: SegmentSink, T: SideTrack> SideSegmenter<S, T> {
+    fn new(sink: S, track: T) -> SideSegmenter<S, T> {
+        SideSegmenter {
+            sink,
+            track,
+            boundaries: VecDeque::new(),
+            segment_start: None,
+            offset: None,
+            cuts: 0,
+        }
+    }
+
+    /// Where the segments went (a [`StoreSink`] knows them).
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Segments cut so far.
+    pub fn cuts(&self) -> usize {
+        self.cuts
+    }
+
+    /// The video muxer's offset; nothing is cut before it is known.
+    pub fn set_offset(&mut self, offset: Ts90k) -> Result<usize> {
+        self.offset = Some(offset);
+        self.drain()
+    }
+
+    /// A video segment starts at `at` (the first call: the first segment's start).
+    pub fn boundary(&mut self, at: Ts90k) -> Result<usize> {
+        self.boundaries.push_back(at);
+        self.drain()
+    }
+
+    /// Cuts every announced boundary, whatever the track has reached, and the last
+    /// segment, which ends at `end` (the end of the video).
+    pub fn finish(mut self, end: Ts90k) -> Result<S> {
+        self.offset.get_or_insert(Ts90k::ZERO);
+        self.cut_up_to(Whole::Yes)?;
+        if let Some(start) = self.segment_start {
+            self.cut(start, end.max(start), true)?;
+        }
+        Ok(self.sink)
+    }
+
+    fn drain(&mut self) -> Result<usize> {
+        self.cut_up_to(Whole::No)
+    }
+
+    /// Cuts the announced segments the track has reached (or all of them).
+    fn cut_up_to(&mut self, all: Whole) -> Result<usize> {
+        if self.offset.is_none() {
+            return Ok(0);
+        }
+        if self.segment_start.is_none() {
+            match self.boundaries.pop_front() {
+                Some(first) => self.segment_start = Some(first),
+                None => return Ok(0),
+            }
+        }
+        let mut cuts = 0;
+        while let (Some(&next), Some(start)) = (self.boundaries.front(), self.segment_start) {
+            if all == Whole::No && !self.track.reached(next) {
+                break;
+            }
+            self.cut(start, next, false)?;
+            self.boundaries.pop_front();
+            self.segment_start = Some(next);
+            cuts += 1;
+        }
+        Ok(cuts)
+    }
+
+    fn cut(&mut self, start: Ts90k, end: Ts90k, last: bool) -> Result<()> {
+        let offset = self.offset.unwrap_or(Ts90k::ZERO);
+        let bytes = self.track.segment(start, end, offset, last)?;
+        self.cuts += 1;
+        self.sink.segment(start, end, bytes)
+    }
+}
+
+/// One audio track, encoded once, cut into an audio-only rendition on the video's
+/// segment boundaries.
+///
+/// Its muxer shifts nothing (`avoid_negative_ts=disabled`, and `frag_discont` so the
+/// first fragment's `tfdt` is the first packet's time): it gets the audio's pts plus the
+/// offset of the video's muxer, so audio at `t` and video at `t` carry the same
+/// timestamp. A packet that the offset would leave before zero (the AAC encoder's
+/// priming, when x264 makes no B-frames) is dropped. Segment `k` holds the packets whose
+/// pts fall in `[t_k, t_k+1)`; the last one ends at the video's end (audio past it is
+/// dropped, but the last segment always gets a packet when one is left: a last video
+/// segment shorter than an AAC frame).
+pub type AudioSegmenter<S> = SideSegmenter<S, AudioTrack>;
+
+/// The muxer and the waiting packets of an [`AudioSegmenter`].
+pub struct AudioTrack {
+    output: format::context::Output,
+    buffer: SharedBuffer,
+    format: SegmentFormat,
+    /// Time base of the packets handed to [`AudioSegmenter::push`].
+    input_tb: Rational,
+    stream_tb: Rational,
+    queue: VecDeque<Queued>,
+    /// The end of the latest packet seen: audio before this instant is complete.
+    reached: Ts90k,
+    done: bool,
+}
+
+impl<S: SegmentSink> AudioSegmenter<S> {
+    /// Opens the muxer with `encoder`'s parameters (and extradata); packets come in
+    /// `input_tb`. The init bytes go to the sink at once.
+    pub fn open(
+        mut sink: S,
+        format: SegmentFormat,
+        encoder: &codec::Context,
+        input_tb: Rational,
+    ) -> Result<AudioSegmenter<S>> {
+        let (mut output, buffer) = memory_muxer(format)?;
+        output
+            .add_stream_with(encoder)
+            .map_err(EngineError::ffmpeg("adding the audio stream"))?
+            .set_time_base(input_tb);
+        let mut opts = Dictionary::new();
+        opts.set("avoid_negative_ts", "disabled");
+        if format == SegmentFormat::Fmp4 {
+            opts.set(
+                "movflags",
+                "frag_custom+empty_moov+default_base_moof+skip_trailer+frag_discont",
+            );
+        }
+        output
+            .write_header_with(opts)
+            .map_err(EngineError::ffmpeg("writing the audio muxer header"))?;
+        let stream_tb = output.stream(0).expect("audio stream").time_base();
+        if format == SegmentFormat::Fmp4 {
+            ffi::flush_fragment(&mut output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
+            sink.init(buffer.take())?;
+        }
+        let track = AudioTrack {
+            output,
+            buffer,
+            format,
+            input_tb,
+            stream_tb,
+            queue: VecDeque::new(),
+            reached: Ts90k(i64::MIN),
+            done: false,
+        };
+        Ok(SideSegmenter::new(sink, track))
+    }
+
+    /// Accepts one encoded packet (timestamps in the time base given at open).
+    pub fn push(&mut self, packet: Packet) -> Result<usize> {
+        let t = &mut self.track;
+        let pts = Ts90k::from_time_base(packet.pts().unwrap_or(0), t.input_tb);
+        let dts = Ts90k::from_time_base(packet.dts().or(packet.pts()).unwrap_or(0), t.input_tb);
+        let end = pts + Ts90k::from_time_base(packet.duration(), t.input_tb);
+        t.reached = t.reached.max(end);
+        t.queue.push_back(Queued { packet, pts, dts });
+        self.drain()
+    }
+
+    /// No more packets will come.
+    pub fn end_audio(&mut self) -> Result<usize> {
+        self.track.done = true;
+        self.drain()
+    }
+}
+
+impl SideTrack for AudioTrack {
+    fn reached(&self, end: Ts90k) -> bool {
+        self.done || self.reached >= end
+    }
+
+    fn segment(&mut self, _start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>> {
+        self.write_before(end, offset)?;
+        ffi::flush_fragment(&mut self.output).map_err(EngineError::ffmpeg("flushing an audio segment"))?;
+        if last {
+            self.output
+                .write_trailer()
+                .map_err(EngineError::ffmpeg("writing the audio muxer trailer"))?;
+        } else if self.format == SegmentFormat::Ts {
+            ffi::resend_ts_headers(&mut self.output).map_err(EngineError::ffmpeg("asking for PAT/PMT"))?;
+        }
+        Ok(self.buffer.take())
+    }
+}
+
+impl AudioTrack {
+    /// Muxes the queued packets whose pts is before `limit`, and at least one.
+    fn write_before(&mut self, limit: Ts90k, offset: Ts90k) -> Result<()> {
+        let mut written = 0;
+        while let Some(head) = self.queue.front() {
+            if head.pts >= limit && written > 0 {
+                break;
+            }
+            let q = self.queue.pop_front().expect("head exists");
+            if (q.dts + offset).0 < 0 || (q.pts + offset).0 < 0 {
+                continue;
+            }
+            let mut packet = q.packet;
+            packet.set_stream(0);
+            // 90 kHz offset → the packets' time base, then the muxer's.
+            let shift = offset.to_time_base(self.input_tb);
+            packet.set_pts(packet.pts().map(|t| t + shift));
+            packet.set_dts(packet.dts().map(|t| t + shift));
+            packet.rescale_ts(self.input_tb, self.stream_tb);
+            packet
+                .write(&mut self.output)
+                .map_err(EngineError::ffmpeg("muxing an audio packet"))?;
+            written += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One text subtitle track cut into WebVTT segments on the video's segment boundaries
+/// (see [`webvtt`]): segment `k` lists the cues that show during `[t_k, t_k+1)`, written
+/// as soon as the video reaches `t_k+1` (every cue is known before the video starts:
+/// [`super::subtitles`]), with `X-TIMESTAMP-MAP`'s `MPEGTS` the video muxer's offset.
+/// Cues after the video's end are in no segment.
+pub type CueSegmenter<S> = SideSegmenter<S, CueTrack>;
+
+/// The cues of a [`CueSegmenter`] not yet wholly in written segments, by start time.
+pub struct CueTrack {
+    pending: VecDeque<Cue>,
+}
+
+impl<S: SegmentSink> CueSegmenter<S> {
+    /// A segmenter of `cues` (on the ladder's timeline, any order).
+    pub fn of_cues(sink: S, mut cues: Vec<Cue>) -> CueSegmenter<S> {
+        cues.sort_by_key(|c| (c.start, c.end));
+        SideSegmenter::new(sink, CueTrack { pending: cues.into() })
+    }
+}
+
+impl SideTrack for CueTrack {
+    fn reached(&self, _end: Ts90k) -> bool {
+        true
+    }
+
+    fn segment(&mut self, start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>> {
+        // Pending cues are by start: those that start before `end` may show in it.
+        let cues: Vec<&Cue> = self
+            .pending
+            .iter()
+            .take_while(|c| c.start < end)
+            .filter(|c| c.overlaps(start, end))
+            .collect();
+        let bytes = webvtt::segment(&cues, offset);
+        // Done with the cues that end in this segment (or before it: cues before the
+        // first frame).
+        self.pending.retain(|c| c.end > end);
+        if last && !self.pending.is_empty() {
+            log::info!(
+                "a subtitle track has {} cue(s) after the video's end, left out",
+                self.pending.len()
+            );
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps what it is given.
+    #[derive(Default)]
+    struct Kept(Vec<(Ts90k, Ts90k, String)>);
+
+    impl SegmentSink for Kept {
+        fn init(&mut self, _: Vec<u8>) -> Result<()> {
+            Ok(())
+        }
+        fn segment(&mut self, start: Ts90k, end: Ts90k, bytes: Vec<u8>) -> Result<()> {
+            self.0.push((start, end, String::from_utf8(bytes).unwrap()));
+            Ok(())
+        }
+    }
+
+    fn cue(start: i64, end: i64, text: &str) -> Cue {
+        Cue {
+            start: Ts90k(start),
+            end: Ts90k(end),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn cues_land_in_every_segment_they_show_in_and_absurd_ones_in_none() {
+        let s = crate::time::HZ;
+        let cues = vec![
+            cue(s / 2, 3 * s / 2, "spans the first boundary"),
+            cue(i64::MAX - 1, i64::MAX, "in a million years"),
+            cue(i64::MIN, i64::MIN + 1, "long before"),
+            cue(-s, s / 4, "from before the first frame"),
+        ];
+        let mut segmenter = CueSegmenter::of_cues(Kept::default(), cues);
+        // Nothing is written before the video's offset is known.
+        segmenter.boundary(Ts90k::ZERO).unwrap();
+        segmenter.boundary(Ts90k(s)).unwrap();
+        assert_eq!(segmenter.cuts(), 0);
+        segmenter.set_offset(Ts90k(6000)).unwrap();
+        assert_eq!(segmenter.cuts(), 1);
+        segmenter.boundary(Ts90k(2 * s)).unwrap();
+        let kept = segmenter.finish(Ts90k(3 * s)).unwrap().0;
+        assert_eq!(kept.len(), 3);
+        assert!(
+            kept[0].2.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:6000,"),
+            "{}",
+            kept[0].2
+        );
+        assert!(kept[0].2.contains("spans") && kept[0].2.contains("00:00:00.000 --> 00:00:00.250"));
+        assert!(kept[1].2.contains("spans") && !kept[1].2.contains("from before"));
+        assert!(!kept[2].2.contains("-->"), "{}", kept[2].2);
+        assert!(kept
+            .iter()
+            .all(|k| !k.2.contains("years") && !k.2.contains("long before")));
+        assert_eq!((kept[2].0, kept[2].1), (Ts90k(2 * s), Ts90k(3 * s)));
     }
 }

@@ -1,9 +1,11 @@
 //! Demux and decode a source once: upright video frames with 90 kHz pts counted from the
-//! first video frame, and audio conformed to stereo 48 kHz in encoder-sized frames.
+//! first video frame, and each chosen audio track conformed to stereo 48 kHz in
+//! encoder-sized frames. (Text subtitles are read in a pass of their own:
+//! [`super::subtitles`].)
 //!
-//! This is the only place that reads the input. Timestamps are converted here, once, from
-//! the stream's time base (`video_tb`, `audio_tb`) to [`Ts90k`], and shifted so that the
-//! first video frame is at 0: HLS segment boundaries then fall at multiples of the
+//! This is the only place that decodes the input. Timestamps are converted here, once,
+//! from the stream's time base (`video_tb`, `audio_tb`) to [`Ts90k`], and shifted so that
+//! the first video frame is at 0: HLS segment boundaries then fall at multiples of the
 //! segment length on every rung.
 
 use std::path::Path;
@@ -28,8 +30,9 @@ pub enum Origin {
 /// How to read a source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceOptions {
-    /// Which audio stream (counting audio streams from 0), or none.
-    pub audio_track: Option<usize>,
+    /// Which audio streams (counting audio streams from 0), in the order
+    /// [`Decoded::Audio`]'s `track` counts them; one that does not exist is left out.
+    pub audio_tracks: Vec<usize>,
     /// Start here: seek to the keyframe before and drop what precedes (needs
     /// [`Origin::ContainerStart`]).
     pub start: Option<Ts90k>,
@@ -98,8 +101,12 @@ pub struct SourceLimits {
 pub enum Decoded {
     /// An upright frame and its pts (90 kHz, on the timeline the [`Origin`] defines).
     Video(frame::Video, Ts90k),
-    /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline.
-    Audio(frame::Audio),
+    /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline; `track` is
+    /// the position of its stream in [`SourceOptions::audio_tracks`].
+    Audio { track: usize, frame: frame::Audio },
+    /// The source-timeline pts (90 kHz) of the timeline's zero: handed out once, before
+    /// the first frame, for whoever has timestamps of the source to move onto it.
+    Origin(Ts90k),
 }
 
 pub struct Source {
@@ -109,16 +116,16 @@ pub struct Source {
     video: decoder::Video,
     rotate: Option<Rotate>,
     rotation: u32,
-    audio: Option<AudioPath>,
+    audio: Vec<AudioPath>,
     /// pts (90 kHz, source timeline) of the first video frame: the output's zero.
     origin: Option<Ts90k>,
+    /// Whether [`Decoded::Origin`] has been handed out.
+    origin_told: bool,
     last_pts: Option<Ts90k>,
     /// Nominal frame duration, for frames without a duration and for the end time.
     frame_duration: Ts90k,
     /// End of the last video frame handed out (90 kHz, output timeline).
     end: Ts90k,
-    /// Audio decoded before the first video frame fixed the origin.
-    early_audio: Vec<frame::Audio>,
     /// Video frames before this pts are decoded (to reach it) but not handed out.
     start: Ts90k,
     limits: SourceLimits,
@@ -130,6 +137,8 @@ struct AudioPath {
     tb: Rational,
     decoder: decoder::Audio,
     conform: AudioConform,
+    /// Audio decoded before the first video frame fixed the origin.
+    early: Vec<frame::Audio>,
 }
 
 impl Source {
@@ -146,13 +155,6 @@ impl Source {
             )),
         };
         let start = options.start.unwrap_or(Ts90k::ZERO);
-        if start > Ts90k::ZERO {
-            // To the keyframe at or before the start, in AV_TIME_BASE (microseconds).
-            let target = container_start + start.to_time_base(Rational(1, ffmpeg_next::ffi::AV_TIME_BASE));
-            input
-                .seek(target, ..target + 1)
-                .map_err(|e| EngineError::Undecodable(format!("cannot seek: {e}")))?;
-        }
         let stream = input
             .streams()
             .best(media::Type::Video)
@@ -187,36 +189,45 @@ impl Source {
             Ts90k(3000)
         };
 
-        let audio = match options.audio_track {
-            None => None,
-            Some(n) => {
-                let audio_streams: Vec<_> = input
-                    .streams()
-                    .filter(|s| s.parameters().medium() == media::Type::Audio)
-                    .collect();
-                match audio_streams.get(n) {
-                    None => None,
-                    Some(s) => {
-                        let tb = s.time_base();
-                        let mut dec = codec::Context::from_parameters(s.parameters())
-                            .and_then(|c| c.decoder().audio())
-                            .map_err(EngineError::ffmpeg("opening the audio decoder"))?;
-                        dec.set_packet_time_base(tb);
-                        // The conform graph's input time base is the sample rate, so
-                        // pts we compute below are exact sample counts.
-                        let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
-                        let rate_tb = Rational(1, dec.rate() as i32);
-                        let conform = AudioConform::new(&dec, rate_tb, audio_frame_size, first)?;
-                        Some(AudioPath {
-                            index: s.index(),
-                            tb,
-                            decoder: dec,
-                            conform,
-                        })
-                    }
-                }
-            }
-        };
+        let audio_streams: Vec<_> = input
+            .streams()
+            .filter(|s| s.parameters().medium() == media::Type::Audio)
+            .collect();
+        let mut audio = Vec::new();
+        for s in options.audio_tracks.iter().filter_map(|n| audio_streams.get(*n)) {
+            let tb = s.time_base();
+            let mut dec = codec::Context::from_parameters(s.parameters())
+                .and_then(|c| c.decoder().audio())
+                .map_err(EngineError::ffmpeg("opening the audio decoder"))?;
+            dec.set_packet_time_base(tb);
+            // The conform graph's input time base is the sample rate, so pts we compute
+            // below are exact sample counts.
+            let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
+            let rate_tb = Rational(1, dec.rate().max(1) as i32);
+            let conform = AudioConform::new(&dec, rate_tb, audio_frame_size, first)?;
+            audio.push(AudioPath {
+                index: s.index(),
+                tb,
+                decoder: dec,
+                conform,
+                early: Vec::new(),
+            });
+        }
+        drop(audio_streams);
+        // The demuxer skips the rest: other audio and subtitle tracks, and an HLS master's
+        // other variants and renditions (libavformat's hls demuxer then never fetches
+        // their segments).
+        let keep: Vec<usize> = std::iter::once(video_index)
+            .chain(audio.iter().map(|a| a.index))
+            .collect();
+        super::ffi::discard_streams_except(&mut input, &keep);
+        if start > Ts90k::ZERO {
+            // To the keyframe at or before the start, in AV_TIME_BASE (microseconds).
+            let target = container_start + start.to_time_base(Rational(1, ffmpeg_next::ffi::AV_TIME_BASE));
+            input
+                .seek(target, ..target + 1)
+                .map_err(|e| EngineError::Undecodable(format!("cannot seek: {e}")))?;
+        }
         Ok(Source {
             input,
             video_index,
@@ -226,10 +237,10 @@ impl Source {
             rotation,
             audio,
             origin,
+            origin_told: false,
             last_pts: None,
             frame_duration,
             end: Ts90k::ZERO,
-            early_audio: Vec::new(),
             start,
             limits: options.limits,
             frame_rate: FrameRateLimiter {
@@ -270,12 +281,11 @@ impl Source {
                 if !self.receive_video(sink)? {
                     return Ok(());
                 }
-            } else if self.audio.as_ref().is_some_and(|a| a.index == index) {
-                let a = self.audio.as_mut().expect("checked above");
-                if a.decoder.send_packet(&packet).is_err() {
+            } else if let Some(track) = self.audio.iter().position(|a| a.index == index) {
+                if self.audio[track].decoder.send_packet(&packet).is_err() {
                     continue;
                 }
-                if !self.receive_audio(sink)? {
+                if !self.receive_audio(track, sink)? {
                     return Ok(());
                 }
             }
@@ -285,21 +295,23 @@ impl Source {
         if !self.receive_video(sink)? {
             return Ok(());
         }
-        if let Some(a) = self.audio.as_mut() {
-            let _ = a.decoder.send_eof();
-            if !self.receive_audio(sink)? {
+        for track in 0..self.audio.len() {
+            let _ = self.audio[track].decoder.send_eof();
+            if !self.receive_audio(track, sink)? {
                 return Ok(());
             }
         }
         if self.last_pts.is_none() {
             return Err(EngineError::Undecodable("no video frame could be decoded".into()));
         }
-        self.flush_early_audio(sink)?;
-        if let Some(a) = self.audio.as_mut() {
+        if !self.flush_early(sink)? {
+            return Ok(());
+        }
+        for track in 0..self.audio.len() {
             let mut out = Vec::new();
-            a.conform.run(None, &mut out)?;
-            for f in out {
-                if !sink(Decoded::Audio(f))? {
+            self.audio[track].conform.run(None, &mut out)?;
+            for frame in out {
+                if !sink(Decoded::Audio { track, frame })? {
                     return Ok(());
                 }
             }
@@ -341,8 +353,14 @@ impl Source {
             let Some(pts) = self.frame_rate.admit(pts) else {
                 continue;
             };
-            if !self.flush_early_audio(sink)? {
+            if !self.flush_early(sink)? {
                 return Ok(false);
+            }
+            if !self.origin_told {
+                self.origin_told = true;
+                if !sink(Decoded::Origin(origin))? {
+                    return Ok(false);
+                }
             }
             let upright = self.upright(decoded)?;
             decoded = frame::Video::empty();
@@ -375,39 +393,42 @@ impl Source {
         Ok(out)
     }
 
-    fn receive_audio(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
-        let Some(a) = self.audio.as_mut() else {
-            return Ok(true);
-        };
+    fn receive_audio(&mut self, track: usize, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let a = &mut self.audio[track];
         let mut decoded = frame::Audio::empty();
         while a.decoder.receive_frame(&mut decoded).is_ok() {
-            self.early_audio
+            a.early
                 .push(std::mem::replace(&mut decoded, frame::Audio::empty()));
         }
         if self.origin.is_some() {
-            return self.flush_early_audio(sink);
+            return self.flush_early(sink);
         }
         Ok(true)
     }
 
     /// Once the origin is known, passes decoded audio through the conform graph with
     /// pts rebased to the first video frame (in 1/sample_rate units).
-    fn flush_early_audio(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
-        let (Some(origin), Some(a)) = (self.origin, self.audio.as_mut()) else {
+    fn flush_early(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<bool> {
+        let Some(origin) = self.origin else {
             return Ok(true);
         };
-        let mut out = Vec::new();
-        for mut f in self.early_audio.drain(..) {
-            let rate_tb = Rational(1, f.rate() as i32);
-            if let Some(ts) = f.timestamp() {
-                let rebased = Ts90k::from_time_base(ts, a.tb) - origin;
-                f.set_pts(Some(rebased.to_time_base(rate_tb)));
+        for (track, a) in self.audio.iter_mut().enumerate() {
+            if a.early.is_empty() {
+                continue;
             }
-            a.conform.run(Some(&f), &mut out)?;
-        }
-        for f in out {
-            if !sink(Decoded::Audio(f))? {
-                return Ok(false);
+            let mut out = Vec::new();
+            for mut f in a.early.drain(..) {
+                let rate_tb = Rational(1, f.rate().max(1) as i32);
+                if let Some(ts) = f.timestamp() {
+                    let rebased = Ts90k::from_time_base(ts, a.tb) - origin;
+                    f.set_pts(Some(rebased.to_time_base(rate_tb)));
+                }
+                a.conform.run(Some(&f), &mut out)?;
+            }
+            for frame in out {
+                if !sink(Decoded::Audio { track, frame })? {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)

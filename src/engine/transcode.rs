@@ -18,6 +18,14 @@
 //! its own segments and media playlist; the coordinator writes the master playlist once
 //! every rung lists a segment, and reports progress. Any error or a cancel stops every
 //! thread and removes the output directory.
+//!
+//! Audio and subtitles ([`TrackPlan`]): every audio track is decoded and AAC-encoded once,
+//! on the decode thread. A source with one audio track has it muxed into every rung (what
+//! every player, channel and live re-use takes); with several, each is an audio-only
+//! rendition, and each text subtitle track a WebVTT rendition, cut by the top rung's
+//! thread on its own IDR instants with its muxer's offset ([`SideRenditions`]), so they
+//! line up with the video exactly. At most [`MAX_AUDIO_TRACKS`] and
+//! [`MAX_SUBTITLE_TRACKS`]: more are listed as skipped, never decoded.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,12 +45,23 @@ use super::limits::{self, Limits};
 use super::poster::PosterPicker;
 use super::probe::{probe_within, Probe};
 use super::scale::Scaler;
-use super::segmenter::{Segmenter, StoreSink, Timeline};
+use super::segmenter::{AudioSegmenter, CueSegmenter, Segmenter, StoreSink, Timeline};
 use super::source::{Decoded, Origin, Source, SourceLimits, SourceOptions};
 use super::storyboard::StoryboardMaker;
-use crate::hls::{playlist, Rendition, SegmentFormat};
+use crate::hls::webvtt::Cue;
+use crate::hls::{
+    self, language, playlist, AudioRendition, Rendition, Segment, SegmentFormat, SkippedTrack,
+    SubtitleRendition,
+};
 use crate::storage::VideoObjects;
 use crate::time::Ts90k;
+
+/// Most audio tracks a ladder encodes. Each costs a decoder, a resampler and an AAC
+/// encoder on the decode thread (about 1 % of a core and a few MB each) and a rendition;
+/// a file with 40 audio tracks gets the first 8 and lists the rest in `skipped_tracks`.
+pub const MAX_AUDIO_TRACKS: usize = 8;
+/// Most text subtitle tracks a ladder turns into WebVTT renditions (likewise).
+pub const MAX_SUBTITLE_TRACKS: usize = 16;
 
 /// What to make of a source.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +73,21 @@ pub struct TranscodeOptions {
     pub preset: String,
     /// The operator's limits: refused sources, the top rung, the frame rate.
     pub limits: Limits,
+    /// Subtitle files that come with the source (an upload's `subtitles` fields): each a
+    /// WebVTT rendition after the source's own subtitle tracks.
+    pub subtitle_files: Vec<SubtitleFile>,
+}
+
+/// A SubRip or WebVTT file to turn into a subtitle rendition; its times are the video's
+/// as players show it (0 = the first frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtitleFile {
+    pub path: PathBuf,
+    /// BCP 47 language, when known.
+    pub language: Option<String>,
+    /// The name it was uploaded under (`film.fr.srt`): the rendition's `file`, and its
+    /// NAME's last resort.
+    pub file_name: String,
 }
 
 impl Default for TranscodeOptions {
@@ -64,6 +98,7 @@ impl Default for TranscodeOptions {
             format: SegmentFormat::Fmp4,
             preset: DEFAULT_PRESET.into(),
             limits: Limits::default(),
+            subtitle_files: Vec::new(),
         }
     }
 }
@@ -89,8 +124,161 @@ pub struct LadderState {
     pub format: SegmentFormat,
     pub renditions: Vec<Rendition>,
     pub skipped_heights: Vec<u32>,
+    /// One per audio track encoded: muxed into the renditions (one track) or renditions
+    /// of their own (several).
+    #[serde(default)]
+    pub audio: Vec<AudioRendition>,
+    /// One per text subtitle track.
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleRendition>,
+    /// Tracks left out: bitmap subtitles, tracks over the caps.
+    #[serde(default)]
+    pub skipped_tracks: Vec<SkippedTrack>,
     /// 0..1
     pub progress: f64,
+}
+
+/// What becomes of a source's audio and subtitle tracks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackPlan {
+    /// The audio renditions, in the source's order; their `index` counts audio streams.
+    pub audio: Vec<AudioRendition>,
+    pub subtitles: Vec<SubtitleRendition>,
+    /// For each subtitle rendition of a stream (the first ones), the subtitle stream it
+    /// comes from (counting subtitle streams from 0).
+    pub subtitle_streams: Vec<usize>,
+    /// For each subtitle rendition of a file (after those of streams), the file.
+    pub subtitle_files: Vec<PathBuf>,
+    pub skipped: Vec<SkippedTrack>,
+}
+
+impl TrackPlan {
+    /// One audio track stays muxed into the video renditions; several get renditions of
+    /// their own (`audio{index}/`); text subtitles get WebVTT renditions
+    /// (`subtitles{index}/`), then `files` (indices after the streams'); bitmap subtitles
+    /// and tracks over the caps are skipped.
+    pub fn of(source: &Probe, format: SegmentFormat, files: &[SubtitleFile]) -> TrackPlan {
+        let mut skipped = Vec::new();
+        let audio_tracks = &source.audio_tracks;
+        for t in audio_tracks.iter().skip(MAX_AUDIO_TRACKS) {
+            skipped.push(SkippedTrack {
+                kind: "audio".into(),
+                index: t.index,
+                codec: t.codec.clone(),
+                language: t.language.as_deref().and_then(language::bcp47),
+                reason: format!("over the limit of {MAX_AUDIO_TRACKS} audio tracks"),
+            });
+        }
+        let kept: Vec<_> = audio_tracks.iter().take(MAX_AUDIO_TRACKS).collect();
+        let languages: Vec<Option<String>> = kept
+            .iter()
+            .map(|t| t.language.as_deref().and_then(language::bcp47))
+            .collect();
+        let names = language::track_names(
+            &kept
+                .iter()
+                .zip(&languages)
+                .map(|(t, l)| (t.title.as_deref(), l.as_deref()))
+                .collect::<Vec<_>>(),
+            "Audio",
+        );
+        let separate = kept.len() > 1;
+        let audio = kept
+            .iter()
+            .zip(languages)
+            .zip(names)
+            .map(|((t, language), name)| AudioRendition {
+                index: t.index,
+                language,
+                name,
+                channels: 2,
+                default: t.index == 0,
+                playlist: separate.then(|| format!("{}/index.m3u8", hls::audio_dir(t.index))),
+                codecs: String::new(),
+                bandwidth: ladder::AUDIO_BITRATE as u64,
+                average_bandwidth: 0,
+                init: (separate && format == SegmentFormat::Fmp4)
+                    .then(|| format!("{}/init.mp4", hls::audio_dir(t.index))),
+                segments: Vec::new(),
+            })
+            .collect();
+
+        let mut text = Vec::new();
+        for t in &source.subtitle_tracks {
+            let reason = if !t.text {
+                "bitmap subtitles (or an unknown codec) cannot become WebVTT".to_string()
+            } else if text.len() >= MAX_SUBTITLE_TRACKS {
+                format!("over the limit of {MAX_SUBTITLE_TRACKS} subtitle tracks")
+            } else {
+                text.push(t);
+                continue;
+            };
+            skipped.push(SkippedTrack {
+                kind: "subtitle".into(),
+                index: t.index,
+                codec: t.codec.clone(),
+                language: t.language.as_deref().and_then(language::bcp47),
+                reason,
+            });
+        }
+        let first_file_index = source.subtitle_tracks.len();
+        let room = MAX_SUBTITLE_TRACKS.saturating_sub(text.len());
+        for (i, f) in files.iter().enumerate().skip(room) {
+            skipped.push(SkippedTrack {
+                kind: "subtitle".into(),
+                index: first_file_index + i,
+                codec: f.file_name.clone(),
+                language: f.language.clone(),
+                reason: format!("over the limit of {MAX_SUBTITLE_TRACKS} subtitle tracks"),
+            });
+        }
+        let files = &files[..files.len().min(room)];
+        let rendition = |index: usize, language: Option<String>, file: Option<String>| SubtitleRendition {
+            index,
+            language,
+            name: String::new(),
+            playlist: format!("{}/index.m3u8", hls::subtitles_dir(index)),
+            file,
+            segments: Vec::new(),
+        };
+        let mut subtitles: Vec<SubtitleRendition> = text
+            .iter()
+            .map(|t| rendition(t.index, t.language.as_deref().and_then(language::bcp47), None))
+            .collect();
+        let mut titles: Vec<Option<&str>> = text.iter().map(|t| t.title.as_deref()).collect();
+        for (i, f) in files.iter().enumerate() {
+            subtitles.push(rendition(
+                first_file_index + i,
+                f.language.clone(),
+                Some(f.file_name.clone()),
+            ));
+            // A file's name is its title only when it has no language to be named after.
+            titles.push(f.language.is_none().then_some(f.file_name.as_str()));
+        }
+        let names = language::track_names(
+            &titles
+                .iter()
+                .zip(&subtitles)
+                .map(|(title, s)| (*title, s.language.as_deref()))
+                .collect::<Vec<_>>(),
+            "Subtitles",
+        );
+        for (s, name) in subtitles.iter_mut().zip(names) {
+            s.name = name;
+        }
+        TrackPlan {
+            audio,
+            subtitles,
+            subtitle_streams: text.iter().map(|t| t.index).collect(),
+            subtitle_files: files.iter().map(|f| f.path.clone()).collect(),
+            skipped,
+        }
+    }
+
+    /// Whether the audio has renditions of its own (else it is muxed, or there is none).
+    pub fn separate_audio(&self) -> bool {
+        self.audio.iter().any(|a| a.playlist.is_some())
+    }
 }
 
 /// Stops a running job from another thread.
@@ -116,16 +304,45 @@ enum RungInput {
         pts: Ts90k,
         idr: bool,
     },
-    Audio(Packet),
+    /// An encoded audio packet of audio rendition `track` (0 when muxed).
+    Audio {
+        track: usize,
+        packet: Packet,
+    },
     AudioEnd,
+    /// Every cue of subtitle rendition `track`, on the ladder's timeline (the top rung
+    /// only, before the video's second frame).
+    Cues {
+        track: usize,
+        cues: Vec<Cue>,
+    },
     End(Ts90k),
 }
 
 /// What pipeline threads tell the coordinator.
 enum Event {
-    RungReady { rung: usize, codecs: String },
-    Segment { rung: usize, rendition: Rendition },
-    RungDone { rung: usize, rendition: Rendition },
+    RungReady {
+        rung: usize,
+        codecs: String,
+    },
+    Segment {
+        rung: usize,
+        rendition: Rendition,
+    },
+    RungDone {
+        rung: usize,
+        rendition: Rendition,
+    },
+    /// The segments of audio rendition `track` so far.
+    AudioSegments {
+        track: usize,
+        segments: Vec<Segment>,
+    },
+    /// The segments of subtitle rendition `track` so far.
+    SubtitleSegments {
+        track: usize,
+        segments: Vec<Segment>,
+    },
     Decoded(Ts90k),
     DecodeDone(Ts90k),
     Failed(EngineError),
@@ -169,13 +386,35 @@ fn run(
         opts.limits.max_short_side,
     )?;
     let frame_rate = frame_rate_of(&source, opts.limits.max_fps);
-    let audio = if source.audio_tracks.is_empty() {
-        None
-    } else {
-        Some(AudioEncoder::open()?)
+    let mut tracks = TrackPlan::of(&source, opts.format, &opts.subtitle_files);
+    let audio = tracks
+        .audio
+        .iter()
+        .map(|_| AudioEncoder::open())
+        .collect::<Result<Vec<_>>>()?;
+    let audio_codecs = audio.first().map(|a| a.codecs().to_string());
+    for a in &mut tracks.audio {
+        a.codecs = audio_codecs.clone().unwrap_or_default();
+    }
+    let separate_audio = tracks.separate_audio();
+    // Muxed: every rung's muxer gets the one track.
+    let muxed_audio_params = match separate_audio {
+        false => audio.first().map(|a| codec::Parameters::from(a.encoder())),
+        true => None,
     };
-    let audio_params = audio.as_ref().map(|a| codec::Parameters::from(a.encoder()));
-    let audio_codecs = audio.as_ref().map(|a| a.codecs().to_string());
+    let mut side = Some(SidePlan {
+        audio: match separate_audio {
+            true => tracks
+                .audio
+                .iter()
+                .zip(&audio)
+                .map(|(a, enc)| (a.clone(), codec::Parameters::from(enc.encoder())))
+                .collect(),
+            false => Vec::new(),
+        },
+        subtitles: tracks.subtitles.clone(),
+    })
+    .filter(|s| !s.audio.is_empty() || !s.subtitles.is_empty());
 
     let mut state = LadderState {
         duration: source.duration,
@@ -184,6 +423,9 @@ fn run(
         format: opts.format,
         renditions: Vec::new(),
         skipped_heights: plan.skipped.clone(),
+        audio: tracks.audio.clone(),
+        subtitles: tracks.subtitles.clone(),
+        skipped_tracks: tracks.skipped.clone(),
         progress: 0.0,
     };
     for rung in &plan.rungs {
@@ -238,7 +480,9 @@ fn run(
             preset: opts.preset.clone(),
             children,
             frame_rate,
-            audio_params: audio_params.clone(),
+            audio_params: muxed_audio_params.clone(),
+            // The top rung (fed by the source, first) cuts the audio and subtitle renditions.
+            side: if i == 0 { side.take() } else { None },
         };
         let events = event_tx.clone();
         handles.push(
@@ -255,7 +499,10 @@ fn run(
     {
         let decode = DecodeJob {
             input: input.to_path_buf(),
-            has_audio: audio.is_some(),
+            audio_tracks: tracks.audio.iter().map(|a| a.index).collect(),
+            separate_audio,
+            subtitle_tracks: tracks.subtitle_streams.clone(),
+            subtitle_files: tracks.subtitle_files.clone(),
             audio,
             grid: SegmentGrid::new(Ts90k::from_secs(opts.segment_seconds)),
             out: out.clone(),
@@ -351,15 +598,16 @@ fn coordinate(
             }
             Event::Segment { rung, rendition } => {
                 state.renditions[rung].segments = rendition.segments;
-                // Players (video.js, Shaka) fail on a master whose playlists list nothing
-                // yet: it appears with the last rung's first segment. A rung's RungReady
-                // (its CODECS) always comes before its segments.
-                if !master_published && state.renditions.iter().all(|r| !r.segments.is_empty()) {
-                    playlist::write_master(out, &state.renditions, opts.format, false)
-                        .map_err(EngineError::io("writing the master playlist"))?;
-                    master_published = true;
-                }
+                publish_master_once(state, out, opts.format, &mut master_published)?;
                 on_progress(state);
+            }
+            Event::AudioSegments { track, segments } => {
+                state.audio[track].segments = segments;
+                publish_master_once(state, out, opts.format, &mut master_published)?;
+            }
+            Event::SubtitleSegments { track, segments } => {
+                state.subtitles[track].segments = segments;
+                publish_master_once(state, out, opts.format, &mut master_published)?;
             }
             Event::RungDone { rung, rendition } => {
                 state.renditions[rung].segments = rendition.segments;
@@ -381,15 +629,60 @@ fn coordinate(
     }
     // Done: measured bandwidth, VOD playlists, then the master that points at them.
     state.duration = decode_end.map(Ts90k::secs).unwrap_or(state.duration);
+    for a in &mut state.audio {
+        if a.playlist.is_some() {
+            a.measure_bandwidth();
+            playlist::write_audio_media(out, a, opts.format, opts.segment_seconds, true)
+                .map_err(EngineError::io("writing an audio playlist"))?;
+        }
+    }
+    for s in &state.subtitles {
+        playlist::write_subtitle_media(out, s, opts.segment_seconds, true)
+            .map_err(EngineError::io("writing a subtitle playlist"))?;
+    }
     for r in &mut state.renditions {
         r.measure_bandwidth();
+        r.add_audio(&state.audio);
         playlist::write_media(out, r, opts.format, opts.segment_seconds, true)
             .map_err(EngineError::io("writing a media playlist"))?;
     }
-    playlist::write_master(out, &state.renditions, opts.format, true)
-        .map_err(EngineError::io("writing the master playlist"))?;
+    write_master(state, out, opts.format, true)?;
     state.progress = 1.0;
     Ok(())
+}
+
+/// Players (video.js, Shaka) fail on a master whose playlists list nothing yet: it
+/// appears once every playlist it names lists a segment. A rung's RungReady (its CODECS)
+/// always comes before its segments.
+fn publish_master_once(
+    state: &LadderState,
+    out: &VideoObjects,
+    format: SegmentFormat,
+    published: &mut bool,
+) -> Result<()> {
+    let listed = state.renditions.iter().all(|r| !r.segments.is_empty())
+        && state
+            .audio
+            .iter()
+            .all(|a| a.playlist.is_none() || !a.segments.is_empty())
+        && state.subtitles.iter().all(|s| !s.segments.is_empty());
+    if !*published && listed {
+        write_master(state, out, format, false)?;
+        *published = true;
+    }
+    Ok(())
+}
+
+fn write_master(state: &LadderState, out: &VideoObjects, format: SegmentFormat, done: bool) -> Result<()> {
+    playlist::write_master(
+        out,
+        &state.renditions,
+        &state.audio,
+        &state.subtitles,
+        format,
+        done,
+    )
+    .map_err(EngineError::io("writing the master playlist"))
 }
 
 /// Which rung each rung scales its pictures from: `None` for the source, `Some(j)` for
@@ -441,7 +734,17 @@ struct RungJob {
     /// its scaled picture in place of the source's.
     children: Vec<Sender<RungInput>>,
     frame_rate: Rational,
+    /// The muxed audio track's encoder parameters (a one-track source).
     audio_params: Option<codec::Parameters>,
+    /// The audio and subtitle renditions this rung cuts (the top rung, if there are any).
+    side: Option<SidePlan>,
+}
+
+/// The renditions the top rung cuts beside its own: audio (with its encoder's
+/// parameters) and subtitles.
+struct SidePlan {
+    audio: Vec<(AudioRendition, codec::Parameters)>,
+    subtitles: Vec<SubtitleRendition>,
 }
 
 impl RungJob {
@@ -494,6 +797,15 @@ impl RungJob {
                 codecs: encoder.codecs().to_string(),
             },
         )?;
+        let mut side = match self.side.take() {
+            Some(plan) => Some(SideRenditions::open(
+                plan,
+                &self.out,
+                self.format,
+                self.segment_seconds,
+            )?),
+            None => None,
+        };
 
         let mut scaler = Scaler::new(self.rung.width, self.rung.height);
         let mut packets = Vec::new();
@@ -501,6 +813,9 @@ impl RungJob {
         for msg in input.iter() {
             match msg {
                 RungInput::Video { frame, pts, idr } => {
+                    if let Some(side) = side.as_mut().filter(|_| idr) {
+                        side.boundary(pts)?;
+                    }
                     let scaled = scaler.run(&frame)?;
                     drop(frame);
                     if !self.children.is_empty() {
@@ -518,14 +833,31 @@ impl RungJob {
                     for p in packets.drain(..) {
                         segmenter.push_video(p)?;
                     }
+                    if let (Some(side), Some(offset)) = (side.as_mut(), segmenter.offset()) {
+                        side.set_offset(offset)?;
+                    }
                 }
-                RungInput::Audio(p) => {
-                    self.forward(|| RungInput::Audio(p.clone()))?;
-                    segmenter.push_audio(p)?;
+                RungInput::Audio { track, packet } => match side.as_mut().filter(|s| !s.audio.is_empty()) {
+                    Some(side) => side.push_audio(track, packet)?,
+                    None => {
+                        self.forward(|| RungInput::Audio {
+                            track,
+                            packet: packet.clone(),
+                        })?;
+                        segmenter.push_audio(packet)?;
+                    }
+                },
+                RungInput::Cues { track, cues } => {
+                    if let Some(side) = side.as_mut() {
+                        side.set_cues(track, cues);
+                    }
                 }
                 RungInput::AudioEnd => {
                     self.forward(|| RungInput::AudioEnd)?;
                     segmenter.end_audio()?;
+                    if let Some(side) = side.as_mut() {
+                        side.end_audio()?;
+                    }
                 }
                 RungInput::End(end) => {
                     self.forward(|| RungInput::End(end))?;
@@ -534,7 +866,13 @@ impl RungJob {
                     for p in packets.drain(..) {
                         segmenter.push_video(p)?;
                     }
+                    if let (Some(side), Some(offset)) = (side.as_mut(), segmenter.offset()) {
+                        side.set_offset(offset)?;
+                    }
                     self.rendition.segments = segmenter.finish(end)?.segments().to_vec();
+                    if let Some(side) = side.take() {
+                        side.finish(end, events)?;
+                    }
                     send(
                         events,
                         Event::RungDone {
@@ -544,6 +882,9 @@ impl RungJob {
                     )?;
                     return Ok(());
                 }
+            }
+            if let Some(side) = side.as_mut() {
+                side.publish(events)?;
             }
             if segmenter.cuts() != count {
                 count = segmenter.cuts();
@@ -604,8 +945,16 @@ impl SegmentGrid {
 /// Everything the decode thread needs; moved onto it.
 struct DecodeJob {
     input: PathBuf,
-    has_audio: bool,
-    audio: Option<AudioEncoder>,
+    /// The audio streams to encode (counting audio streams), one encoder each.
+    audio_tracks: Vec<usize>,
+    /// Whether the audio tracks are renditions of their own (to the top rung only)
+    /// rather than muxed into every rung.
+    separate_audio: bool,
+    /// The text subtitle streams to read (counting subtitle streams).
+    subtitle_tracks: Vec<usize>,
+    /// The subtitle files to read (their cues are on the ladder's timeline already).
+    subtitle_files: Vec<PathBuf>,
+    audio: Vec<AudioEncoder>,
     grid: SegmentGrid,
     /// Where the poster and the storyboard go.
     out: VideoObjects,
@@ -619,13 +968,24 @@ struct DecodeJob {
 
 impl DecodeJob {
     fn run(mut self, rungs: Vec<Sender<RungInput>>, events: &Sender<Event>) -> Result<()> {
-        let frame_size = self.audio.as_ref().map(|a| a.frame_size()).unwrap_or(1024);
+        let frame_size = self.audio.first().map(|a| a.frame_size()).unwrap_or(1024);
         let options = SourceOptions {
-            audio_track: self.has_audio.then_some(0),
+            audio_tracks: self.audio_tracks.clone(),
             start: None,
             origin: Origin::FirstVideoFrame,
             limits: self.limits,
         };
+        // Every cue first, in a pass of its own (see `subtitles`): each is sent to the top
+        // rung once the first video frame fixes the timeline's zero.
+        let mut cues = Some(super::subtitles::read_stream_cues(
+            &self.input,
+            &self.subtitle_tracks,
+        )?);
+        let mut file_cues = self
+            .subtitle_files
+            .iter()
+            .map(|f| super::subtitles::read_file_cues(f))
+            .collect::<Result<Vec<_>>>()?;
         let mut source = Source::open(&self.input, &options, frame_size)?;
         let mut next_boundary = Ts90k::ZERO;
         let mut last_report: Option<Ts90k> = None;
@@ -636,8 +996,25 @@ impl DecodeJob {
             }
             Ok(())
         };
+        // Audio renditions and cues go to the top rung only, which cuts them.
+        let top = |msg: RungInput| -> Result<()> { rungs[0].send(msg).map_err(|_| EngineError::Cancelled) };
+        let separate = self.separate_audio;
+        let send_audio = |track: usize, packets: &mut Vec<Packet>| -> Result<()> {
+            for packet in packets.drain(..) {
+                match separate {
+                    true => top(RungInput::Audio { track, packet })?,
+                    false => broadcast(&|| RungInput::Audio {
+                        track,
+                        packet: packet.clone(),
+                    })?,
+                }
+            }
+            Ok(())
+        };
         let stop = self.stop.clone();
-        let mut audio = self.audio.take();
+        let mut audio = std::mem::take(&mut self.audio);
+        // Where each track's next frame starts (1/48000 s): silence pads it to the end.
+        let mut audio_reached = vec![0i64; audio.len()];
         let poster = &mut PosterPicker::new(self.out.clone(), self.duration);
         // Built here: its scaler is not `Send`.
         let (width, height) = self.picture;
@@ -648,6 +1025,17 @@ impl DecodeJob {
                 return Err(EngineError::Cancelled);
             }
             match item {
+                Decoded::Origin(origin) => {
+                    let mut tracks = cues.take().unwrap_or_default();
+                    for track_cues in &mut tracks {
+                        super::subtitles::rebase(track_cues, origin);
+                    }
+                    // The files' cues are on the ladder's timeline: they follow as they are.
+                    tracks.append(&mut file_cues);
+                    for (track, cues) in tracks.into_iter().enumerate() {
+                        top(RungInput::Cues { track, cues })?;
+                    }
+                }
                 Decoded::Video(frame, pts) => {
                     poster.offer(&frame, pts)?;
                     storyboard.offer(&frame, pts)?;
@@ -666,33 +1054,231 @@ impl DecodeJob {
                         send(events, Event::Decoded(pts))?;
                     }
                 }
-                Decoded::Audio(frame) => {
-                    if let Some(enc) = audio.as_mut() {
+                Decoded::Audio { track, frame } => {
+                    if let Some(enc) = audio.get_mut(track) {
+                        let end = frame.pts().unwrap_or(0) + frame.samples() as i64;
+                        audio_reached[track] = audio_reached[track].max(end);
                         enc.send_frame(&frame)?;
                         enc.receive_packets(&mut packets)?;
-                        for p in packets.drain(..) {
-                            broadcast(&|| RungInput::Audio(p.clone()))?;
-                        }
+                        send_audio(track, &mut packets)?;
                     }
                 }
             }
             Ok(true)
         })?;
-        if let Some(enc) = audio.as_mut() {
+        let end = source.end();
+        for (track, enc) in audio.iter_mut().enumerate() {
+            if separate {
+                // An audio rendition covers the whole video: each of its segments has
+                // audio, however early the track ends (the muxed track need not).
+                let until = end.to_time_base(Rational(1, AUDIO_RATE as i32));
+                while audio_reached[track] < until {
+                    let silence = silent_frame(enc.frame_size(), audio_reached[track])?;
+                    audio_reached[track] += i64::from(enc.frame_size());
+                    enc.send_frame(&silence)?;
+                    enc.receive_packets(&mut packets)?;
+                    send_audio(track, &mut packets)?;
+                }
+            }
             enc.send_eof()?;
             enc.receive_packets(&mut packets)?;
-            for p in packets.drain(..) {
-                broadcast(&|| RungInput::Audio(p.clone()))?;
-            }
+            send_audio(track, &mut packets)?;
         }
         broadcast(&|| RungInput::AudioEnd)?;
         poster.finish()?;
-        let end = source.end();
         broadcast(&|| RungInput::End(end))?;
         // While the rungs drain their encoders: the last sheet and storyboard.vtt, before
         // DecodeDone lets the video become ready.
         storyboard.finish(end)?;
         send(events, Event::DecodeDone(end))
+    }
+}
+
+/// `samples` of stereo 48 kHz silence (planar float, what the AAC encoder takes) at `pts`
+/// (1/48000 s).
+fn silent_frame(samples: u32, pts: i64) -> Result<frame::Audio> {
+    let mut f = frame::Audio::new(
+        ffmpeg_next::format::Sample::F32(ffmpeg_next::format::sample::Type::Planar),
+        samples as usize,
+        ffmpeg_next::ChannelLayout::STEREO,
+    );
+    f.set_rate(AUDIO_RATE);
+    f.set_pts(Some(pts));
+    for plane in 0..f.planes() {
+        f.data_mut(plane).fill(0);
+    }
+    Ok(f)
+}
+
+/// The audio and subtitle renditions, cut on the top rung's thread: its frames' IDR
+/// flags are their boundaries, its muxer's offset theirs, and each writes its own
+/// segments and EVENT playlist and tells the coordinator.
+struct SideRenditions {
+    out: VideoObjects,
+    format: SegmentFormat,
+    segment_seconds: f64,
+    audio: Vec<SideAudio>,
+    subtitles: Vec<SideSubtitles>,
+    offset: Option<Ts90k>,
+}
+
+struct SideAudio {
+    segmenter: AudioSegmenter<StoreSink>,
+    rendition: AudioRendition,
+    published: usize,
+}
+
+struct SideSubtitles {
+    segmenter: CueSegmenter<StoreSink>,
+    /// Its directory under the video's (`subtitles0`).
+    dir: String,
+    rendition: SubtitleRendition,
+    published: usize,
+}
+
+impl SideRenditions {
+    fn open(
+        plan: SidePlan,
+        out: &VideoObjects,
+        format: SegmentFormat,
+        segment_seconds: f64,
+    ) -> Result<SideRenditions> {
+        let dir_of = |playlist: &str| {
+            playlist
+                .rsplit_once('/')
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_default()
+        };
+        let mut audio = Vec::new();
+        for (rendition, params) in plan.audio {
+            let dir = dir_of(rendition.playlist.as_deref().unwrap_or_default());
+            let ctx = codec::Context::from_parameters(params)
+                .map_err(EngineError::ffmpeg("copying audio parameters"))?;
+            let sink = StoreSink::new(out.clone(), &format!("{dir}/"), format);
+            let segmenter = AudioSegmenter::open(sink, format, &ctx, Rational(1, AUDIO_RATE as i32))?;
+            playlist::write_audio_media(out, &rendition, format, segment_seconds, false)
+                .map_err(EngineError::io("writing an audio playlist"))?;
+            audio.push(SideAudio {
+                segmenter,
+                rendition,
+                published: 0,
+            });
+        }
+        let mut subtitles = Vec::new();
+        for rendition in plan.subtitles {
+            let dir = dir_of(&rendition.playlist);
+            let sink = StoreSink::webvtt(out.clone(), &format!("{dir}/"));
+            playlist::write_subtitle_media(out, &rendition, segment_seconds, false)
+                .map_err(EngineError::io("writing a subtitle playlist"))?;
+            subtitles.push(SideSubtitles {
+                segmenter: CueSegmenter::of_cues(sink, Vec::new()),
+                dir,
+                rendition,
+                published: 0,
+            });
+        }
+        Ok(SideRenditions {
+            out: out.clone(),
+            format,
+            segment_seconds,
+            audio,
+            subtitles,
+            offset: None,
+        })
+    }
+
+    /// A video segment starts at `at`.
+    fn boundary(&mut self, at: Ts90k) -> Result<()> {
+        for a in &mut self.audio {
+            a.segmenter.boundary(at)?;
+        }
+        for s in &mut self.subtitles {
+            s.segmenter.boundary(at)?;
+        }
+        Ok(())
+    }
+
+    /// The video muxer's offset, once known (set once).
+    fn set_offset(&mut self, offset: Ts90k) -> Result<()> {
+        if self.offset.is_some() {
+            return Ok(());
+        }
+        self.offset = Some(offset);
+        for a in &mut self.audio {
+            a.segmenter.set_offset(offset)?;
+        }
+        for s in &mut self.subtitles {
+            s.segmenter.set_offset(offset)?;
+        }
+        Ok(())
+    }
+
+    fn push_audio(&mut self, track: usize, packet: Packet) -> Result<()> {
+        if let Some(a) = self.audio.get_mut(track) {
+            a.segmenter.push(packet)?;
+        }
+        Ok(())
+    }
+
+    /// The cues of subtitle rendition `track` (before its first boundary is cut).
+    fn set_cues(&mut self, track: usize, cues: Vec<Cue>) {
+        if let Some(s) = self.subtitles.get_mut(track) {
+            let sink = StoreSink::webvtt(self.out.clone(), &format!("{}/", s.dir));
+            s.segmenter = CueSegmenter::of_cues(sink, cues);
+        }
+    }
+
+    fn end_audio(&mut self) -> Result<()> {
+        for a in &mut self.audio {
+            a.segmenter.end_audio()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the EVENT playlist of every rendition that cut a segment since the last
+    /// call, and tells the coordinator.
+    fn publish(&mut self, events: &Sender<Event>) -> Result<()> {
+        for (track, a) in self.audio.iter_mut().enumerate() {
+            if a.segmenter.cuts() != a.published {
+                a.published = a.segmenter.cuts();
+                a.rendition.segments = a.segmenter.sink().segments().to_vec();
+                playlist::write_audio_media(
+                    &self.out,
+                    &a.rendition,
+                    self.format,
+                    self.segment_seconds,
+                    false,
+                )
+                .map_err(EngineError::io("writing an audio playlist"))?;
+                let segments = a.rendition.segments.clone();
+                send(events, Event::AudioSegments { track, segments })?;
+            }
+        }
+        for (track, s) in self.subtitles.iter_mut().enumerate() {
+            if s.segmenter.cuts() != s.published {
+                s.published = s.segmenter.cuts();
+                s.rendition.segments = s.segmenter.sink().segments().to_vec();
+                playlist::write_subtitle_media(&self.out, &s.rendition, self.segment_seconds, false)
+                    .map_err(EngineError::io("writing a subtitle playlist"))?;
+                let segments = s.rendition.segments.clone();
+                send(events, Event::SubtitleSegments { track, segments })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cuts the last segments (ending at `end`, the video's end) and tells the
+    /// coordinator every rendition's segments; it writes the VOD playlists.
+    fn finish(self, end: Ts90k, events: &Sender<Event>) -> Result<()> {
+        for (track, a) in self.audio.into_iter().enumerate() {
+            let segments = a.segmenter.finish(end)?.segments().to_vec();
+            send(events, Event::AudioSegments { track, segments })?;
+        }
+        for (track, s) in self.subtitles.into_iter().enumerate() {
+            let segments = s.segmenter.finish(end)?.segments().to_vec();
+            send(events, Event::SubtitleSegments { track, segments })?;
+        }
+        Ok(())
     }
 }
 

@@ -21,6 +21,11 @@
 //! Demuxing ([`Demuxed`]: the bytes in Annex B, timestamps in 90 kHz) and muxing
 //! ([`TsRemuxer::push_demuxed`]) are apart: a segment demuxed once feeds any number of
 //! streams, each with its own muxer.
+//!
+//! An item whose source had several audio tracks keeps its audio out of its video
+//! segments (audio renditions of their own); [`Demuxed::with_audio`] joins the first
+//! track's segment of the same number (cut at the same instants, with the same
+//! timestamps) to the video's, so a channel plays that item with its default track.
 
 use std::io::Cursor;
 
@@ -101,69 +106,27 @@ impl Demuxed {
     /// Demuxes `segment` of an item: an fMP4 one with `init`, that item's init segment,
     /// or an MPEG-TS one (`init` `None`: a `format=ts` ladder, Annex B already).
     pub fn new(init: Option<&[u8]>, segment: &[u8]) -> Result<Demuxed> {
-        let mut bytes = Vec::with_capacity(init.map_or(0, <[u8]>::len) + segment.len());
-        bytes.extend_from_slice(init.unwrap_or_default());
-        bytes.extend_from_slice(segment);
-        let io = format::context::StreamIo::from_read_seek(Cursor::new(bytes))
-            .map_err(EngineError::ffmpeg("reading a segment"))?;
-        let name = if init.is_some() {
-            "segment.mp4"
-        } else {
-            "segment.ts"
-        };
-        let mut input = format::input_from_stream(io, Some(name), None)
-            .map_err(EngineError::ffmpeg("opening a segment"))?;
-        let video_in = input
-            .streams()
-            .best(media::Type::Video)
-            .ok_or(EngineError::NoVideoStream)?;
-        let (video_index, video_tb) = (video_in.index(), video_in.time_base());
-        let video_params = video_in.parameters();
-        let audio_in = input
-            .streams()
-            .best(media::Type::Audio)
-            .map(|s| (s.index(), s.time_base(), s.parameters()));
-        // MPEG-TS input is Annex B with its parameter sets in band already.
-        let sets = init.and_then(parameter_sets);
-        let annex_b_already = init.is_none();
-        let length_size = sets.as_ref().map_or(4, |s| s.0);
-        let mut samples = Vec::new();
-        for (stream, packet) in input.packets() {
-            let (video, in_tb) = if stream.index() == video_index {
-                (true, video_tb)
-            } else if let Some((a_in, a_tb, _)) = &audio_in {
-                if stream.index() != *a_in {
-                    continue;
-                }
-                (false, *a_tb)
-            } else {
-                continue;
-            };
-            let Some(data) = packet.data() else { continue };
-            let data = if video && !annex_b_already {
-                let mut annexb = Vec::with_capacity(data.len() + 64);
-                if packet.is_key() {
-                    if let Some((length_size, prefix)) = &sets {
-                        append_annex_b(&mut annexb, prefix, *length_size)?;
-                    }
-                }
-                append_annex_b(&mut annexb, data, length_size)?;
-                annexb
-            } else {
-                data.to_vec()
-            };
-            let ts = |t: Option<i64>| t.map(|t| Ts90k::from_time_base(t, in_tb));
-            samples.push(Sample {
-                video,
-                data,
-                pts: ts(packet.pts()),
-                dts: ts(packet.dts()),
-                duration: Ts90k::from_time_base(packet.duration(), in_tb),
-                flags: packet.flags(),
-            });
-        }
+        let (video, audio, samples) = demux(init, segment)?;
         Ok(Demuxed {
-            params: Mutex::new((video_params, audio_in.map(|a| a.2))),
+            params: Mutex::new((video.ok_or(EngineError::NoVideoStream)?, audio)),
+            samples,
+        })
+    }
+
+    /// This (video-only) segment with the audio of `audio_segment` (an audio rendition's
+    /// segment of the same number, fMP4 with `audio_init` or MPEG-TS) muxed in.
+    pub fn with_audio(self, audio_init: Option<&[u8]>, audio_segment: &[u8]) -> Result<Demuxed> {
+        let (_, audio, audio_samples) = demux(audio_init, audio_segment)?;
+        let Some(audio) = audio else {
+            return Ok(self);
+        };
+        let (video, _) = self.params.into_inner();
+        let mut samples: Vec<Sample> = self.samples.into_iter().filter(|s| s.video).collect();
+        samples.extend(audio_samples.into_iter().filter(|s| !s.video));
+        // Decode order across both (the sort is stable: video first on a tie).
+        samples.sort_by_key(|s| s.dts.or(s.pts).unwrap_or(Ts90k::ZERO));
+        Ok(Demuxed {
+            params: Mutex::new((video, Some(audio))),
             samples,
         })
     }
@@ -172,6 +135,77 @@ impl Demuxed {
     pub fn size(&self) -> usize {
         self.samples.iter().map(|s| s.data.len()).sum()
     }
+}
+
+/// The parameters of a segment's video and audio stream (each when present) and its
+/// samples.
+type DemuxedParts = (Option<codec::Parameters>, Option<codec::Parameters>, Vec<Sample>);
+
+/// Demuxes `segment`: fMP4 with `init`, or MPEG-TS (`init` `None`, Annex B already).
+fn demux(init: Option<&[u8]>, segment: &[u8]) -> Result<DemuxedParts> {
+    let mut bytes = Vec::with_capacity(init.map_or(0, <[u8]>::len) + segment.len());
+    bytes.extend_from_slice(init.unwrap_or_default());
+    bytes.extend_from_slice(segment);
+    let io = format::context::StreamIo::from_read_seek(Cursor::new(bytes))
+        .map_err(EngineError::ffmpeg("reading a segment"))?;
+    let name = if init.is_some() {
+        "segment.mp4"
+    } else {
+        "segment.ts"
+    };
+    let mut input =
+        format::input_from_stream(io, Some(name), None).map_err(EngineError::ffmpeg("opening a segment"))?;
+    let video_in = input
+        .streams()
+        .best(media::Type::Video)
+        .map(|s| (s.index(), s.time_base(), s.parameters()));
+    let (video_index, video_tb) = video_in
+        .as_ref()
+        .map_or((usize::MAX, Rational(1, 1)), |v| (v.0, v.1));
+    let audio_in = input
+        .streams()
+        .best(media::Type::Audio)
+        .map(|s| (s.index(), s.time_base(), s.parameters()));
+    // MPEG-TS input is Annex B with its parameter sets in band already.
+    let sets = init.and_then(parameter_sets);
+    let annex_b_already = init.is_none();
+    let length_size = sets.as_ref().map_or(4, |s| s.0);
+    let mut samples = Vec::new();
+    for (stream, packet) in input.packets() {
+        let (video, in_tb) = if stream.index() == video_index {
+            (true, video_tb)
+        } else if let Some((a_in, a_tb, _)) = &audio_in {
+            if stream.index() != *a_in {
+                continue;
+            }
+            (false, *a_tb)
+        } else {
+            continue;
+        };
+        let Some(data) = packet.data() else { continue };
+        let data = if video && !annex_b_already {
+            let mut annexb = Vec::with_capacity(data.len() + 64);
+            if packet.is_key() {
+                if let Some((length_size, prefix)) = &sets {
+                    append_annex_b(&mut annexb, prefix, *length_size)?;
+                }
+            }
+            append_annex_b(&mut annexb, data, length_size)?;
+            annexb
+        } else {
+            data.to_vec()
+        };
+        let ts = |t: Option<i64>| t.map(|t| Ts90k::from_time_base(t, in_tb));
+        samples.push(Sample {
+            video,
+            data,
+            pts: ts(packet.pts()),
+            dts: ts(packet.dts()),
+            duration: Ts90k::from_time_base(packet.duration(), in_tb),
+            flags: packet.flags(),
+        });
+    }
+    Ok((video_in.map(|v| v.2), audio_in.map(|a| a.2), samples))
 }
 
 impl Default for TsRemuxer {
@@ -290,10 +324,21 @@ impl Muxer {
 }
 
 /// One segment as a standalone MPEG-TS segment (PAT/PMT first, parameter sets before its
-/// keyframe), placed on the timeline by `place`: a live playlist's segment.
-pub fn remux_segment(init: Option<&[u8]>, segment: &[u8], place: Placement) -> Result<Vec<u8>> {
+/// keyframe), placed on the timeline by `place`: a live playlist's segment. `audio` is
+/// the item's first audio rendition's init segment and segment of the same number, for an
+/// item whose video segments carry no audio.
+pub fn remux_segment(
+    init: Option<&[u8]>,
+    segment: &[u8],
+    audio: Option<(Option<&[u8]>, &[u8])>,
+    place: Placement,
+) -> Result<Vec<u8>> {
+    let mut demuxed = Demuxed::new(init, segment)?;
+    if let Some((audio_init, audio_segment)) = audio {
+        demuxed = demuxed.with_audio(audio_init, audio_segment)?;
+    }
     let mut remux = TsRemuxer::new();
-    let mut bytes = remux.push(init, segment, place)?;
+    let mut bytes = remux.push_demuxed(&demuxed, place)?;
     bytes.extend(remux.finish()?);
     Ok(bytes)
 }

@@ -2,10 +2,15 @@
 //! describe them, and the CODECS strings they advertise.
 //!
 //! The engine fills these values while it encodes; [`playlist`] turns them into
-//! `m3u8` text (through `m3u8-rs`) and writes them atomically.
+//! `m3u8` text (through `m3u8-rs`) and writes them atomically, [`webvtt`] renders
+//! subtitle segments. Besides the video [`Rendition`]s a ladder may have
+//! [`AudioRendition`]s (`EXT-X-MEDIA:TYPE=AUDIO`, one per audio track of the source) and
+//! [`SubtitleRendition`]s (`EXT-X-MEDIA:TYPE=SUBTITLES`, segmented WebVTT).
 
 pub mod codecs;
+pub mod language;
 pub mod playlist;
+pub mod webvtt;
 
 use serde::{Deserialize, Serialize};
 
@@ -83,21 +88,122 @@ pub struct Rendition {
 
 impl Rendition {
     /// Recomputes `bandwidth` (peak) and `average_bandwidth` from the segments so far.
-    /// Segments carry video and audio muxed together, so their sizes are the whole cost.
+    /// With muxed audio the segments' sizes are the whole cost; with audio renditions the
+    /// caller adds the largest one's ([`Rendition::add_audio`]).
     pub fn measure_bandwidth(&mut self) {
-        let mut peak = 0.0f64;
-        let (mut bits, mut secs) = (0.0f64, 0.0f64);
-        for s in &self.segments {
-            let b = s.bytes as f64 * 8.0;
-            if s.duration > 0.0 {
-                peak = peak.max(b / s.duration);
-            }
-            bits += b;
-            secs += s.duration;
-        }
-        if secs > 0.0 {
-            self.bandwidth = peak.ceil() as u64;
-            self.average_bandwidth = (bits / secs).ceil() as u64;
+        if let Some((peak, average)) = measure(&self.segments) {
+            self.bandwidth = peak;
+            self.average_bandwidth = average;
         }
     }
+
+    /// Adds what a player fetches beside this rendition's segments: the largest audio
+    /// rendition of the group the variant names (RFC 8216 §4.3.4.2: BANDWIDTH covers
+    /// every rendition that may play with it).
+    pub fn add_audio(&mut self, audio: &[AudioRendition]) {
+        let separate = audio.iter().filter(|a| a.playlist.is_some());
+        self.bandwidth += separate.clone().map(|a| a.bandwidth).max().unwrap_or(0);
+        if self.average_bandwidth > 0 {
+            self.average_bandwidth += separate.map(|a| a.average_bandwidth).max().unwrap_or(0);
+        }
+    }
+}
+
+/// Peak and mean bits per second of `segments`, once they last any time.
+fn measure(segments: &[Segment]) -> Option<(u64, u64)> {
+    let mut peak = 0.0f64;
+    let (mut bits, mut secs) = (0.0f64, 0.0f64);
+    for s in segments {
+        let b = s.bytes as f64 * 8.0;
+        if s.duration > 0.0 {
+            peak = peak.max(b / s.duration);
+        }
+        bits += b;
+        secs += s.duration;
+    }
+    (secs > 0.0).then(|| (peak.ceil() as u64, (bits / secs).ceil() as u64))
+}
+
+/// The directory of audio track `index`'s rendition under the video's (`audio0`). The
+/// first one's is what players without an audio group take (channels mux it into their
+/// MPEG-TS).
+pub fn audio_dir(index: usize) -> String {
+    format!("audio{index}")
+}
+
+/// The directory of subtitle track `index`'s WebVTT rendition (`subtitles0`).
+pub fn subtitles_dir(index: usize) -> String {
+    format!("subtitles{index}")
+}
+
+/// One audio track of the source, encoded once (AAC-LC, stereo, 48 kHz) for every rung.
+///
+/// A source with one audio track keeps it muxed into every video rendition (`playlist`
+/// is `None`): the output every player, channels, `stream.ts` and the live sessions'
+/// ladder re-use already take. A source with several gets one audio-only rendition per
+/// track, cut at the video's segment boundaries, in the master's audio group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioRendition {
+    /// Counts the source's audio streams from 0: the live sessions' `audio_track`.
+    pub index: usize,
+    /// BCP 47 language (`en`, `fr`) from the stream's tag, when it has one.
+    pub language: Option<String>,
+    /// The stream's title, else its language's name, else `Audio N`; unique in the group.
+    pub name: String,
+    /// Channels of the encoded audio (2).
+    pub channels: u16,
+    /// The track players pick first (the first one).
+    pub default: bool,
+    /// Media playlist relative to the video's directory (`audio0/index.m3u8`); `None`
+    /// when the track is muxed into the video renditions.
+    pub playlist: Option<String>,
+    /// RFC 6381 codec (`mp4a.40.2`).
+    pub codecs: String,
+    /// Peak bits per second over any segment (the encoder's rate, until measured).
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+    /// Init segment path (fMP4 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+}
+
+impl AudioRendition {
+    pub fn measure_bandwidth(&mut self) {
+        if let Some((peak, average)) = measure(&self.segments) {
+            self.bandwidth = peak;
+            self.average_bandwidth = average;
+        }
+    }
+}
+
+/// One text subtitle track, as segmented WebVTT cut at the video's segment boundaries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleRendition {
+    /// Counts the source's subtitle streams from 0; tracks from uploaded files follow.
+    pub index: usize,
+    /// BCP 47 language, when known.
+    pub language: Option<String>,
+    /// The stream's title, else its language's name, else `Subtitles N`; unique.
+    pub name: String,
+    /// Media playlist relative to the video's directory (`subtitles0/index.m3u8`).
+    pub playlist: String,
+    /// The uploaded file it came from (an upload's `subtitles` field), not a stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+}
+
+/// A track of the source the ladder leaves out, and why (the video object says so).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedTrack {
+    /// `audio` or `subtitle`.
+    pub kind: String,
+    /// Counts the source's streams of that kind from 0.
+    pub index: usize,
+    pub codec: String,
+    pub language: Option<String>,
+    pub reason: String,
 }

@@ -7,20 +7,64 @@
 //! (RFC 8216 §6.3.3), skipping the start of the video.
 
 use m3u8_rs::{
-    Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType, MediaSegment, Resolution, Start, VariantStream,
+    AlternativeMedia, AlternativeMediaType, Map, MasterPlaylist, MediaPlaylist, MediaPlaylistType,
+    MediaSegment, Resolution, Start, VariantStream,
 };
 
-use super::{Rendition, SegmentFormat};
+use super::{AudioRendition, Rendition, Segment, SegmentFormat, SubtitleRendition};
 use crate::storage::{Freshness, VideoObjects};
+
+/// `GROUP-ID` of the audio renditions every variant names.
+pub const AUDIO_GROUP: &str = "audio";
+/// `GROUP-ID` of the subtitle renditions every variant names.
+pub const SUBTITLE_GROUP: &str = "subs";
+/// HLS version of a WebVTT playlist (float EXTINF).
+const WEBVTT_VERSION: usize = 3;
 
 /// Renders a rendition's media playlist. URIs in it are relative to the playlist's own
 /// directory, so the rendition's `rung/` prefix is stripped.
 pub fn media_playlist(r: &Rendition, format: SegmentFormat, segment_seconds: f64, done: bool) -> Vec<u8> {
+    segment_playlist(
+        &r.segments,
+        r.init.as_deref(),
+        format.hls_version(),
+        segment_seconds,
+        done,
+    )
+}
+
+/// Renders an audio rendition's media playlist (the same shape as a video one's).
+pub fn audio_playlist(
+    a: &AudioRendition,
+    format: SegmentFormat,
+    segment_seconds: f64,
+    done: bool,
+) -> Vec<u8> {
+    segment_playlist(
+        &a.segments,
+        a.init.as_deref(),
+        format.hls_version(),
+        segment_seconds,
+        done,
+    )
+}
+
+/// Renders a subtitle rendition's media playlist of WebVTT segments.
+pub fn subtitle_playlist(s: &SubtitleRendition, segment_seconds: f64, done: bool) -> Vec<u8> {
+    segment_playlist(&s.segments, None, WEBVTT_VERSION, segment_seconds, done)
+}
+
+fn segment_playlist(
+    segments: &[Segment],
+    init: Option<&str>,
+    version: usize,
+    segment_seconds: f64,
+    done: bool,
+) -> Vec<u8> {
     let strip = |uri: &str| uri.rsplit('/').next().unwrap_or(uri).to_string();
-    let longest = r.segments.iter().map(|s| s.duration).fold(0.0, f64::max);
+    let longest = segments.iter().map(|s| s.duration).fold(0.0, f64::max);
     let target = segment_seconds.ceil().max(longest.round()).max(1.0) as u64;
-    let mut segments: Vec<MediaSegment> = r
-        .segments
+    let mut listed: Vec<MediaSegment> = segments
         .iter()
         .map(|s| MediaSegment {
             uri: strip(&s.uri),
@@ -28,17 +72,17 @@ pub fn media_playlist(r: &Rendition, format: SegmentFormat, segment_seconds: f64
             ..Default::default()
         })
         .collect();
-    if let (Some(first), Some(init)) = (segments.first_mut(), r.init.as_deref()) {
+    if let (Some(first), Some(init)) = (listed.first_mut(), init) {
         first.map = Some(Map {
             uri: strip(init),
             ..Default::default()
         });
     }
     let playlist = MediaPlaylist {
-        version: Some(format.hls_version()),
+        version: Some(version),
         target_duration: target,
         media_sequence: 0,
-        segments,
+        segments: listed,
         end_list: done,
         playlist_type: Some(if done {
             MediaPlaylistType::Vod
@@ -58,8 +102,43 @@ pub fn media_playlist(r: &Rendition, format: SegmentFormat, segment_seconds: f64
     out
 }
 
-/// Renders the master playlist: one variant per rendition, largest first.
-pub fn master_playlist(renditions: &[Rendition], format: SegmentFormat) -> Vec<u8> {
+/// Renders the master playlist: one variant per rendition, largest first; the audio
+/// renditions (when they are not muxed into the variants) and the subtitle renditions as
+/// `EXT-X-MEDIA` groups that every variant names.
+pub fn master_playlist(
+    renditions: &[Rendition],
+    audio: &[AudioRendition],
+    subtitles: &[SubtitleRendition],
+    format: SegmentFormat,
+) -> Vec<u8> {
+    let mut alternatives: Vec<AlternativeMedia> = audio
+        .iter()
+        .filter_map(|a| {
+            Some(AlternativeMedia {
+                media_type: AlternativeMediaType::Audio,
+                uri: Some(a.playlist.clone()?),
+                group_id: AUDIO_GROUP.into(),
+                language: a.language.clone(),
+                name: a.name.clone(),
+                default: a.default,
+                autoselect: true,
+                channels: Some(a.channels.to_string()),
+                ..Default::default()
+            })
+        })
+        .collect();
+    let audio_group = (!alternatives.is_empty()).then(|| AUDIO_GROUP.to_string());
+    alternatives.extend(subtitles.iter().map(|s| AlternativeMedia {
+        media_type: AlternativeMediaType::Subtitles,
+        uri: Some(s.playlist.clone()),
+        group_id: SUBTITLE_GROUP.into(),
+        language: s.language.clone(),
+        name: s.name.clone(),
+        default: false,
+        autoselect: true,
+        ..Default::default()
+    }));
+    let subtitle_group = (!subtitles.is_empty()).then(|| SUBTITLE_GROUP.to_string());
     let variants = renditions
         .iter()
         .map(|r| VariantStream {
@@ -72,12 +151,15 @@ pub fn master_playlist(renditions: &[Rendition], format: SegmentFormat) -> Vec<u
                 height: u64::from(r.picture_height),
             }),
             frame_rate: (r.frame_rate > 0.0).then_some((r.frame_rate * 1000.0).round() / 1000.0),
+            audio: audio_group.clone(),
+            subtitles: subtitle_group.clone(),
             ..Default::default()
         })
         .collect();
     let playlist = MasterPlaylist {
         version: Some(format.hls_version()),
         variants,
+        alternatives,
         independent_segments: true,
         ..Default::default()
     };
@@ -98,29 +180,65 @@ pub fn write_media(
     out.put(
         &r.playlist,
         media_playlist(r, format, segment_seconds, done),
-        if done {
-            Freshness::Finished
-        } else {
-            Freshness::Growing
-        },
+        freshness(done),
     )
+}
+
+/// Stores an audio rendition's media playlist (nothing for a track muxed into the video
+/// renditions).
+pub fn write_audio_media(
+    out: &VideoObjects,
+    a: &AudioRendition,
+    format: SegmentFormat,
+    segment_seconds: f64,
+    done: bool,
+) -> std::io::Result<()> {
+    match &a.playlist {
+        Some(path) => out.put(
+            path,
+            audio_playlist(a, format, segment_seconds, done),
+            freshness(done),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Stores a subtitle rendition's media playlist.
+pub fn write_subtitle_media(
+    out: &VideoObjects,
+    s: &SubtitleRendition,
+    segment_seconds: f64,
+    done: bool,
+) -> std::io::Result<()> {
+    out.put(
+        &s.playlist,
+        subtitle_playlist(s, segment_seconds, done),
+        freshness(done),
+    )
+}
+
+/// How long caches may keep a playlist: briefly while it grows, long once `done`.
+fn freshness(done: bool) -> Freshness {
+    if done {
+        Freshness::Finished
+    } else {
+        Freshness::Growing
+    }
 }
 
 /// Stores `master.m3u8`; `done` once every playlist it names is final.
 pub fn write_master(
     out: &VideoObjects,
     renditions: &[Rendition],
+    audio: &[AudioRendition],
+    subtitles: &[SubtitleRendition],
     format: SegmentFormat,
     done: bool,
 ) -> std::io::Result<()> {
     out.put(
         "master.m3u8",
-        master_playlist(renditions, format),
-        if done {
-            Freshness::Finished
-        } else {
-            Freshness::Growing
-        },
+        master_playlist(renditions, audio, subtitles, format),
+        freshness(done),
     )
 }
 
@@ -179,10 +297,86 @@ mod tests {
 
     #[test]
     fn master_lists_variants_with_codecs() {
-        let s = String::from_utf8(master_playlist(&[rendition()], SegmentFormat::Fmp4)).unwrap();
+        let s = String::from_utf8(master_playlist(&[rendition()], &[], &[], SegmentFormat::Fmp4)).unwrap();
         assert!(s.contains("BANDWIDTH=900000"), "{s}");
         assert!(s.contains("CODECS=\"avc1.64001e,mp4a.40.2\""), "{s}");
         assert!(s.contains("RESOLUTION=640x360"), "{s}");
         assert!(s.contains("360p/index.m3u8"));
+        assert!(!s.contains("EXT-X-MEDIA") && !s.contains("AUDIO="), "{s}");
+    }
+
+    fn audio(index: usize, language: &str, name: &str, playlist: Option<&str>) -> AudioRendition {
+        AudioRendition {
+            index,
+            language: Some(language.into()),
+            name: name.into(),
+            channels: 2,
+            default: index == 0,
+            playlist: playlist.map(str::to_string),
+            codecs: "mp4a.40.2".into(),
+            bandwidth: 130_000,
+            average_bandwidth: 0,
+            init: None,
+            segments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn audio_and_subtitle_groups_are_named_by_every_variant() {
+        let tracks = [
+            audio(0, "en", "English", Some("audio0/index.m3u8")),
+            audio(1, "fr", "French", Some("audio1/index.m3u8")),
+        ];
+        let subs = [SubtitleRendition {
+            index: 0,
+            language: Some("de".into()),
+            name: "German".into(),
+            playlist: "subtitles0/index.m3u8".into(),
+            file: None,
+            segments: Vec::new(),
+        }];
+        let text = master_playlist(&[rendition(), rendition()], &tracks, &subs, SegmentFormat::Fmp4);
+        let s = String::from_utf8(text.clone()).unwrap();
+        assert!(s.contains("#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio0/index.m3u8\",GROUP-ID=\"audio\",LANGUAGE=\"en\",NAME=\"English\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""), "{s}");
+        match m3u8_rs::parse_playlist_res(&text).unwrap() {
+            m3u8_rs::Playlist::MasterPlaylist(m) => {
+                assert_eq!(m.alternatives.len(), 3);
+                let french = &m.alternatives[1];
+                assert_eq!(french.language.as_deref(), Some("fr"));
+                assert!(!french.default && french.autoselect);
+                let german = &m.alternatives[2];
+                assert_eq!(german.media_type, AlternativeMediaType::Subtitles);
+                assert_eq!(german.group_id, SUBTITLE_GROUP);
+                assert!(m.variants.iter().all(|v| v.audio.as_deref() == Some(AUDIO_GROUP)
+                    && v.subtitles.as_deref() == Some(SUBTITLE_GROUP)));
+            }
+            _ => panic!("not a master playlist"),
+        }
+        // A track muxed into the variants is no EXT-X-MEDIA and no group.
+        let muxed = [audio(0, "en", "English", None)];
+        let s = String::from_utf8(master_playlist(&[rendition()], &muxed, &[], SegmentFormat::Ts)).unwrap();
+        assert!(!s.contains("EXT-X-MEDIA") && !s.contains("AUDIO="), "{s}");
+    }
+
+    #[test]
+    fn a_subtitle_playlist_lists_webvtt_segments() {
+        let s = SubtitleRendition {
+            index: 0,
+            language: None,
+            name: "Subtitles 1".into(),
+            playlist: "subtitles0/index.m3u8".into(),
+            file: None,
+            segments: vec![Segment {
+                uri: "subtitles0/seg00000.vtt".into(),
+                duration: 1.0,
+                bytes: 50,
+            }],
+        };
+        let text = String::from_utf8(subtitle_playlist(&s, 4.0, true)).unwrap();
+        assert!(
+            text.contains("seg00000.vtt") && !text.contains("EXT-X-MAP"),
+            "{text}"
+        );
+        assert!(text.contains("#EXT-X-VERSION:3"), "{text}");
     }
 }

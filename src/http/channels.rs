@@ -324,18 +324,45 @@ async fn remuxed(
         offset: Ts90k::from_millis(offset_ms),
         slot: item_slot(&state, &tail),
     };
+    let id = tail.split('/').next().unwrap_or_default().to_string();
+    let stem = stem.to_string();
     let shared = state.clone();
     let bytes = web::block(move || -> Result<Vec<u8>, ApiError> {
         // An fMP4 ladder has an init segment beside its segments; an MPEG-TS one has not.
         let init = read_object(&shared, &init_rel)?;
         let source = if init.is_some() { &m4s_rel } else { &rel };
         let segment = read_object(&shared, source)?.ok_or(ApiError::NotFound)?;
-        crate::engine::ts_remux::remux_segment(init.as_deref(), &segment, place)
-            .map_err(|e| ApiError::internal("remuxing a segment", e))
+        // An item whose source had several audio tracks: its first one's segment of the
+        // same number goes in too (the video segments carry none).
+        let audio = match init.is_some() {
+            true => separate_audio(&shared, &id, &stem)?,
+            false => None,
+        };
+        crate::engine::ts_remux::remux_segment(
+            init.as_deref(),
+            &segment,
+            audio.as_ref().map(|(i, s)| (Some(i.as_slice()), s.as_slice())),
+            place,
+        )
+        .map_err(|e| ApiError::internal("remuxing a segment", e))
     })
     .await
     .map_err(|e| ApiError::internal("remuxing a segment", e))??;
     Ok(segment_response(&state, "video/mp2t", bytes))
+}
+
+/// The init segment and segment `{stem}.m4s` of the first audio rendition of video `id`'s
+/// fMP4 ladder, when it has audio renditions. Blocking.
+fn separate_audio(state: &AppState, id: &str, stem: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, ApiError> {
+    let dir = crate::hls::audio_dir(0);
+    match read_object(state, &RelPath::parse(&format!("{id}/{dir}/init.mp4"))?)? {
+        Some(init) => {
+            let segment = read_object(state, &RelPath::parse(&format!("{id}/{dir}/{stem}.m4s"))?)?
+                .ok_or(ApiError::NotFound)?;
+            Ok(Some((init, segment)))
+        }
+        None => Ok(None),
+    }
 }
 
 /// A ladder fMP4 segment moved onto the channel timeline: every `tfdt` plus `offset_ms`,

@@ -108,16 +108,23 @@ async fn create(
                 .renditions
                 .first()
                 .ok_or_else(|| ApiError::internal("a ready video", "has no renditions"))?;
-            // libavformat reads the rendition from the folder store's files, or from this
+            // Several audio tracks are renditions of their own, which only the master names
+            // (libavformat's hls demuxer reads just the variant and rendition it plays).
+            let separate_audio = video.audio.iter().any(|a| a.playlist.is_some());
+            let playlist = match separate_audio {
+                true => "master.m3u8",
+                false => top.playlist.as_str(),
+            };
+            // libavformat reads the playlist from the folder store's files, or from this
             // server's own `/media` over loopback when the objects are in a bucket.
             let file = match state.media.folder_root() {
-                Some(root) => root.join(&video.id).join(&top.playlist),
+                Some(root) => root.join(&video.id).join(playlist),
                 None => {
                     let mut addr = http.app_config().local_addr();
                     if addr.ip().is_unspecified() {
                         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                     }
-                    format!("http://{addr}/media/{}/{}", video.id, top.playlist).into()
+                    format!("http://{addr}/media/{}/{playlist}", video.id).into()
                 }
             };
             SessionSource::Video {
@@ -125,6 +132,7 @@ async fn create(
                 file,
                 media: state.media.clone(),
                 renditions: video.renditions,
+                audio: video.audio,
             }
         }
         (None, Some(path)) => {

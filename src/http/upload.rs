@@ -2,9 +2,16 @@
 //!
 //! ```text
 //! body ─► Multipart ─┬─ "file" part ─► 1 MiB batches ─► web::block(write) ─► .uploads/upload-*
-//!                    └─ "heights" | "segment_seconds" | "format" | "title" ─► checked at once
-//!  end ─► web::block(Jobs::accept: probe, plan, keep source, queue) ─► 202 + video object
+//!                    ├─ "subtitles" parts (.srt, .vtt) ─► the same, at most 2 MiB each
+//!                    └─ "heights" | "segment_seconds" | "format" | "title" |
+//!                       "subtitles_language" ─► checked at once
+//!  end ─► web::block(Jobs::accept: probe, read the subtitles, plan, keep source, queue)
+//!      ─► 202 + video object
 //! ```
+//!
+//! Subtitle files pair with `subtitles_language` fields in order (the first language with
+//! the first file); a file without one takes the language its name ends in
+//! (`film.fr.srt`), if any.
 //!
 //! Memory stays flat whatever the upload's size: the multipart parser holds at most its
 //! 64 KiB buffer and this handler one write batch. Fields may come before or after the
@@ -24,7 +31,7 @@ use futures_util::StreamExt;
 use super::error::ApiError;
 use super::metrics::StreamKind;
 use super::AppState;
-use crate::catalog::jobs::{AcceptError, Upload};
+use crate::catalog::jobs::{AcceptError, Upload, UploadedSubtitles};
 use crate::hls::SegmentFormat;
 
 /// Bytes gathered before each write to the temp file.
@@ -34,6 +41,10 @@ const WRITE_BATCH: usize = 1 << 20;
 const ENVELOPE_BYTES: u64 = 64 * 1024;
 /// Longest accepted text field.
 const TEXT_FIELD_LIMIT: usize = 1024;
+/// Largest subtitle file (a feature film's SubRip is about 100 KB).
+const SUBTITLE_FILE_LIMIT: u64 = 2 << 20;
+/// Most subtitle files an upload may carry.
+const MAX_SUBTITLE_FILES: usize = 8;
 
 /// The form's optional fields, validated.
 #[derive(Debug)]
@@ -42,6 +53,8 @@ struct Fields {
     segment_seconds: f64,
     format: SegmentFormat,
     title: Option<String>,
+    /// `subtitles_language` fields, in order.
+    subtitle_languages: Vec<String>,
 }
 
 impl Default for Fields {
@@ -51,6 +64,7 @@ impl Default for Fields {
             segment_seconds: 4.0,
             format: SegmentFormat::Fmp4,
             title: None,
+            subtitle_languages: Vec::new(),
         }
     }
 }
@@ -77,6 +91,21 @@ impl Fields {
             "title" => {
                 let title: String = value.chars().filter(|c| !c.is_control()).take(200).collect();
                 self.title = (!title.is_empty()).then_some(title);
+            }
+            "subtitles_language" => {
+                let language = crate::hls::language::bcp47(value).ok_or_else(|| {
+                    bad(
+                        "subtitles_language",
+                        "must be a language tag such as en, fra or pt-BR",
+                    )
+                })?;
+                if self.subtitle_languages.len() >= MAX_SUBTITLE_FILES {
+                    return Err(bad(
+                        "subtitles_language",
+                        "has more values than subtitle files allowed",
+                    ));
+                }
+                self.subtitle_languages.push(language);
             }
             _ => {}
         }
@@ -146,6 +175,7 @@ async fn receive_and_accept(
     let mut form = Multipart::new(req.headers(), payload);
     let mut fields = Fields::default();
     let mut received: Option<Received> = None;
+    let mut subtitles: Vec<Received> = Vec::new();
     while let Some(part) = form.next().await {
         let mut part = part.map_err(multipart_error)?;
         let name = part.name().unwrap_or_default().to_string();
@@ -158,7 +188,14 @@ async fn receive_and_accept(
                 *received_bytes = r.bytes;
                 received = Some(r);
             }
-            "heights" | "segment_seconds" | "format" | "title" => {
+            "subtitles" => {
+                if subtitles.len() >= MAX_SUBTITLE_FILES {
+                    return Err(bad("subtitles", &format!("at most {MAX_SUBTITLE_FILES} files")));
+                }
+                let r = receive_file(&mut part, state, SUBTITLE_FILE_LIMIT).await?;
+                subtitles.push(r);
+            }
+            "heights" | "segment_seconds" | "format" | "title" | "subtitles_language" => {
                 let text = read_text(&mut part, &name).await?;
                 fields.set(&name, &text)?;
             }
@@ -172,6 +209,34 @@ async fn receive_and_accept(
     }
 
     let (stem, extension) = split_file_name(received.name.as_deref());
+    let mut languages = fields.subtitle_languages.into_iter();
+    let subtitles = subtitles
+        .into_iter()
+        .map(|s| {
+            let name: String = s
+                .name
+                .as_deref()
+                .map(base_name)
+                .unwrap_or("subtitles")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            let (stem, ext) = split_file_name(Some(&name));
+            let language = languages.next().or_else(|| {
+                // `film.fr.srt`: the language its name ends in (one the table knows).
+                stem.rsplit_once('.')
+                    .and_then(|(_, l)| crate::hls::language::bcp47(l))
+                    .filter(|l| crate::hls::language::name(l).is_some())
+            });
+            UploadedSubtitles {
+                file: s.file,
+                extension: if ext == "vtt" { "vtt" } else { "srt" },
+                language,
+                name,
+            }
+        })
+        .collect();
     let upload = Upload {
         file: received.file,
         extension,
@@ -179,6 +244,7 @@ async fn receive_and_accept(
         heights: fields.heights,
         segment_seconds: fields.segment_seconds,
         format: fields.format,
+        subtitles,
     };
     let jobs = state.jobs.clone();
     let accepted = web::block(move || jobs.accept(upload))
@@ -272,6 +338,7 @@ async fn read_text(part: &mut Field, name: &str) -> Result<String, ApiError> {
         "heights" => "heights",
         "segment_seconds" => "segment_seconds",
         "format" => "format",
+        "subtitles_language" => "subtitles_language",
         _ => "title",
     };
     let mut text = Vec::new();
@@ -304,10 +371,15 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
+/// The last part of a client's file name (`C:\fakepath\clip.mp4` → `clip.mp4`).
+fn base_name(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or("").trim()
+}
+
 /// The title (file name without extension) and a safe extension for the kept source.
 /// Browsers may send a full client path (`C:\fakepath\clip.mp4`): only its last part counts.
 fn split_file_name(name: Option<&str>) -> (String, String) {
-    let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("").trim();
+    let base = base_name(name.unwrap_or(""));
     let (stem, ext) = match base.rsplit_once('.') {
         Some((s, e)) if !s.is_empty() => (s, e),
         _ => (base, ""),

@@ -6,11 +6,17 @@
 //! carries its own `tfdt`, so timestamps run on. A stream can only start at a segment
 //! boundary, so this path is taken when the start position is within
 //! [`MAX_START_SLACK`] seconds after one; otherwise the session encodes.
+//!
+//! A video whose audio tracks are renditions of their own has silent rungs: its sessions
+//! take this path always (the rung nearest the wanted height, from the segment holding the
+//! start), with the chosen track's segments joined in ([`crate::engine::fmp4_join`]),
+//! since libavformat 5.1 cannot seek in an fMP4 HLS playlist to encode from there.
 
 use std::io::Write;
 
+use crate::engine::fmp4_join::Fmp4Joiner;
 use crate::engine::{CancelToken, EngineError};
-use crate::hls::Rendition;
+use crate::hls::{AudioRendition, Rendition};
 use crate::storage::MediaStore;
 
 /// How far after a segment boundary a start may be and still re-use the ladder.
@@ -23,6 +29,9 @@ pub struct ReusePlan {
     init: String,
     /// Keys of the segments from the one the stream starts with, and their start times.
     segments: Vec<(String, f64)>,
+    /// An audio rendition's init segment and its segments of the same numbers (keys),
+    /// joined in.
+    audio: Option<(String, Vec<String>)>,
 }
 
 impl ReusePlan {
@@ -45,6 +54,38 @@ impl ReusePlan {
             media: media.clone(),
             init,
             segments,
+            audio: None,
+        })
+    }
+
+    /// Video `id`'s rung `r` with audio rendition `a` joined in, from the segment holding
+    /// `start` whatever the slack (the stream starts up to a segment early).
+    pub fn joined(
+        media: &MediaStore,
+        id: &str,
+        r: &Rendition,
+        a: &AudioRendition,
+        start: f64,
+    ) -> Option<ReusePlan> {
+        let audio_init = format!("{id}/{}", a.init.as_ref()?);
+        let init = format!("{id}/{}", r.init.as_ref()?);
+        let mut t = 0.0;
+        let (mut segments, mut audio) = (Vec::new(), Vec::new());
+        let pairs = r.segments.len().min(a.segments.len());
+        for (k, (s, sa)) in r.segments.iter().zip(&a.segments).enumerate() {
+            let end = t + s.duration;
+            // From the segment holding `start` (the last one, for a start past the end).
+            if end > start || k + 1 == pairs && segments.is_empty() {
+                segments.push((format!("{id}/{}", s.uri), t));
+                audio.push(format!("{id}/{}", sa.uri));
+            }
+            t = end;
+        }
+        (!segments.is_empty()).then(|| ReusePlan {
+            media: media.clone(),
+            init,
+            segments,
+            audio: Some((audio_init, audio)),
         })
     }
 }
@@ -63,13 +104,24 @@ pub fn stream_ladder<W: Write>(
         ))),
         Err(e) => Err(EngineError::io("reading a ladder segment")(e)),
     };
-    out.write_all(&read(&plan.init)?)
-        .map_err(|_| EngineError::ReaderGone)?;
-    for (key, start) in &plan.segments {
+    let init = read(&plan.init)?;
+    let mut joiner = Fmp4Joiner::new();
+    let audio_init = match &plan.audio {
+        Some((audio_init, _)) => read(audio_init)?,
+        None => {
+            out.write_all(&init).map_err(|_| EngineError::ReaderGone)?;
+            Default::default()
+        }
+    };
+    for (k, (key, start)) in plan.segments.iter().enumerate() {
         if cancel.is_cancelled() || !pace(*start) {
             return Err(EngineError::Cancelled);
         }
-        out.write_all(&read(key)?).map_err(|_| EngineError::ReaderGone)?;
+        let bytes = match &plan.audio {
+            Some((_, audio)) => joiner.push((&init, &read(key)?), (&audio_init, &read(&audio[k])?))?,
+            None => read(key)?.to_vec(),
+        };
+        out.write_all(&bytes).map_err(|_| EngineError::ReaderGone)?;
     }
     Ok(())
 }

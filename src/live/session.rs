@@ -13,19 +13,23 @@ use super::position::Position;
 use super::stream::{self, ChannelReader, ClientGone, StreamStop};
 use crate::engine::live::{stream_fmp4, LiveRequest};
 use crate::engine::{CancelToken, EngineError, Probe};
-use crate::hls::Rendition;
+use crate::hls::{AudioRendition, Rendition};
 use crate::storage::MediaStore;
 
 /// What a session plays.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionSource {
-    /// A ready video: its top rendition's playlist (a path, or a URL for a bucket), and
-    /// its fMP4 ladder in the media store (for the re-use path).
+    /// A ready video: the playlist it is read through (its top rung's, or its master's
+    /// when its audio tracks are renditions of their own; a path, or a URL for a bucket),
+    /// and its fMP4 ladder in the media store (for the re-use path, which needs the audio
+    /// in the rungs' segments).
     Video {
         id: String,
         file: PathBuf,
         media: MediaStore,
         renditions: Vec<Rendition>,
+        /// Its audio tracks; when they are renditions of their own, the rungs are silent.
+        audio: Vec<AudioRendition>,
     },
     /// A file of the library, by its path under the library root.
     Library { path: String, file: PathBuf },
@@ -452,19 +456,31 @@ impl Session {
             id,
             media,
             renditions,
+            audio,
             ..
         } = &self.source
         else {
             return None;
         };
-        if st.audio_track != 0 {
-            return None;
-        }
         let wanted = st.height.unwrap_or_else(|| {
             self.probe
                 .short_side()
                 .min(crate::engine::live::DEFAULT_LIVE_HEIGHT)
         });
+        if let Some(track) = audio
+            .iter()
+            .find(|a| a.playlist.is_some() && a.index == st.audio_track)
+        {
+            // Silent rungs: the nearest one, with the chosen track joined in.
+            let r = renditions
+                .iter()
+                .filter(|r| r.init.is_some())
+                .min_by_key(|r| (i64::from(r.height) - i64::from(wanted)).abs())?;
+            return super::reuse::ReusePlan::joined(media, id, r, track, start);
+        }
+        if st.audio_track != 0 {
+            return None;
+        }
         let r = renditions
             .iter()
             .find(|r| r.height == wanted && r.init.is_some())?;

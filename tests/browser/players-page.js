@@ -15,6 +15,16 @@
 //   outcome          null while undecided, then "passed" or "failed: <why>"
 //   playlist         the media playlist's type as the player saw it at the verdict
 //                    (EVENT while processing, VOD when ready)
+//
+// and what players.mjs calls, through each player's own API, for a ladder with audio and
+// subtitle renditions (`case=tracks`):
+//   tracks()         {audio: [{language, name, active}], text: [{language, name, active}]}
+//   selectAudio(l)   makes the audio track of language `l` the one that plays
+//   showText(l)      shows the subtitle track of language `l`
+//   activeCues()     [{text, start, end}] of the cues the shown subtitle track shows now
+//   time()           the element's currentTime now (`currentTime` stops at the verdict)
+//   listen()         unmutes and routes the sound through a Web Audio analyser
+//   pitch()          the loudest frequency now, in Hz (FFT of 8192 samples)
 
 /** Playback must begin this close to the start of the video ("from its first second"). */
 const START_LIMIT_SECS = 1.0;
@@ -43,6 +53,17 @@ const PLAYERS = {
       return 'hls.js on MSE';
     },
     playlist: () => window.player.latestLevelDetails?.type ?? 'no type',
+    tracks: () => ({
+      audio: window.player.audioTracks.map((t, i) => ({ language: t.lang ?? '', name: t.name, active: i === window.player.audioTrack })),
+      text: window.player.subtitleTracks.map((t, i) => ({ language: t.lang ?? '', name: t.name, active: i === window.player.subtitleTrack })),
+    }),
+    selectAudio: (language) => {
+      window.player.audioTrack = window.player.audioTracks.findIndex((t) => t.lang === language);
+    },
+    showText: (language) => {
+      window.player.subtitleDisplay = true;
+      window.player.subtitleTrack = window.player.subtitleTracks.findIndex((t) => t.lang === language);
+    },
   },
   videojs: {
     name: 'video.js',
@@ -66,6 +87,20 @@ const PLAYERS = {
     // video.js's own play(), as its documentation shows (it returns the element's promise).
     play: () => window.player.play(),
     playlist: () => window.player.tech({ IWillNotUseThisInPlugins: true }).vhs?.playlists.media()?.playlistType ?? 'no type',
+    tracks: () => ({
+      audio: listOf(window.player.audioTracks()).map((t) => ({ language: t.language, name: t.label, active: t.enabled })),
+      text: subtitleTracksOf(window.player.textTracks()).map((t) => ({ language: t.language, name: t.label, active: t.mode === 'showing' })),
+    }),
+    selectAudio: (language) => {
+      const track = listOf(window.player.audioTracks()).find((t) => t.language === language);
+      if (track) track.enabled = true;
+    },
+    showText: (language) => {
+      for (const t of subtitleTracksOf(window.player.textTracks())) t.mode = t.language === language ? 'showing' : 'disabled';
+    },
+    // video.js keeps its own text tracks (emulated where the browser's would do).
+    textTracks: () => subtitleTracksOf(window.player.textTracks()),
+    unmute: () => window.player.muted(false),
   },
   shaka: {
     name: 'Shaka Player',
@@ -92,8 +127,32 @@ const PLAYERS = {
     },
     // Shaka calls an EVENT playlist "in progress" (dynamic, but not live).
     playlist: () => (window.player.isLive() ? 'live' : window.player.isInProgress() ? 'EVENT (in progress)' : 'VOD'),
+    tracks: () => ({
+      audio: window.player.getAudioTracks().map((t) => ({ language: t.language, name: t.label, active: t.active })),
+      text: window.player.getTextTracks().map((t) => ({ language: t.language, name: t.label, active: t.active })),
+    }),
+    selectAudio: (language) => {
+      const track = window.player.getAudioTracks().find((t) => t.language === language);
+      if (track) window.player.selectAudioTrack(track);
+    },
+    showText: (language) => {
+      const track = window.player.getTextTracks().find((t) => t.language === language);
+      if (track) window.player.selectTextTrack(track);
+    },
   },
 };
+
+/** A TextTrackList or AudioTrackList (video.js's or the browser's) as an array. */
+function listOf(list) {
+  const out = [];
+  for (let i = 0; i < list.length; i++) out.push(list[i]);
+  return out;
+}
+
+/** The subtitle (or caption) tracks of a text track list. */
+function subtitleTracksOf(list) {
+  return listOf(list).filter((t) => t.kind === 'subtitles' || t.kind === 'captions');
+}
 
 /** A Shaka error's code and its name in `shaka.util.Error.Code`, plus its data. */
 function shakaError(e) {
@@ -125,8 +184,64 @@ const judge = {
   outcome: null,
   playlist: null,
   start,
+  tracks: () => spec.tracks(),
+  selectAudio: (language) => spec.selectAudio(language),
+  showText: (language) => spec.showText(language),
+  activeCues,
+  textTrackDump,
+  listen,
+  pitch,
+  time: () => media?.currentTime ?? 0,
 };
 window.judge = judge;
+
+/** The page's media element, once started. */
+let media = null;
+
+/** What every text track holds (a failure's evidence): label, language, mode, cue count
+ * and the first cues' times. */
+function textTrackDump() {
+  const dump = (t) => {
+    const cues = listOf(t.cues ?? []);
+    return `${t.label || '-'}/${t.language || '-'} ${t.mode}: ${cues.length} cues ${cues.slice(0, 3).map((c) => `${c.startTime.toFixed(3)}-${c.endTime.toFixed(3)} "${c.text}"`).join(' ')}`;
+  };
+  const own = spec.textTracks ? spec.textTracks().map(dump) : [];
+  return [...own, ...listOf(media.textTracks).map((t) => `native ${dump(t)}`)];
+}
+
+function activeCues() {
+  const tracks = spec.textTracks ? spec.textTracks() : subtitleTracksOf(media.textTracks);
+  const shown = tracks.filter((t) => t.mode === 'showing');
+  const cues = [];
+  for (const t of shown) {
+    for (const c of listOf(t.activeCues ?? [])) cues.push({ text: c.text, start: c.startTime, end: c.endTime });
+  }
+  return cues;
+}
+
+let analyser = null;
+let audioContext = null;
+
+function listen() {
+  if (!analyser) {
+    audioContext = new AudioContext();
+    const source = audioContext.createMediaElementSource(media);
+    analyser = audioContext.createAnalyser();
+    analyser.fftSize = 8192;
+    source.connect(analyser);
+    analyser.connect(audioContext.destination);
+  }
+  media.muted = false;
+  spec.unmute?.();
+}
+
+function pitch() {
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  let best = 0;
+  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  return { hz: (best * audioContext.sampleRate) / analyser.fftSize, db: bins[best], state: audioContext.state };
+}
 
 function fail(message) {
   judge.errors.push(message);
@@ -165,6 +280,7 @@ async function load(url, tag) {
 async function start(src) {
   judge.src = src;
   const video = document.createElement('video');
+  media = video;
   video.muted = true;
   video.playsInline = true;
   stage.append(video);

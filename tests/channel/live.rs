@@ -333,3 +333,59 @@ fn vlc_plays_the_live_playlist_across_item_boundaries() {
     // About four boundaries in 14 s of 3 s items.
     assert_eq!(lost, 0, "VLC lost frames:\n{stats}");
 }
+
+/// Issue 13: an item whose source had two audio tracks has silent video segments and
+/// audio renditions of its own; the channel's MPEG-TS segments carry its first track (the
+/// audio segment of the same number muxed in), and `stream.ts` too.
+#[test]
+fn an_item_with_audio_renditions_plays_its_first_track_on_the_channel() {
+    let server = Server::new();
+    let clip = crate::util::clips::clip_with(
+        "channel-two-tracks.mkv",
+        reel::engine::sample::SampleSpec {
+            width: 320,
+            height: 180,
+            seconds: 4.0,
+            audio_tracks: 2,
+            tone_step: 440,
+            ..Default::default()
+        },
+    );
+    let id = upload_ok(&server, &clip, &[("heights", "180"), ("segment_seconds", "1")]);
+    let video = wait_ready(&server, &id);
+    assert!(video["audio"][0]["playlist"].is_string(), "{video}");
+    wait_listed(&server, 1);
+
+    let p = media_playlist(&server, "/channels/main/live/180.m3u8");
+    let mut joined = Vec::new();
+    for s in p.segments.iter().filter(|s| s.uri.contains(&id)).take(3) {
+        let res = server.get(&format!("/channels/main/live/{}", s.uri));
+        assert_eq!(res.status, 200, "{}", s.uri);
+        joined.extend(res.body);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("joined.ts");
+    std::fs::write(&file, &joined).unwrap();
+    assert_eq!(judge::audio_streams(&file), 1, "the segments carry audio");
+    let hz = judge::pitch(&file);
+    assert!(
+        (hz - 440.0).abs() < 10.0,
+        "the first track (440 Hz) plays: {hz:.1} Hz"
+    );
+
+    // stream.ts: the same item as one stream (curl stops it after 3 s).
+    let saved = dir.path().join("stream.ts");
+    let curl = Command::new("curl")
+        .args(["-s", "--max-time", "3", "-o"])
+        .arg(&saved)
+        .arg(format!("http://{}/channels/main/stream.ts", server.addr))
+        .status()
+        .unwrap();
+    assert!(matches!(curl.code(), Some(0) | Some(28)), "curl: {curl}");
+    assert_eq!(judge::audio_streams(&saved), 1, "stream.ts carries audio");
+    let hz = judge::pitch(&saved);
+    assert!(
+        (hz - 440.0).abs() < 10.0,
+        "stream.ts plays the first track: {hz:.1} Hz"
+    );
+}

@@ -195,16 +195,25 @@ pub fn have_vlc() -> bool {
 }
 
 /// VLC (`cvlc`, its oldrc interface) plays `url` for `secs`, then prints its statistics
-/// (decoded, displayed and lost frames). VLC refuses to run as root: then as `nobody`.
+/// (decoded, displayed and lost frames).
 fn vlc_stats(url: &str, secs: f64) -> String {
+    vlc_commands(url, secs, &["stats"])
+}
+
+/// VLC (`cvlc`, its oldrc interface) plays `url` for `secs`, then answers `commands`
+/// (`stats`, `atrack`, `strack`...); what it printed. VLC refuses to run as root: then as
+/// `nobody`.
+pub fn vlc_commands(url: &str, secs: f64, commands: &[&str]) -> String {
     let as_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let runner = if as_root { "runuser -u nobody -- " } else { "" };
+    let asks: String = commands.iter().map(|c| format!("echo {c}; ")).collect();
     let script = format!(
-        "( sleep {secs:.1}; echo stats; sleep 0.5; echo quit ) | timeout {} {runner}cvlc -I oldrc \
-         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show --no-drop-late-frames --no-skip-frames '{url}'",
+        "( sleep {secs:.1}; {asks}sleep 0.5; echo quit ) | timeout {} {runner}cvlc -I oldrc \
+         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show --no-drop-late-frames \
+         --no-skip-frames '{url}'",
         secs as u64 + 15
     );
     let out = Command::new("sh")

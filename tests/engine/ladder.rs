@@ -201,23 +201,105 @@ fn the_first_segments_are_short_and_start_at_the_same_instants_on_every_rung() {
 }
 
 #[test]
-fn two_audio_tracks_probe_both_and_ladder_takes_the_first() {
+fn two_audio_tracks_and_two_subrip_tracks_become_renditions_on_the_video_boundaries() {
     let dir = tempdir().unwrap();
     let src = clip(
         dir.path(),
         "two.mkv",
         SampleSpec {
             audio_tracks: 2,
-            ..spec(320, 180, 2.0)
+            tone_step: 440,
+            subtitle_tracks: 2,
+            ..spec(320, 180, 5.0)
         },
     );
     let p = reel::engine::probe(&src).unwrap();
     assert_eq!(p.audio_tracks.len(), 2);
     assert_eq!(p.audio_tracks[1].index, 1);
     assert_eq!(p.audio_tracks[1].language.as_deref(), Some("fra"));
+    assert_eq!(p.subtitle_tracks.len(), 2);
+    assert!(
+        p.subtitle_tracks.iter().all(|t| t.text),
+        "{:?}",
+        p.subtitle_tracks
+    );
+    for format in [SegmentFormat::Fmp4, SegmentFormat::Ts] {
+        let dir = tempdir().unwrap();
+        let (out, state) = transcode(&src, dir.path(), &opts(None, 2.0, format));
+        let state = state.unwrap();
+        check_ladder(&out, &src, 2.0);
+        // The video renditions carry no audio; the renditions of the tracks do.
+        let first = &state.renditions[0];
+        let video_only = match format {
+            SegmentFormat::Fmp4 => out.join(first.init.as_ref().unwrap()),
+            SegmentFormat::Ts => out.join(&first.segments[1].uri),
+        };
+        assert_eq!(judge::audio_streams(&video_only), 0, "{format:?}");
+        assert!(first.codecs.ends_with(",mp4a.40.2"), "{}", first.codecs);
+        let (audio, subtitles) = judge::check_media_renditions(&out);
+        let summary: Vec<_> = audio
+            .iter()
+            .map(|a| (a.language.as_deref(), a.name.as_str(), a.default))
+            .collect();
+        assert_eq!(
+            summary,
+            [(Some("en"), "English", true), (Some("fr"), "French", false)],
+            "{format:?}"
+        );
+        assert!(
+            (audio[0].pitch - 440.0).abs() < 5.0,
+            "{format:?} track 0: {} Hz",
+            audio[0].pitch
+        );
+        assert!(
+            (audio[1].pitch - 880.0).abs() < 5.0,
+            "{format:?} track 1: {} Hz",
+            audio[1].pitch
+        );
+        assert_eq!(subtitles.len(), 2);
+        assert_eq!(subtitles[1].language.as_deref(), Some("fr"));
+        // Segments of 1, 1, 2, 1 s; the cue from 0.5 to 1.5 s is in both the first two.
+        let texts: Vec<Vec<&str>> = subtitles[1]
+            .cues
+            .iter()
+            .map(|segment| segment.iter().map(|c| c.2.as_str()).collect())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                vec!["fra subtitle 1"],
+                vec!["fra subtitle 1"],
+                vec!["fra subtitle 2"],
+                vec!["fra subtitle 3"]
+            ]
+        );
+        let (start, end, _) = &subtitles[0].cues[2][0];
+        assert!(
+            (start - 2.5).abs() < 0.002 && (end - 3.5).abs() < 0.002,
+            "{start}..{end}"
+        );
+        // The video object's view of the same.
+        assert_eq!(state.audio.len(), 2);
+        assert!(state
+            .audio
+            .iter()
+            .all(|a| a.playlist.is_some() && a.channels == 2));
+        assert_eq!(state.subtitles[0].playlist, "subtitles0/index.m3u8");
+        assert!(state.skipped_tracks.is_empty());
+    }
+}
+
+#[test]
+fn one_audio_track_stays_muxed_and_is_described() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "one.mp4", spec(320, 180, 2.0));
     let (out, state) = transcode(&src, dir.path(), &opts(None, 1.0, SegmentFormat::Fmp4));
-    state.unwrap();
-    check_ladder(&out, &src, 1.0);
+    let state = state.unwrap();
+    assert_eq!(state.audio.len(), 1);
+    let a = &state.audio[0];
+    assert!(a.playlist.is_none() && a.default && a.language.as_deref() == Some("en"));
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(!master.contains("EXT-X-MEDIA"), "{master}");
     assert_eq!(judge::audio_streams(&out.join("180p/init.mp4")), 1);
 }
 

@@ -8,6 +8,7 @@ mod ladder;
 mod live;
 mod pool;
 mod storyboard;
+mod tracks;
 
 use std::path::{Path, PathBuf};
 

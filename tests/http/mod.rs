@@ -10,5 +10,6 @@ mod media;
 mod progressive;
 mod restart;
 mod s3;
+mod tracks;
 mod traversal;
 mod upload;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use m3u8_rs::{MasterPlaylist, MediaPlaylist, Playlist};
+use m3u8_rs::{AlternativeMediaType, MasterPlaylist, MediaPlaylist, Playlist};
 use serde_json::Value;
 
 /// Runs `ffprobe -of json` with `args` on `path`.
@@ -293,6 +293,222 @@ fn joined(init: Option<&Path>, segment: &Path) -> PathBuf {
             path
         }
     }
+}
+
+/// The dominant pitch of the first audio stream of `path` in Hz, by counting rising zero
+/// crossings of the decoded mono signal (the `ffmpeg` CLI decodes; the tracks of the
+/// generated clips are pure sines: 440 Hz, 660 Hz...).
+pub fn pitch(path: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .output()
+        .expect("ffmpeg runs (scripts/setup --test installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    assert!(
+        samples.len() > 48_000 / 2,
+        "less than half a second of audio in {}",
+        path.display()
+    );
+    // Skip the codec's priming and ramps: the middle 80%.
+    let middle = &samples[samples.len() / 10..samples.len() * 9 / 10];
+    let rising = middle.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();
+    rising as f64 / (middle.len() as f64 / 48_000.0)
+}
+
+/// An audio rendition as the judges found it.
+#[derive(Debug)]
+pub struct CheckedAudio {
+    pub language: Option<String>,
+    pub name: String,
+    pub default: bool,
+    /// The pitch of the whole rendition, init and segments joined (Hz).
+    pub pitch: f64,
+}
+
+/// A subtitle rendition as the judges found it: each segment's cues.
+#[derive(Debug)]
+pub struct CheckedSubtitles {
+    pub language: Option<String>,
+    pub name: String,
+    /// (start, end, text) of each cue of each segment, times in seconds.
+    pub cues: Vec<Vec<(f64, f64, String)>>,
+}
+
+/// Checks the `EXT-X-MEDIA` renditions of a finished ladder under `dir` against its
+/// video renditions (the first variant's playlist):
+/// - every variant names the audio group when there are audio renditions, and the
+///   subtitle group when there are subtitle renditions; the first audio one is DEFAULT;
+/// - each media playlist parses, is VOD with ENDLIST, and lists as many segments as the
+///   video, each lasting what the video's does (within a millisecond);
+/// - ffprobe reads every audio segment (init + segment) as AAC, stereo, 48 kHz, and its
+///   first packet lies within an AAC frame of the video segment's start; every WebVTT
+///   segment as WebVTT, with `X-TIMESTAMP-MAP` naming the offset the video's first
+///   segment starts at (its first frame's pts, 90 kHz).
+pub fn check_media_renditions(dir: &Path) -> (Vec<CheckedAudio>, Vec<CheckedSubtitles>) {
+    let master = parse_master(&dir.join("master.m3u8"));
+    let video_uri = &master.variants[0].uri;
+    let video = parse_media(&dir.join(video_uri));
+    let video_dir = dir.join(video_uri).parent().unwrap().to_path_buf();
+    let video_init = video.segments[0].map.as_ref().map(|m| video_dir.join(&m.uri));
+    // Where each video segment starts, as its first frame's pts (with the muxer's offset).
+    let video_starts: Vec<f64> = video
+        .segments
+        .iter()
+        .map(|s| {
+            let file = joined(video_init.as_deref(), &video_dir.join(&s.uri));
+            let mut pts: Vec<f64> = video_packets(&file).iter().map(|p| p.pts).collect();
+            pts.sort_by(f64::total_cmp);
+            pts[0]
+        })
+        .collect();
+    let has_audio = master
+        .alternatives
+        .iter()
+        .any(|a| a.media_type == AlternativeMediaType::Audio);
+    let has_subs = master
+        .alternatives
+        .iter()
+        .any(|a| a.media_type == AlternativeMediaType::Subtitles);
+    for v in &master.variants {
+        assert_eq!(v.audio.is_some(), has_audio, "{}: AUDIO group", v.uri);
+        assert_eq!(v.subtitles.is_some(), has_subs, "{}: SUBTITLES group", v.uri);
+    }
+    let (mut audio, mut subtitles) = (Vec::new(), Vec::new());
+    for alt in &master.alternatives {
+        let uri = alt.uri.as_ref().expect("an EXT-X-MEDIA with a URI");
+        let path = dir.join(uri);
+        let media = parse_media(&path);
+        assert!(media.end_list, "{uri} has no ENDLIST");
+        assert_eq!(media.playlist_type, Some(m3u8_rs::MediaPlaylistType::Vod));
+        assert_within_target_duration(&media);
+        assert_eq!(
+            media.segments.len(),
+            video.segments.len(),
+            "{uri}: segments, the video has {}",
+            video.segments.len()
+        );
+        for (s, v) in media.segments.iter().zip(&video.segments) {
+            assert!(
+                (s.duration - v.duration).abs() < 0.001,
+                "{uri}: {} lasts {}, the video's {}",
+                s.uri,
+                s.duration,
+                v.duration
+            );
+        }
+        let rendition_dir = path.parent().unwrap();
+        match alt.media_type {
+            AlternativeMediaType::Audio => {
+                let init = media.segments[0].map.as_ref().map(|m| rendition_dir.join(&m.uri));
+                let mut all = Vec::new();
+                if let Some(init) = &init {
+                    all.extend(std::fs::read(init).unwrap());
+                }
+                for (i, s) in media.segments.iter().enumerate() {
+                    let file = joined(init.as_deref(), &rendition_dir.join(&s.uri));
+                    let v = ffprobe(
+                        &file,
+                        &[
+                            "-show_entries",
+                            "stream=codec_type,codec_name,channels,sample_rate:packet=pts_time",
+                        ],
+                    );
+                    let streams = v["streams"].as_array().unwrap();
+                    assert_eq!(streams.len(), 1, "{uri} {}: {streams:?}", s.uri);
+                    assert_eq!(streams[0]["codec_name"], "aac");
+                    assert_eq!(streams[0]["channels"], 2);
+                    assert_eq!(streams[0]["sample_rate"], "48000");
+                    let first: f64 = v["packets"][0]["pts_time"].as_str().unwrap().parse().unwrap();
+                    // The first packet starts within an AAC frame (21.3 ms) after the
+                    // video segment's first frame (the first one: the encoder's priming
+                    // frame, one before).
+                    let lead = first - video_starts[i];
+                    assert!(
+                        (-0.0214..0.0214).contains(&lead),
+                        "{uri} {}: audio at {first}, video at {}",
+                        s.uri,
+                        video_starts[i]
+                    );
+                    all.extend(std::fs::read(rendition_dir.join(&s.uri)).unwrap());
+                }
+                let whole = rendition_dir.join(".judge-whole.mp4");
+                std::fs::write(&whole, all).unwrap();
+                audio.push(CheckedAudio {
+                    language: alt.language.clone(),
+                    name: alt.name.clone(),
+                    default: alt.default,
+                    pitch: pitch(&whole),
+                });
+            }
+            AlternativeMediaType::Subtitles => {
+                let mut cues = Vec::new();
+                for s in &media.segments {
+                    let file = rendition_dir.join(&s.uri);
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let offset = (video_starts[0] * 90_000.0).round() as i64;
+                    assert!(
+                        text.starts_with(&format!(
+                            "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{offset},LOCAL:00:00:00.000\n"
+                        )),
+                        "{uri} {}: {text}",
+                        s.uri
+                    );
+                    let v = ffprobe(
+                        &file,
+                        &[
+                            "-show_entries",
+                            "stream=codec_name:packet=pts_time,duration_time:packet_side_data=",
+                        ],
+                    );
+                    assert_eq!(v["streams"][0]["codec_name"], "webvtt", "{}", s.uri);
+                    let segment_cues = v["packets"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|p| {
+                                    let t = |k: &str| p[k].as_str().unwrap().parse::<f64>().unwrap();
+                                    let start = t("pts_time");
+                                    (start, start + t("duration_time"), String::new())
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default();
+                    // The texts, in order, from the file itself.
+                    let texts: Vec<String> = text
+                        .split("\n\n")
+                        .skip(1)
+                        .map(|block| block.lines().skip(1).collect::<Vec<_>>().join("\n"))
+                        .collect();
+                    assert_eq!(texts.len(), segment_cues.len(), "{}: {text}", s.uri);
+                    cues.push(
+                        segment_cues
+                            .into_iter()
+                            .zip(texts)
+                            .map(|((a, b, _), t)| (a, b, t))
+                            .collect(),
+                    );
+                }
+                subtitles.push(CheckedSubtitles {
+                    language: alt.language.clone(),
+                    name: alt.name.clone(),
+                    cues,
+                });
+            }
+            ref other => panic!("unexpected EXT-X-MEDIA type {other:?}"),
+        }
+    }
+    (audio, subtitles)
 }
 
 /// One cue of a WebVTT thumbnails track: times in milliseconds, the sprite (relative to

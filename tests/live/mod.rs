@@ -21,7 +21,6 @@ mod stream;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reel::engine::sample::SampleSpec;
@@ -362,36 +361,7 @@ pub fn socket_queues(client_port: u16) -> u64 {
     total
 }
 
-/// The dominant pitch of the first audio stream of `path` in Hz, by counting rising zero
-/// crossings of the decoded mono signal (the `ffmpeg` CLI decodes; the tracks of the
-/// generated clips are pure sines: 440 Hz, 660 Hz...).
-pub fn pitch(path: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
-        .output()
-        .expect("ffmpeg runs (scripts/setup --test installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let samples: Vec<i16> = out
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
-    assert!(
-        samples.len() > 48_000 / 2,
-        "less than half a second of audio in {}",
-        path.display()
-    );
-    // Skip the codec's priming and ramps: the middle 80%.
-    let middle = &samples[samples.len() / 10..samples.len() * 9 / 10];
-    let rising = middle.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count();
-    rising as f64 / (middle.len() as f64 / 48_000.0)
-}
+pub use crate::judge::pitch;
 
 /// ffprobe's first video packet (pts in seconds, keyframe).
 pub fn first_video_packet(path: &Path) -> (f64, bool) {

@@ -282,3 +282,63 @@ fn a_ready_video_at_a_rung_height_streams_its_ladder_as_it_is() {
     // fragmented output has no edit list to take it off), and re-use keeps its bytes.
     assert!(key && (pts - 2.0).abs() < 0.1, "first pts {pts}");
 }
+
+/// Issue 13: a ready video whose audio tracks are renditions of their own (its rungs carry
+/// no audio): `audio_track` picks among the same tracks as the video object's `audio`,
+/// and the stream is the rung's segments with the chosen track's joined in, from the
+/// segment holding the position (no encoder).
+#[test]
+fn a_session_on_a_video_with_audio_renditions_plays_the_chosen_track() {
+    let clip = crate::util::clips::clip_with(
+        "live-renditions.mkv",
+        reel::engine::sample::SampleSpec {
+            width: 320,
+            height: 180,
+            seconds: 10.0,
+            audio_tracks: 2,
+            tone_step: 440,
+            ..Default::default()
+        },
+    );
+    let server = server_with_library(&clip, &[]);
+    let id = crate::util::upload_ok(&server, &clip, &[("heights", "180"), ("segment_seconds", "2")]);
+    let video = crate::util::wait_ready(&server, &id);
+    assert_eq!(video["audio"].as_array().unwrap().len(), 2, "{video}");
+
+    let (code, session) = post(
+        &server,
+        "/api/sessions",
+        json!({"video": id, "height": 180, "audio_track": 1}),
+    );
+    assert_eq!(code, 201, "{session}");
+    assert_eq!(session["mode"], "reuse", "{session}");
+    let tracks = session["tracks"]["audio_tracks"].as_array().unwrap();
+    let languages: Vec<_> = tracks.iter().map(|t| t["language"].as_str()).collect();
+    assert_eq!(languages, [Some("en"), Some("fr")], "{session}");
+    let sid = session["id"].as_str().unwrap().to_string();
+    let path = format!("/api/sessions/{sid}/stream");
+    let dir = tempdir().unwrap();
+
+    let mut french = StreamClient::open(server.addr, &path, None);
+    assert!(french.read_until(Duration::from_secs(30), |c| c.fragments() >= 3));
+    std::thread::sleep(Duration::from_millis(2500));
+    let at = position(&act(&server, &sid, "tracks", json!({"audio_track": 0})));
+    french.read_to_end(Duration::from_secs(5));
+    let mut english = StreamClient::open(server.addr, &path, None);
+    assert!(english.read_until(Duration::from_secs(30), |c| c.fragments() >= 3));
+    let (fr, en) = (
+        french.save(&dir.path().join("fr.mp4")),
+        english.save(&dir.path().join("en.mp4")),
+    );
+    assert_eq!(judge::audio_streams(&fr), 1);
+    // The second stream starts with the segment holding the switch's position (2 s long
+    // there; the ladder's pictures carry x264's 2-frame delay).
+    let (pts, key) = first_video_packet(&en);
+    assert!(
+        key && pts <= at + 0.1 && pts > at - 2.1,
+        "the stream after the switch at {at} starts at {pts}"
+    );
+    let (pf, pe) = (pitch(&fr), pitch(&en));
+    assert!((pf - 880.0).abs() < 10.0, "track 1 sounds at {pf:.1} Hz");
+    assert!((pe - 440.0).abs() < 10.0, "track 0 sounds at {pe:.1} Hz");
+}

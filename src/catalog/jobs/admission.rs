@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::coordination::{CatalogChange, Refused, Ticket};
-use super::spec::JobSpec;
+use super::spec::{JobSpec, SubtitleFileSpec};
 use super::Jobs;
 use crate::catalog::layout::{self, new_id};
 use crate::catalog::store::remove_dir_if_present;
@@ -25,6 +25,20 @@ pub struct Upload {
     pub heights: Option<Vec<u32>>,
     pub segment_seconds: f64,
     pub format: SegmentFormat,
+    /// Subtitle files that came with it.
+    pub subtitles: Vec<UploadedSubtitles>,
+}
+
+/// A subtitle file received with an upload (its `subtitles` field).
+pub struct UploadedSubtitles {
+    /// The bytes as received, in a temp file (removed on drop).
+    pub file: tempfile::TempPath,
+    /// `srt` or `vtt`, what it is kept as.
+    pub extension: &'static str,
+    /// BCP 47 language, when the upload gave one.
+    pub language: Option<String>,
+    /// The name it was uploaded under.
+    pub name: String,
 }
 
 /// Why an upload was not accepted.
@@ -63,6 +77,23 @@ impl Jobs {
         }
         let probe = engine::probe_within(&upload.file, &self.inner.limits)
             .map_err(|e| refusal("probing an upload", e))?;
+        // Every subtitle file must read as SubRip or WebVTT before anything is kept.
+        for s in &upload.subtitles {
+            engine::subtitles::read_file_cues(&s.file).map_err(|e| AcceptError::InvalidOption {
+                field: "subtitles",
+                message: format!("{}: {e}", s.name),
+            })?;
+        }
+        let subtitle_files: Vec<SubtitleFileSpec> = upload
+            .subtitles
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SubtitleFileSpec {
+                file: format!("subtitles{i}.{}", s.extension),
+                language: s.language.clone(),
+                uploaded_as: s.name.clone(),
+            })
+            .collect();
         let spec = JobSpec {
             title: upload.title,
             created_at_ms: now_ms(),
@@ -71,10 +102,18 @@ impl Jobs {
             format: upload.format,
             source: format!("source.{}", upload.extension),
             library: None,
+            subtitle_files,
         };
         let file = upload.file;
+        let subtitles = upload.subtitles;
+        let kept_as: Vec<String> = spec.subtitle_files.iter().map(|f| f.file.clone()).collect();
         self.admit(&new_id(), spec, probe, |path| {
-            file.persist(path).map(drop).map_err(|e| e.error)
+            file.persist(path).map_err(|e| e.error)?;
+            let dir = path.parent().unwrap_or(path);
+            for (s, name) in subtitles.into_iter().zip(kept_as) {
+                s.file.persist(dir.join(name)).map_err(|e| e.error)?;
+            }
+            Ok(())
         })
     }
 
@@ -107,6 +146,7 @@ impl Jobs {
             format: SegmentFormat::Fmp4,
             source: format!("source.{extension}"),
             library: Some(source),
+            subtitle_files: Vec::new(),
         };
         self.admit(id, spec, probe, |path| std::os::unix::fs::symlink(file, path))
     }
@@ -122,7 +162,7 @@ impl Jobs {
         put_source: impl FnOnce(&Path) -> std::io::Result<()>,
     ) -> Result<Video, AcceptError> {
         let limits = &self.inner.limits;
-        spec.options(limits)
+        spec.options(limits, &self.inner.store.layout().job_dir(id))
             .validate()
             .map_err(|e| invalid_option("segment_seconds", e))?;
         ladder::plan_capped(

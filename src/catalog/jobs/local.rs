@@ -305,6 +305,7 @@ mod tests {
             format: SegmentFormat::Fmp4,
             source: "source.mp4".into(),
             library: None,
+            subtitle_files: Vec::new(),
         }
     }
 

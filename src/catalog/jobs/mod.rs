@@ -47,10 +47,10 @@ use parking_lot::{Condvar, Mutex};
 use super::store::Store;
 use super::video::Status;
 use crate::engine::{CancelToken, Limits};
-pub use admission::{AcceptError, Upload};
+pub use admission::{AcceptError, Upload, UploadedSubtitles};
 pub use coordination::{CatalogChange, Coordination};
 pub use local::LocalCoordination;
-pub use spec::JobSpec;
+pub use spec::{JobSpec, SubtitleFileSpec};
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]

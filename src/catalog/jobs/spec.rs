@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::video::LibrarySource;
-use crate::engine::{Limits, TranscodeOptions};
+use crate::engine::{Limits, SubtitleFile, TranscodeOptions};
 use crate::hls::SegmentFormat;
 
 /// What a job needs to run (again): stored as `.jobs/{id}/job.json`.
@@ -23,17 +23,41 @@ pub struct JobSpec {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub library: Option<LibrarySource>,
+    /// Subtitle files uploaded with the source, kept in the job directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitle_files: Vec<SubtitleFileSpec>,
+}
+
+/// An uploaded subtitle file, as the job keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleFileSpec {
+    /// File name inside the job directory (`subtitles0.srt`).
+    pub file: String,
+    /// BCP 47 language, when the upload gave one.
+    pub language: Option<String>,
+    /// The name it was uploaded under.
+    pub uploaded_as: String,
 }
 
 impl JobSpec {
-    /// The engine's options for this job under the process's `limits` (those of the
-    /// process that runs it, which may not be the one that accepted it).
-    pub fn options(&self, limits: &Limits) -> TranscodeOptions {
+    /// The engine's options for this job (whose directory is `job_dir`) under the
+    /// process's `limits` (those of the process that runs it, which may not be the one
+    /// that accepted it).
+    pub fn options(&self, limits: &Limits, job_dir: &Path) -> TranscodeOptions {
         TranscodeOptions {
             heights: self.heights.clone(),
             segment_seconds: self.segment_seconds,
             format: self.format,
             limits: limits.clone(),
+            subtitle_files: self
+                .subtitle_files
+                .iter()
+                .map(|f| SubtitleFile {
+                    path: job_dir.join(&f.file),
+                    language: f.language.clone(),
+                    file_name: f.uploaded_as.clone(),
+                })
+                .collect(),
             ..TranscodeOptions::default()
         }
     }
@@ -74,6 +98,7 @@ mod tests {
             format: SegmentFormat::Fmp4,
             source: "source.mp4".into(),
             library: None,
+            subtitle_files: Vec::new(),
         };
         spec.write(dir.path()).unwrap();
         assert_eq!(JobSpec::read(dir.path()).unwrap(), spec);

@@ -92,7 +92,7 @@ fn start(inner: &Arc<Inner>, claim: Claim) -> Option<Job> {
         input,
         out: VideoObjects::new(media, &id),
         beside,
-        options: spec.options(&inner.limits),
+        options: spec.options(&inner.limits, &store.layout().job_dir(&id)),
         cancel,
         on_progress: Box::new(move |state| progress.record(state)),
         on_done: Box::new(move |result| completion.fire(result)),
