@@ -351,9 +351,12 @@ async fn remuxed(
     Ok(segment_response(&state, "video/mp2t", bytes))
 }
 
+/// An fMP4 rendition's init segment and one of its media segments.
+type InitAndSegment = (Vec<u8>, Vec<u8>);
+
 /// The init segment and segment `{stem}.m4s` of the first audio rendition of video `id`'s
 /// fMP4 ladder, when it has audio renditions. Blocking.
-fn separate_audio(state: &AppState, id: &str, stem: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, ApiError> {
+fn separate_audio(state: &AppState, id: &str, stem: &str) -> Result<Option<InitAndSegment>, ApiError> {
     let dir = crate::hls::audio_dir(0);
     match read_object(state, &RelPath::parse(&format!("{id}/{dir}/init.mp4"))?)? {
         Some(init) => {
