@@ -4,6 +4,7 @@
 //! * [`hls`]: renditions, segments, playlists, CODECS strings;
 //! * [`catalog`]: the video records (`manifest.json`) the CLI and the server share;
 //! * [`mp4`]: the one reader and rewriter of MP4 boxes, H.264 parameter sets and AAC configs;
+//! * [`redis_link`]: the connection to the Redis that joins instances (`--redis`), and its keys;
 //! * [`cli`]: `reel serve | transcode | probe | sample`.
 //!
 //! `docs/architecture.md` draws how the pieces and threads fit together.
@@ -17,5 +18,6 @@ pub mod hls;
 pub mod http;
 pub mod live;
 pub mod mp4;
+pub mod redis_link;
 pub mod storage;
 pub mod time;
