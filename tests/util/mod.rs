@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: a real server process ([`server`]), a raw
 //! HTTP client ([`client`]), multipart bodies ([`multipart`]), generated clips and
-//! ffprobe ([`clips`]), and the API steps most tests take ([`upload`], [`wait_ready`]).
+//! ffprobe ([`clips`]), a redis-server ([`redis`]), and the API steps most tests take ([`upload`], [`wait_ready`]).
 
 #![allow(dead_code)]
 
@@ -9,6 +9,7 @@ pub mod client;
 pub mod clips;
 pub mod ladder;
 pub mod multipart;
+pub mod redis;
 pub mod server;
 
 use std::path::Path;
