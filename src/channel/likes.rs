@@ -38,7 +38,28 @@ pub enum Vote {
     Dislike,
 }
 
-type Counts = BTreeMap<String, BTreeMap<String, Votes>>;
+/// channel → item key → votes (the file's JSON).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+struct Counts(BTreeMap<String, BTreeMap<String, Votes>>);
+
+impl Counts {
+    fn get(&self, channel: &str, item: &str) -> Votes {
+        self.0
+            .get(channel)
+            .and_then(|c| c.get(item))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn entry(&mut self, channel: &str, item: &str) -> &mut Votes {
+        self.0
+            .entry(channel.to_string())
+            .or_default()
+            .entry(item.to_string())
+            .or_default()
+    }
+}
 
 /// Where the counts live.
 pub trait Likes: Send + Sync {
@@ -69,9 +90,9 @@ impl FileLikes {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                 log::error!("likes file is corrupt ({e}); starting from zero and keeping it as .corrupt");
                 let _ = std::fs::rename(&path, path.with_extension("corrupt"));
-                BTreeMap::new()
+                Counts::default()
             }),
-            Err(_) => BTreeMap::new(),
+            Err(_) => Counts::default(),
         };
         let seen = stamp(&path);
         FileLikes {
@@ -97,12 +118,7 @@ impl Likes for FileLikes {
     }
 
     fn get(&self, channel: &str, item: &str) -> Votes {
-        self.counts
-            .lock()
-            .get(channel)
-            .and_then(|c| c.get(item))
-            .copied()
-            .unwrap_or_default()
+        self.counts.lock().get(channel, item)
     }
 
     /// Records a vote and persists it before returning the new counts (waits for another
@@ -121,11 +137,7 @@ impl Likes for FileLikes {
         if let Some(disk) = read(&self.path) {
             *counts = disk;
         }
-        let v = counts
-            .entry(channel.to_string())
-            .or_default()
-            .entry(item.to_string())
-            .or_default();
+        let v = counts.entry(channel, item);
         match vote {
             Vote::Like => v.likes += 1,
             Vote::Dislike => v.dislikes += 1,
@@ -149,7 +161,7 @@ impl RedisLikes {
     pub fn new(link: Arc<RedisLink>) -> RedisLikes {
         RedisLikes {
             link,
-            counts: Mutex::new(BTreeMap::new()),
+            counts: Mutex::new(Counts::default()),
         }
     }
 
@@ -164,12 +176,7 @@ impl RedisLikes {
 
 impl Likes for RedisLikes {
     fn get(&self, channel: &str, item: &str) -> Votes {
-        self.counts
-            .lock()
-            .get(channel)
-            .and_then(|c| c.get(item))
-            .copied()
-            .unwrap_or_default()
+        self.counts.lock().get(channel, item)
     }
 
     /// One `MULTI`: `HINCRBY` of the vote's hash and `HGET` of the other, so the pair
@@ -201,11 +208,7 @@ impl Likes for RedisLikes {
                 dislikes: added,
             },
         };
-        self.counts
-            .lock()
-            .entry(channel.to_string())
-            .or_default()
-            .insert(item.to_string(), votes);
+        *self.counts.lock().entry(channel, item) = votes;
         Ok(votes)
     }
 
@@ -222,14 +225,13 @@ impl Likes for RedisLikes {
             .block_on(async move { pipe.query_async::<Vec<BTreeMap<String, u64>>>(&mut con).await });
         // Not answering: the link has said so; the last counts stay.
         let Ok(hashes) = got else { return };
-        let mut counts = Counts::new();
+        let mut counts = Counts::default();
         for (channel, pair) in channels.iter().zip(hashes.chunks(2)) {
-            let votes = counts.entry(channel.clone()).or_default();
             for (item, n) in &pair[0] {
-                votes.entry(item.clone()).or_default().likes = *n;
+                counts.entry(channel, item).likes = *n;
             }
             for (item, n) in pair.get(1).into_iter().flatten() {
-                votes.entry(item.clone()).or_default().dislikes = *n;
+                counts.entry(channel, item).dislikes = *n;
             }
         }
         *self.counts.lock() = counts;
@@ -253,6 +255,23 @@ mod tests {
     use super::*;
     use crate::redis_link::test_server::TestRedis;
 
+    fn votes(likes: u64, dislikes: u64) -> Votes {
+        Votes { likes, dislikes }
+    }
+
+    /// Two instances like `video:x` of `main` 50 times each, at the same time.
+    fn fifty_likes_each(a: &dyn Likes, b: &dyn Likes) {
+        std::thread::scope(|s| {
+            for likes in [a, b] {
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        likes.vote("main", "video:x", Vote::Like).unwrap();
+                    }
+                });
+            }
+        });
+    }
+
     #[test]
     fn votes_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -260,22 +279,10 @@ mod tests {
         let likes = FileLikes::open(path.clone());
         likes.vote("main", "video:a", Vote::Like).unwrap();
         likes.vote("main", "video:a", Vote::Like).unwrap();
-        assert_eq!(
-            likes.vote("main", "video:a", Vote::Dislike).unwrap(),
-            Votes {
-                likes: 2,
-                dislikes: 1
-            }
-        );
+        assert_eq!(likes.vote("main", "video:a", Vote::Dislike).unwrap(), votes(2, 1));
         drop(likes);
         let again = FileLikes::open(path);
-        assert_eq!(
-            again.get("main", "video:a"),
-            Votes {
-                likes: 2,
-                dislikes: 1
-            }
-        );
+        assert_eq!(again.get("main", "video:a"), votes(2, 1));
         assert_eq!(again.get("main", "video:b"), Votes::default());
     }
 
@@ -284,15 +291,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("likes.json");
         let (a, b) = (FileLikes::open(path.clone()), FileLikes::open(path.clone()));
-        std::thread::scope(|s| {
-            for likes in [&a, &b] {
-                s.spawn(move || {
-                    for _ in 0..50 {
-                        likes.vote("main", "video:x", Vote::Like).unwrap();
-                    }
-                });
-            }
-        });
+        fifty_likes_each(&a, &b);
         a.reload(&[]);
         b.reload(&[]);
         for likes in [&a, &b, &FileLikes::open(path)] {
@@ -305,33 +304,13 @@ mod tests {
         let Some(server) = TestRedis::start() else { return };
         let connect = || RedisLikes::new(RedisLink::connect(&server.url(), Some("likes-test")).unwrap());
         let (a, b) = (connect(), connect());
-        std::thread::scope(|s| {
-            for likes in [&a, &b] {
-                s.spawn(move || {
-                    for _ in 0..50 {
-                        likes.vote("main", "video:x", Vote::Like).unwrap();
-                    }
-                });
-            }
-        });
-        assert_eq!(
-            a.vote("main", "video:x", Vote::Dislike).unwrap(),
-            Votes {
-                likes: 100,
-                dislikes: 1
-            }
-        );
+        fifty_likes_each(&a, &b);
+        assert_eq!(a.vote("main", "video:x", Vote::Dislike).unwrap(), votes(100, 1));
         // What each instance shows comes from memory: b learns a's votes by reloading.
         assert_eq!(b.get("main", "video:x").dislikes, 0);
         let channels = ["main".to_string(), "other".to_string()];
         b.reload(&channels);
-        assert_eq!(
-            b.get("main", "video:x"),
-            Votes {
-                likes: 100,
-                dislikes: 1
-            }
-        );
+        assert_eq!(b.get("main", "video:x"), votes(100, 1));
         assert_eq!(b.get("other", "video:x"), Votes::default());
         // A new instance (a restart) finds the counts in Redis; another namespace does not.
         let again = connect();
