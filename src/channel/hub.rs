@@ -314,7 +314,8 @@ impl Channels {
     /// Brings every schedule in step with the stored ones (other instances' epochs) and
     /// with the catalog's ready items, storing a new epoch when the items changed; picks
     /// up other instances' votes. Blocks on the stores, never while holding the hub's
-    /// lock (requests keep being answered).
+    /// lock (requests keep being answered). One caller at a time (channel-sync): two at
+    /// once could install an older result over a newer one.
     pub fn refresh(&self) {
         let mut held: BTreeMap<String, (ChannelDef, Schedule, u64)> = self
             .channels
