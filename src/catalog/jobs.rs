@@ -405,17 +405,18 @@ impl Jobs {
         };
         let media = self.inner.store.media().clone();
         let input = layout.job_dir(id).join(&spec.source);
-        // With a remote store the source goes there too while the job runs, so that the
-        // job does not depend on this machine's disk alone.
+        // With a remote store the source goes there too while the job runs, then its
+        // `job.json` (whose presence says the source is whole), so that the job does not
+        // depend on this machine's disk alone: a process on a fresh disk resumes it.
         let beside: Option<engine::pool::BesideFn> = media.folder_root().is_none().then(|| {
-            let (media, input, key, id) = (
-                media.clone(),
-                input.clone(),
-                format!("{JOBS_PREFIX}/{id}/{}", spec.source),
-                id.to_string(),
-            );
+            let (media, input, spec, id) = (media.clone(), input.clone(), spec.clone(), id.to_string());
             Box::new(move || {
-                if let Err(e) = media.put_file(&key, &input, Freshness::Revalidate) {
+                let dir = format!("{JOBS_PREFIX}/{id}");
+                let kept = media
+                    .put_file(&format!("{dir}/{}", spec.source), &input, Freshness::Revalidate)
+                    .and_then(|()| serde_json::to_vec_pretty(&spec).map_err(std::io::Error::other))
+                    .and_then(|json| media.put(&format!("{dir}/job.json"), json, Freshness::Revalidate));
+                if let Err(e) = kept {
                     log::warn!("video {id}: could not copy its source to the store: {e}");
                 }
             }) as engine::pool::BesideFn
@@ -581,6 +582,9 @@ impl Jobs {
 
         for id in store.ids_with_status(&[Status::Queued, Status::Processing]) {
             let job_dir = layout.job_dir(&id);
+            if !job_dir.join("job.json").exists() {
+                fetch_job_from_store(store, &id);
+            }
             let spec = JobSpec::read(&job_dir)
                 .ok()
                 .filter(|s| job_dir.join(&s.source).is_file());
@@ -699,6 +703,36 @@ fn invalid_option(field: &'static str, e: EngineError) -> AcceptError {
         EngineError::InvalidOption(message) => AcceptError::InvalidOption { field, message },
         e if e.is_bad_input() => AcceptError::NotAVideo(e.to_string()),
         e => AcceptError::Internal(e.to_string()),
+    }
+}
+
+/// Brings a job's `job.json` and source from a remote store into this machine's job
+/// folder, when the store has them (the process that received the upload is gone, or
+/// this one restarted on a fresh disk). Best effort: without them the job is lost.
+fn fetch_job_from_store(store: &Store, id: &str) {
+    let media = store.media();
+    if media.folder_root().is_some() {
+        return;
+    }
+    let dir = format!("{JOBS_PREFIX}/{id}");
+    let fetched = (|| -> std::io::Result<bool> {
+        let Some(json) = media.get(&format!("{dir}/job.json"))? else {
+            return Ok(false);
+        };
+        let spec: JobSpec = serde_json::from_slice(&json).map_err(std::io::Error::other)?;
+        if !layout::is_plain_file_name(&spec.source) {
+            return Err(std::io::Error::other("a job.json names an odd source file"));
+        }
+        let local = store.layout().job_dir(id);
+        std::fs::create_dir_all(&local)?;
+        media.get_to_file(&format!("{dir}/{}", spec.source), &local.join(&spec.source))?;
+        spec.write(&local)?;
+        Ok(true)
+    })();
+    match fetched {
+        Ok(true) => log::info!("video {id}: its source came back from the store"),
+        Ok(false) => {}
+        Err(e) => log::warn!("video {id}: could not bring its source back from the store: {e}"),
     }
 }
 

@@ -135,6 +135,11 @@ pub fn is_valid_id(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// True for a plain file name (`source.mp4`): one segment, not hidden, no separators.
+pub fn is_plain_file_name(name: &str) -> bool {
+    is_valid_id(name)
+}
+
 /// A fresh random id: 12 characters of lowercase base32 (60 bits).
 pub fn new_id() -> String {
     const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";

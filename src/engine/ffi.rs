@@ -4,12 +4,28 @@
 //! not wrap. Each function is a safe wrapper: it takes the ffmpeg-next owner of the raw
 //! pointer by reference (so the pointer is alive and not aliased mutably elsewhere for the
 //! call's duration) and says in a `SAFETY:` note why the call is sound.
+//!
+//! The crate denies `unsafe` everywhere else (`#![deny(unsafe_code)]` in `lib.rs`), so
+//! the one other unsafe operation reel needs, borrowing a connection's socket by its
+//! number ([`duplicate_connection_socket`]), lives here too.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use ffmpeg_next::{codec, ffi, format, util::format::pixel::Descriptor, Error};
+
+/// A duplicate of the socket `raw` of the connection a request arrived on (for a live
+/// session's stream thread, which watches it for a hang-up after the request returns).
+/// Call only while handling a request of that connection.
+pub fn duplicate_connection_socket(raw: std::os::fd::RawFd) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: `raw` is the descriptor of the connection the request being handled arrived
+    // on, noted when it was accepted (`http::sessions::remember_socket`). The connection
+    // owns the descriptor and is alive while one of its requests is handled, so the
+    // descriptor is open and is that socket. It is only borrowed for the duplication.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
+    rustix::io::fcntl_dupfd_cloexec(borrowed, 0).ok()
+}
 
 /// Bits per component of a pixel format (8 for yuv420p, 10 for yuv420p10le).
 pub fn pixel_bit_depth(desc: Descriptor) -> u8 {

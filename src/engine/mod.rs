@@ -11,6 +11,7 @@
 
 mod encoders;
 pub mod error;
+#[allow(unsafe_code)]
 mod ffi;
 mod filters;
 pub mod ladder;
@@ -29,6 +30,7 @@ pub mod ts_remux;
 
 pub use encoders::DEFAULT_PRESET;
 pub use error::EngineError;
+pub use ffi::duplicate_connection_socket;
 pub use limits::Limits;
 pub use probe::{probe, probe_within, Probe};
 pub use transcode::{transcode, CancelToken, LadderState, TranscodeOptions};

@@ -316,6 +316,8 @@ fn coordinate(
     let mut done = 0;
     let mut master_published = false;
     let mut decode_end = None;
+    // Set when a thread stopped only because another one failed.
+    let mut knock_on = false;
     let duration = Ts90k::from_secs(state.source.duration.max(0.001));
     while done < rungs || decode_end.is_none() {
         let event = match events.recv_timeout(std::time::Duration::from_millis(200)) {
@@ -326,6 +328,9 @@ fn coordinate(
                     return Err(EngineError::Cancelled);
                 }
                 continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) if knock_on => {
+                return Err(EngineError::Cancelled)
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 return Err(EngineError::Internal(
@@ -365,6 +370,12 @@ fn coordinate(
                 on_progress(state);
             }
             Event::DecodeDone(end) => decode_end = Some(end),
+            // A thread that stopped because another one failed first (its channel
+            // closed): wait for the failure that says why.
+            Event::Failed(EngineError::Cancelled) if !cancel.is_cancelled() => {
+                stop.cancel();
+                knock_on = true;
+            }
             Event::Failed(e) => return Err(e),
         }
     }

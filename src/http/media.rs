@@ -89,7 +89,10 @@ async fn serve_object(req: &ServiceRequest, state: &AppState) -> Result<HttpResp
         .ok_or(ApiError::NotFound)?;
     let rel = RelPath::parse(raw)?;
     let status = state.store.status(rel.first()).ok_or(ApiError::NotFound)?;
-    if rel.depth() < 2 {
+    // Only names reel writes reach the bucket: a folder (`{id}/720p`) or anything else
+    // is not found without a request (some servers answer a "folder" with 500, which
+    // would be retried until the store timeout).
+    if rel.depth() < 2 || !crate::storage::headers::is_media_name(rel.file_name()) {
         return Err(ApiError::NotFound);
     }
     let object = state

@@ -17,7 +17,7 @@
 //! the height matches a rung); a library file from the file itself.
 
 use std::any::Any;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use actix_web::dev::Extensions;
 use actix_web::http::header;
@@ -272,12 +272,7 @@ pub const STREAM_SEND_BUFFER: usize = 256 * 1024;
 /// sending side looks gone too; HTTP clients that read a response do not do that.
 fn watch_socket(req: &HttpRequest) -> Option<ClientGone> {
     let raw = req.conn_data::<ConnectionSocket>()?.0;
-    // SAFETY: `raw` is the descriptor of the connection this request arrived on, noted
-    // when it was accepted. The connection (which owns the descriptor) is alive while
-    // one of its requests is being handled, which is now, so the descriptor is open and
-    // is that socket. It is only borrowed for the duplication.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
-    let socket: OwnedFd = rustix::io::fcntl_dupfd_cloexec(borrowed, 0).ok()?;
+    let socket: OwnedFd = crate::engine::duplicate_connection_socket(raw)?;
     if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(&socket, STREAM_SEND_BUFFER) {
         log::warn!("cannot size a session stream's send buffer: {e}");
     }

@@ -52,6 +52,15 @@ pub fn is_immutable_name(name: &str) -> bool {
     matches!(extension(name).as_str(), "m4s" | "ts" | "mp4" | "jpg" | "jpeg")
 }
 
+/// True for the names of a video's tree (playlists, segments, init segments, images,
+/// manifest, WebVTT): what a store of reel's holds under `{id}/`.
+pub fn is_media_name(name: &str) -> bool {
+    matches!(
+        extension(name).as_str(),
+        "m3u8" | "m4s" | "ts" | "mp4" | "jpg" | "jpeg" | "json" | "vtt"
+    )
+}
+
 /// Content types by extension, the ones HLS players and browsers expect.
 pub fn content_type(name: &str) -> &'static str {
     match extension(name).as_str() {

@@ -274,8 +274,11 @@ impl Bucket {
         let s3 = self.s3.clone();
         let path = self.path(dir.trim_end_matches('/'));
         let strip = self.prefix.clone();
+        // Some servers answer a listing of `a/b/` with `a/bc/...` too: keep what is below.
+        let below = format!("{}/", path.as_ref());
         wait(async move {
             s3.list(Some(&path))
+                .try_filter(move |m| std::future::ready(m.location.as_ref().starts_with(below.as_str())))
                 .map_ok(move |m| {
                     m.location
                         .as_ref()

@@ -1,7 +1,10 @@
 // What every browser test shares: the checkout's root, playwright-core (from web/'s npm
 // install), Debian's Chromium started the way this machine needs (no sandbox as root, no
-// background networking: its connections would be refused), a timed log and checks.
+// background networking: its connections would be refused), a timed log and checks, and
+// the strangers' test page with a static server for it.
 
+import fs from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,4 +45,33 @@ export const log = (...a) =>
 export class TestFailure extends Error {}
 export function check(cond, message) {
   if (!cond) throw new TestFailure(message);
+}
+
+const modules = path.join(root, 'web/node_modules');
+/** The strangers' test page (players.html + players-page.js) and the players it loads
+ * (reel's pinned hls.js; video.js and Shaka Player from web/'s devDependencies), by the
+ * URL path the page asks for: `[file, content type]`. */
+export const PLAYER_PAGE_FILES = {
+  '/players.html': [path.join(root, 'tests/browser/players.html'), 'text/html'],
+  '/players-page.js': [path.join(root, 'tests/browser/players-page.js'), 'text/javascript'],
+  '/vendor/hls.min.js': [path.join(root, 'web/vendor/hls.js/hls.min.js'), 'text/javascript'],
+  '/vendor/video.min.js': [path.join(modules, 'video.js/dist/video.min.js'), 'text/javascript'],
+  '/vendor/video-js.min.css': [path.join(modules, 'video.js/dist/video-js.min.css'), 'text/css'],
+  '/vendor/shaka-player.compiled.js': [path.join(modules, 'shaka-player/dist/shaka-player.compiled.js'), 'text/javascript'],
+};
+
+/** Serves `files` (as PLAYER_PAGE_FILES) on a free loopback port, uncached: a page on an
+ * origin of its own. Resolves to `{ origin, close() }`. */
+export async function serveFiles(files) {
+  const server = http.createServer((req, res) => {
+    const file = files[new URL(req.url, 'http://x').pathname];
+    if (!file) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': file[1], 'Cache-Control': 'no-store' });
+    fs.createReadStream(file[0]).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }

@@ -8,6 +8,7 @@
 mod channel;
 mod players;
 mod portable;
+mod s3;
 
 use std::time::Duration;
 

@@ -24,10 +24,9 @@
 // players.log, removed).
 
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { launch, log, root } from './harness.mjs';
+import { launch, log, PLAYER_PAGE_FILES, serveFiles } from './harness.mjs';
 
 const [base, shots, clip, heights, fmp4Id, tsId] = process.argv.slice(2);
 if (!tsId) {
@@ -48,26 +47,8 @@ const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'reel-players-'));
 const failures = [];
 
 // ---- the stranger's origin: the test page and the players' files, no page of reel's ----
-const modules = path.join(root, 'web/node_modules');
-const FILES = {
-  '/players.html': [path.join(root, 'tests/browser/players.html'), 'text/html'],
-  '/players-page.js': [path.join(root, 'tests/browser/players-page.js'), 'text/javascript'],
-  '/vendor/hls.min.js': [path.join(root, 'web/vendor/hls.js/hls.min.js'), 'text/javascript'],
-  '/vendor/video.min.js': [path.join(modules, 'video.js/dist/video.min.js'), 'text/javascript'],
-  '/vendor/video-js.min.css': [path.join(modules, 'video.js/dist/video-js.min.css'), 'text/css'],
-  '/vendor/shaka-player.compiled.js': [path.join(modules, 'shaka-player/dist/shaka-player.compiled.js'), 'text/javascript'],
-};
-const pageServer = http.createServer((req, res) => {
-  const file = FILES[new URL(req.url, 'http://x').pathname];
-  if (!file) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { 'Content-Type': file[1], 'Cache-Control': 'no-store' });
-  fs.createReadStream(file[0]).pipe(res);
-});
-await new Promise((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
-const pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+const pageServer = await serveFiles(PLAYER_PAGE_FILES);
+const pageOrigin = pageServer.origin;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -310,9 +310,10 @@ fn mpv_plays_the_live_playlist_across_an_item_boundary() {
 
 /// VLC 3 (Debian's) plays `live.m3u8` across item boundaries. With the fMP4 window it
 /// decoded nothing ("no moov before mdat": it took the first item's init segment for a
-/// segment of the next); with self-contained MPEG-TS segments it plays, with no frame
-/// lost on a quiet machine; on a heavily loaded one it counts late frames as lost, which
-/// the bound below allows (docs/channels.md).
+/// segment of the next); with self-contained MPEG-TS segments it plays with no frame lost.
+/// VLC runs with `--no-drop-late-frames`, so that a frame a loaded test machine decodes
+/// late is shown late rather than counted as lost: what is counted is what the stream
+/// itself loses (a gap, a broken boundary).
 #[test]
 fn vlc_plays_the_live_playlist_across_item_boundaries() {
     if !have_vlc() {
@@ -330,5 +331,5 @@ fn vlc_plays_the_live_playlist_across_item_boundaries() {
     );
     assert!(decoded >= displayed, "VLC:\n{stats}");
     // About four boundaries in 14 s of 3 s items.
-    assert!(lost <= 12, "VLC lost {lost} frames:\n{stats}");
+    assert_eq!(lost, 0, "VLC lost frames:\n{stats}");
 }

@@ -204,7 +204,7 @@ fn vlc_stats(url: &str, secs: f64) -> String {
     let runner = if as_root { "runuser -u nobody -- " } else { "" };
     let script = format!(
         "( sleep {secs:.1}; echo stats; sleep 0.5; echo quit ) | timeout {} {runner}cvlc -I oldrc \
-         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show '{url}'",
+         --rc-fake-tty --vout=dummy --aout=dummy --no-video-title-show --no-drop-late-frames --no-skip-frames '{url}'",
         secs as u64 + 15
     );
     let out = Command::new("sh")

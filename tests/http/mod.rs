@@ -9,5 +9,6 @@ mod limits;
 mod media;
 mod progressive;
 mod restart;
+mod s3;
 mod traversal;
 mod upload;
