@@ -52,7 +52,7 @@ use crate::catalog::layout::Layout;
 use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
 use crate::catalog::upkeep;
-use crate::channel::hub::Channels;
+use crate::channel::hub::{ChannelStores, Channels};
 use crate::cli::ServeArgs;
 use crate::live::{SessionConfig, Sessions};
 use crate::storage::MediaStore;
@@ -149,6 +149,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
     if let Some(url) = &args.public_media_url {
         crate::catalog::video::set_public_media_url(url);
     }
+    let redis = args.redis.connect()?;
     let cache_bytes = args.cache_mb.saturating_mul(1 << 20);
     let media = args.store.open(&args.media, cache_bytes)?;
     // The local working folder (uploads being received, job sources): a folder store's
@@ -187,7 +188,7 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
     };
     upkeep::spawn(jobs.clone(), scanner);
     let channels = Channels::open(
-        &store.layout().root().join(".channels"),
+        ChannelStores::new(&store.layout().root().join(".channels"), redis.as_ref()),
         args.channel_defs()?,
         Arc::new(crate::live::SystemClock::default()),
         store.clone(),
