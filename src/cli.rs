@@ -47,6 +47,8 @@ pub struct ServeArgs {
     pub media: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Point players at this URL for media (`URL/{id}/master.m3u8`...): a CDN or the
     /// bucket itself, so reel is out of the data path. Links, channel items and playlists
     /// use it; `/media/...` keeps answering too.
@@ -136,6 +138,31 @@ impl StoreArgs {
             std::time::Duration::from_secs(self.store_timeout_seconds),
             cache_bytes,
         )
+    }
+}
+
+/// The Redis that joins instances into one service.
+#[derive(Args, Debug, Clone)]
+pub struct RedisArgs {
+    /// Join every instance that uses this Redis (`redis://[:PASSWORD@]HOST[:PORT][/DB]`):
+    /// likes add up and all play the same channel schedules. Without it everything stays
+    /// in this process and its media folder.
+    #[arg(long = "redis", value_name = "URL", env = "REEL_REDIS_URL")]
+    pub url: Option<String>,
+    /// Keep every key under `reel:NS:`, so that several deployments can share one Redis.
+    #[arg(long, value_name = "NS", requires = "url", value_parser = parse_namespace, env = "REEL_REDIS_NAMESPACE")]
+    pub redis_namespace: Option<String>,
+}
+
+impl RedisArgs {
+    /// The link to Redis, when `--redis` is set (Redis need not answer yet).
+    pub fn connect(&self) -> std::io::Result<Option<std::sync::Arc<crate::redis_link::RedisLink>>> {
+        let Some(url) = self.url.as_deref().filter(|u| !u.is_empty()) else {
+            return Ok(None);
+        };
+        let link = crate::redis_link::RedisLink::connect(url, self.redis_namespace.as_deref())?;
+        log::info!("joined through redis at {}", link.label());
+        Ok(Some(link))
     }
 }
 
@@ -289,6 +316,10 @@ fn parse_public_url(s: &str) -> Result<String, String> {
         return Err("an absolute http:// or https:// URL".into());
     }
     Ok(s.trim_end_matches('/').to_string())
+}
+
+fn parse_namespace(s: &str) -> Result<String, String> {
+    crate::redis_link::check_namespace(s).map(|()| s.to_string())
 }
 
 /// A video id: letters, digits, `-`, `_`, `.`, not starting with a dot.

@@ -3,11 +3,12 @@
 //! and hands them, ready, to the HTTP layer ([`http::serve`]).
 //!
 //! ```text
-//! ServeArgs ─► media store (--store) ─► Layout (working folder) ─► Store (catalog)
+//! ServeArgs ─► Redis link (--redis) ─► media store (--store) ─► Layout ─► Store (catalog)
 //!                                        │
 //!              Coordination (in-process) ┴► Jobs (workers, resume) ─► upkeep thread
 //!                                                                     (sync, library)
-//!              Channels (publisher thread), Sessions (reaper thread), Pages
+//!              Channels (schedules and likes: on Redis with --redis; publisher thread),
+//!              Sessions (reaper thread), Pages
 //!                         └──────────────────────► http::Parts ─► http::serve(parts, bind)
 //! ```
 //!
@@ -25,7 +26,7 @@ use crate::catalog::layout::Layout;
 use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
 use crate::catalog::upkeep;
-use crate::channel::hub::Channels;
+use crate::channel::hub::{ChannelStores, Channels};
 use crate::cli::ServeArgs;
 use crate::http::{self, Cors, Pages, StaticRoot};
 use crate::live::{SessionConfig, Sessions, SystemClock};
@@ -51,6 +52,7 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
     if let Some(url) = &args.public_media_url {
         crate::catalog::video::set_public_media_url(url);
     }
+    let redis = args.redis.connect()?;
     let cache_bytes = args.cache_mb.saturating_mul(1 << 20);
     let media = args.store.open(&args.media, cache_bytes)?;
     // The local working folder (uploads being received, job sources): a folder store's
@@ -94,7 +96,7 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
     };
     upkeep::spawn(jobs.clone(), scanner);
     let channels = Channels::open(
-        &store.layout().root().join(".channels"),
+        ChannelStores::new(&store.layout().root().join(".channels"), redis.as_ref()),
         args.channel_defs()?,
         Arc::new(SystemClock::default()),
         store.clone(),

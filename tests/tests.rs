@@ -7,11 +7,13 @@
 //! * `http`: the HTTP front, driven over the network against a real `reel serve` process;
 //! * `browser`: the dashboard in headless Chromium (Playwright), against `reel serve`;
 //! * `channel`: channel pieces judged by ffprobe;
+//! * `cluster`: two `reel serve` processes joined through a real redis-server;
 //! * `judge`: ffprobe and HLS-parser checks of a ladder;
 //! * `util`: shared helpers (server process, raw HTTP client, clips, ffprobe).
 
 mod browser;
 mod channel;
+mod cluster;
 mod engine;
 mod http;
 mod judge;

@@ -1,26 +1,41 @@
 //! [`Channels`]: every channel's schedule, items, likes and update broadcast.
 //!
 //! The hub keeps each channel's [`Schedule`] in step with the catalog (a new ready video
-//! joins `main` at the end of the current item), persists it under the media root, and
-//! runs one thread that publishes an `update` event when a channel's item changes and a
-//! `tick` at least every [`TICK`]. Each SSE client only holds a `broadcast` receiver: a
-//! thousand idle clients cost a thousand small queues, not a thousand timers.
+//! joins `main` at the end of the current item) and stores it where every instance reads
+//! it ([`ChannelStores`]: files under the media root, or Redis). Two threads run beside
+//! the HTTP workers:
+//!
+//! ```text
+//! channel-sync    every second: other instances' votes and schedules, the catalog's
+//!                 items, a new epoch when they changed (compare-and-set); may block on
+//!                 the disk or Redis, never while holding the hub's lock
+//! channel-events  publishes `update` when a channel's item changes, `tick` at least every
+//!                 TICK; wakes at boundaries and when channel-sync changed a schedule
+//! ```
+//!
+//! Each SSE client only holds a `broadcast` receiver: a thousand idle clients cost a
+//! thousand small queues, not a thousand timers. Requests read the hub from memory: when
+//! Redis is away, channels play on from the last schedule known and show the last counts.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::epochs::{FileSchedules, RedisSchedules, ScheduleStore};
 use super::guide::{self, LineupEntry, Programme};
-use super::likes::{Likes, Vote, Votes};
+use super::likes::{FileLikes, Likes, RedisLikes, Vote, Votes};
 use super::live_playlist::ItemMedia;
 use super::schedule::{Schedule, ScheduleItem};
+use super::PersistError;
 use crate::live::Clock;
+use crate::redis_link::RedisLink;
 
 /// Longest time between two events on a channel's stream.
 pub const TICK: Duration = Duration::from_secs(5);
@@ -28,6 +43,40 @@ pub const TICK: Duration = Duration::from_secs(5);
 const MAX_SLEEP: Duration = Duration::from_millis(500);
 /// The channel every server has.
 pub const MAIN: &str = "main";
+/// Tries to store a new schedule when other instances keep storing theirs first.
+const STORE_ATTEMPTS: usize = 3;
+
+/// Where the hub keeps what every instance must share: schedules and likes.
+pub struct ChannelStores {
+    pub schedules: Arc<dyn ScheduleStore>,
+    pub likes: Arc<dyn Likes>,
+}
+
+impl ChannelStores {
+    /// Files in `dir` (`{media}/.channels`): one instance, or several on one folder.
+    pub fn files(dir: &Path) -> ChannelStores {
+        ChannelStores {
+            schedules: Arc::new(FileSchedules::new(dir)),
+            likes: Arc::new(FileLikes::open(dir.join("likes.json"))),
+        }
+    }
+
+    /// Redis, for every instance joined through it (`--redis`).
+    pub fn redis(link: &Arc<RedisLink>) -> ChannelStores {
+        ChannelStores {
+            schedules: Arc::new(RedisSchedules::new(link.clone())),
+            likes: Arc::new(RedisLikes::new(link.clone())),
+        }
+    }
+
+    /// Redis when there is a link, else files in `dir`.
+    pub fn new(dir: &Path, redis: Option<&Arc<RedisLink>>) -> ChannelStores {
+        match redis {
+            Some(link) => ChannelStores::redis(link),
+            None => ChannelStores::files(dir),
+        }
+    }
+}
 
 /// Something a channel can play, as the catalog describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +230,8 @@ pub struct ChannelView {
 struct ChannelState {
     def: ChannelDef,
     schedule: Schedule,
+    /// The stored version `schedule` comes from (0: none stored).
+    version: u64,
     items: Vec<ChannelItem>,
     events: broadcast::Sender<Bytes>,
     /// Key and start of the item last announced, to detect a change.
@@ -188,17 +239,19 @@ struct ChannelState {
 }
 
 pub struct Channels {
-    dir: PathBuf,
     clock: Arc<dyn Clock>,
     source: Arc<dyn ItemSource>,
-    likes: Likes,
+    schedules: Arc<dyn ScheduleStore>,
+    likes: Arc<dyn Likes>,
     channels: RwLock<BTreeMap<String, ChannelState>>,
+    /// channel-sync tells channel-events that a schedule changed.
+    wake: (Sender<()>, Receiver<()>),
 }
 
 impl Channels {
-    /// Opens the channels stored under `dir` (`main` plus `defs`).
+    /// Opens the channels (`main` plus `defs`) kept in `stores`.
     pub fn open(
-        dir: &Path,
+        stores: ChannelStores,
         defs: Vec<ChannelDef>,
         clock: Arc<dyn Clock>,
         source: Arc<dyn ItemSource>,
@@ -224,16 +277,13 @@ impl Channels {
             next += 1;
         }
         for def in defs {
-            let schedule = std::fs::read(schedule_path(dir, &def.name))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
             let (events, _) = broadcast::channel(16);
             channels.insert(
                 def.name.clone(),
                 ChannelState {
                     def,
-                    schedule,
+                    schedule: Schedule::default(),
+                    version: 0,
                     items: Vec::new(),
                     events,
                     announced: None,
@@ -241,13 +291,14 @@ impl Channels {
             );
         }
         let hub = Arc::new(Channels {
-            dir: dir.to_path_buf(),
             clock,
             source,
-            likes: Likes::open(dir.join("likes.json")),
+            schedules: stores.schedules,
+            likes: stores.likes,
             channels: RwLock::new(channels),
+            wake: crossbeam_channel::bounded(1),
         });
-        hub.refresh();
+        hub.refresh(); // the stored schedules and counts
         hub
     }
 
@@ -260,41 +311,122 @@ impl Channels {
         self.channels.read().keys().cloned().collect()
     }
 
-    /// Brings every schedule in step with the catalog's ready items; persists changes.
+    /// Brings every schedule in step with the stored ones (other instances' epochs) and
+    /// with the catalog's ready items, storing a new epoch when the items changed; picks
+    /// up other instances' votes. Blocks on the stores, never while holding the hub's
+    /// lock (requests keep being answered). One caller at a time (channel-sync): two at
+    /// once could install an older result over a newer one.
     pub fn refresh(&self) {
-        self.likes.reload(); // votes cast through another reel process
-        let ready = self.source.ready_items();
-        let now = self.clock.unix_ms();
-        let mut channels = self.channels.write();
-        for (name, ch) in channels.iter_mut() {
-            // Another reel on the same media root may have moved the schedule on.
-            if let Some(stored) = std::fs::read(schedule_path(&self.dir, name))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Schedule>(&b).ok())
-            {
-                let newest = |s: &Schedule| s.epochs.last().map(|e| e.from_ms);
-                if newest(&stored) >= newest(&ch.schedule) {
-                    ch.schedule = stored;
+        let mut held: BTreeMap<String, (ChannelDef, Schedule, u64)> = self
+            .channels
+            .read()
+            .iter()
+            .map(|(name, ch)| (name.clone(), (ch.def.clone(), ch.schedule.clone(), ch.version)))
+            .collect();
+        let known: Vec<(String, u64)> = held.iter().map(|(n, (_, _, v))| (n.clone(), *v)).collect();
+        let reachable = match self.schedules.load_changed(&known) {
+            Ok(changed) => {
+                for (name, stored) in changed {
+                    if let Some((_, schedule, version)) = held.get_mut(&name) {
+                        *version = stored.version;
+                        // Nothing stored (a Redis that lost its data): keep ours, to store again.
+                        if let Some(stored) = stored.schedule {
+                            *schedule = stored;
+                        }
+                    }
                 }
+                true
             }
-            let items = select(&ch.def, &ready);
-            let keys: Vec<ScheduleItem> = items
-                .iter()
-                .map(|i| ScheduleItem {
-                    key: i.key.clone(),
-                    duration_ms: (i.duration * 1000.0).round() as u64,
-                    segments: i.media.renditions.first().map_or(0, |r| r.segments.len() as u64),
-                })
-                .collect();
-            let next = ch.schedule.with_items_looping(keys, now, ch.def.looping);
-            if next != ch.schedule {
-                ch.schedule = next;
-                if let Err(e) = persist(&self.dir, name, &ch.schedule) {
-                    log::warn!("channel {name}: cannot save its schedule: {e}");
-                }
+            Err(e) => {
+                log::debug!("channels: reading the stored schedules: {e}");
+                !matches!(e, PersistError::Unavailable(_))
             }
-            ch.items = items;
+        };
+        if reachable {
+            let names: Vec<String> = held.keys().cloned().collect();
+            self.likes.reload(&names); // votes counted by other instances
         }
+        let ready = self.source.ready_items();
+        let updated: Vec<(String, Vec<ChannelItem>, Schedule, u64)> = held
+            .into_iter()
+            .map(|(name, (def, schedule, version))| {
+                let items = select(&def, &ready);
+                let (schedule, version) = match reachable {
+                    true => self.follow_items(&name, &def, &items, schedule, version),
+                    // Every instance keeps playing the last shared schedule.
+                    false => (schedule, version),
+                };
+                (name, items, schedule, version)
+            })
+            .collect();
+        let mut changed = false;
+        let mut channels = self.channels.write();
+        for (name, items, schedule, version) in updated {
+            if let Some(ch) = channels.get_mut(&name) {
+                changed |= ch.schedule != schedule;
+                (ch.schedule, ch.version, ch.items) = (schedule, version, items);
+            }
+        }
+        drop(channels);
+        if changed {
+            let _ = self.wake.0.try_send(()); // one wake pending is enough
+        }
+    }
+
+    /// `schedule` (stored as `version`) once the channel's items are `items`: the new
+    /// epoch stored for every instance, or what the store holds when another instance
+    /// stored first and nothing is left to change. When the store cannot be reached,
+    /// what is known; when a folder cannot be written, the new schedule all the same (one
+    /// instance keeps working).
+    fn follow_items(
+        &self,
+        name: &str,
+        def: &ChannelDef,
+        items: &[ChannelItem],
+        mut schedule: Schedule,
+        mut version: u64,
+    ) -> (Schedule, u64) {
+        let keys: Vec<ScheduleItem> = items
+            .iter()
+            .map(|i| ScheduleItem {
+                key: i.key.clone(),
+                duration_ms: (i.duration * 1000.0).round() as u64,
+                segments: i.media.renditions.first().map_or(0, |r| r.segments.len() as u64),
+            })
+            .collect();
+        for _ in 0..STORE_ATTEMPTS {
+            let next = schedule.with_items_looping(keys.clone(), self.clock.unix_ms(), def.looping);
+            // Epochs the store does not have (it lost them): store them again.
+            let lost = version == 0 && !schedule.epochs.is_empty();
+            if next == schedule && !lost {
+                break;
+            }
+            match self.schedules.replace(name, version, &next) {
+                Ok(Some(stored)) => return (next, stored),
+                // Another instance stored first: start again from its schedule.
+                Ok(None) => match self.schedules.load_changed(&[(name.to_string(), version)]) {
+                    Ok(mut changed) => {
+                        if let Some((_, stored)) = changed.pop() {
+                            version = stored.version;
+                            if let Some(theirs) = stored.schedule {
+                                schedule = theirs;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        log::debug!("channel {name}: reading its schedule: {e}");
+                        break;
+                    }
+                },
+                Err(PersistError::Io(e)) => {
+                    log::warn!("channel {name}: cannot save its schedule: {e}");
+                    return (next, version);
+                }
+                // The link has said Redis is away; the shared schedule stays as it is.
+                Err(PersistError::Unavailable(_)) => break,
+            }
+        }
+        (schedule, version)
     }
 
     /// The channel object at the clock's now.
@@ -346,11 +478,11 @@ impl Channels {
         }
     }
 
-    /// Records a like or dislike of item `index` of channel `name`.
-    pub fn vote(&self, name: &str, index: usize, vote: Vote) -> Option<std::io::Result<Votes>> {
-        let channels = self.channels.read();
-        let item = channels.get(name)?.items.get(index)?;
-        Some(self.likes.vote(name, &item.key, vote))
+    /// Records a like or dislike of item `index` of channel `name`. Blocks (the disk, or
+    /// Redis), without holding the hub's lock.
+    pub fn vote(&self, name: &str, index: usize, vote: Vote) -> Option<Result<Votes, PersistError>> {
+        let key = self.channels.read().get(name)?.items.get(index)?.key.clone();
+        Some(self.likes.vote(name, &key, vote))
     }
 
     /// A receiver of the channel's SSE events (already formatted `event:`/`data:` text).
@@ -401,27 +533,35 @@ impl Channels {
         Some((ch.schedule.clone(), media))
     }
 
-    /// Publishes `update` on item changes and `tick` every [`TICK`]; refreshes from the
-    /// catalog every `refresh_every`. Runs on its own thread while the hub lives.
+    /// Starts the hub's two threads (module doc): channel-sync refreshes every
+    /// `refresh_every`, channel-events publishes `update` on item changes and `tick` every
+    /// [`TICK`]. Both run while the hub lives.
     ///
-    /// The thread sleeps until the earliest of: the next item boundary of any channel,
-    /// the next tick, the next refresh, and [`MAX_SLEEP`]. Waking *at* the boundary (not
-    /// on the next turn of a fixed poll) is what keeps an `update` within a few
-    /// milliseconds of the schedule's change instant (see `benches/sse_fanout.rs`).
+    /// channel-events sleeps until the earliest of: the next item boundary of any channel,
+    /// the next tick, [`MAX_SLEEP`], and a wake from channel-sync. Waking *at* the boundary
+    /// (not on the next turn of a fixed poll) is what keeps an `update` within a few
+    /// milliseconds of the schedule's change instant (see `benches/sse_fanout.rs`); it
+    /// never waits on a store, so a slow disk or an absent Redis cannot delay it.
     pub fn spawn_publisher(self: &Arc<Self>, refresh_every: Duration) {
         let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("channel-sync".into())
+            .spawn(move || loop {
+                let Some(hub) = weak.upgrade() else { return };
+                hub.refresh();
+                drop(hub);
+                std::thread::sleep(refresh_every);
+            })
+            .expect("spawning the channel sync thread");
+        let weak = Arc::downgrade(self);
+        let woken = self.wake.1.clone();
         std::thread::Builder::new()
             .name("channel-events".into())
             .spawn(move || {
                 let mut next_tick = Instant::now();
-                let mut next_refresh = Instant::now() + refresh_every;
                 loop {
                     let Some(hub) = weak.upgrade() else { return };
                     let now = Instant::now();
-                    if now >= next_refresh {
-                        hub.refresh();
-                        next_refresh = now + refresh_every;
-                    }
                     let tick = now >= next_tick;
                     if tick {
                         next_tick = now + TICK;
@@ -433,12 +573,11 @@ impl Channels {
                         .map(|at| Duration::from_millis(at.saturating_sub(hub.now_ms())))
                         .unwrap_or(MAX_SLEEP);
                     drop(hub);
-                    let now = Instant::now();
                     let wait = until_boundary
-                        .min(next_tick.saturating_duration_since(now))
-                        .min(next_refresh.saturating_duration_since(now))
+                        .min(next_tick.saturating_duration_since(Instant::now()))
                         .min(MAX_SLEEP);
-                    std::thread::sleep(wait.max(Duration::from_millis(1)));
+                    // A wake (a schedule changed) or the hub gone ends the wait early.
+                    let _ = woken.recv_timeout(wait.max(Duration::from_millis(1)));
                 }
             })
             .expect("spawning the channel publisher");
@@ -495,16 +634,6 @@ fn select(def: &ChannelDef, ready: &[ChannelItem]) -> Vec<ChannelItem> {
     listed
 }
 
-fn schedule_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.schedule.json"))
-}
-
-fn persist(dir: &Path, name: &str, schedule: &Schedule) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_vec_pretty(schedule).map_err(std::io::Error::other)?;
-    crate::atomic_file::write(&schedule_path(dir, name), &json)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,7 +668,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::default();
         let source = Arc::new(Fake(Mutex::new(vec![item("a", 10.0), item("b", 10.0)])));
-        let hub = Channels::open(dir.path(), Vec::new(), Arc::new(clock.clone()), source.clone());
+        let hub = Channels::open(
+            ChannelStores::files(dir.path()),
+            Vec::new(),
+            Arc::new(clock.clone()),
+            source.clone(),
+        );
         clock.advance(Duration::from_millis(13_000));
         let before = hub.view(MAIN).unwrap();
         let now = before.now.clone().unwrap();
@@ -560,7 +694,12 @@ mod tests {
 
         assert_eq!(hub.vote(MAIN, 0, Vote::Like).unwrap().unwrap().likes, 1);
         drop(hub);
-        let hub = Channels::open(dir.path(), Vec::new(), Arc::new(clock.clone()), source);
+        let hub = Channels::open(
+            ChannelStores::files(dir.path()),
+            Vec::new(),
+            Arc::new(clock.clone()),
+            source,
+        );
         let again = hub.view(MAIN).unwrap();
         assert_eq!(again.now, after.now, "a restart does not jump");
         assert_eq!(again.items[0].likes, 1);
@@ -573,7 +712,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::default();
         let source = Arc::new(Fake(Mutex::new(vec![item("a", 10.0), item("b", 10.0)])));
-        let hub = Channels::open(dir.path(), Vec::new(), Arc::new(clock.clone()), source);
+        let hub = Channels::open(
+            ChannelStores::files(dir.path()),
+            Vec::new(),
+            Arc::new(clock.clone()),
+            source,
+        );
         let mut rx = hub.subscribe(MAIN).unwrap();
         hub.publish(false);
         let first = String::from_utf8(rx.try_recv().unwrap().to_vec()).unwrap();
@@ -598,7 +742,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::default();
         let source = Arc::new(Fake(Mutex::new(vec![item("a", 3.0), item("b", 4.5)])));
-        let hub = Channels::open(dir.path(), Vec::new(), Arc::new(clock.clone()), source);
+        let hub = Channels::open(
+            ChannelStores::files(dir.path()),
+            Vec::new(),
+            Arc::new(clock.clone()),
+            source,
+        );
         let start = hub.now_ms();
         let mut rx = hub.subscribe(MAIN).unwrap();
         let mut titles = Vec::new();
@@ -623,5 +772,99 @@ mod tests {
         // 30 s of a 7.5 s loop starting with "a": a b a b a b a b, each once.
         assert_eq!(titles, ["A", "B", "A", "B", "A", "B", "A", "B"]);
         assert_eq!(hub.view(MAIN).unwrap().now.unwrap().started_at_ms, start + 30_000);
+    }
+
+    /// Two instances (hubs with their own catalogs and clocks' readings) on one Redis.
+    #[test]
+    fn hubs_on_one_redis_share_schedules_and_votes_and_play_on_without_it() {
+        let Some(server) = crate::redis_link::test_server::TestRedis::start() else {
+            return;
+        };
+        let clock = ManualClock::default();
+        let catalog = || Arc::new(Fake(Mutex::new(vec![item("a", 10.0), item("b", 10.0)])));
+        let (source_a, source_b) = (catalog(), catalog());
+        let link = RedisLink::connect(&server.url(), Some("hub")).unwrap();
+        let open = |source: &Arc<Fake>| {
+            Channels::open(
+                ChannelStores::redis(&link),
+                Vec::new(),
+                Arc::new(clock.clone()),
+                source.clone(),
+            )
+        };
+        let a = open(&source_a);
+        clock.advance(Duration::from_millis(3_000));
+        // b starts later: it plays a's schedule rather than starting one of its own.
+        let b = open(&source_b);
+        let now = |hub: &Channels| hub.view(MAIN).unwrap().now.unwrap();
+        assert_eq!(now(&a), now(&b));
+        assert_eq!(now(&b).started_at_ms, 1_700_000_000_000);
+
+        // Both catalogs gain an item at once: one epoch is stored, and both play it.
+        source_a.0.lock().push(item("c", 5.0));
+        source_b.0.lock().push(item("c", 5.0));
+        std::thread::scope(|s| {
+            s.spawn(|| a.refresh());
+            s.spawn(|| b.refresh());
+        });
+        a.refresh();
+        let schedule = |hub: &Channels| hub.playlist_inputs(MAIN).unwrap().0;
+        assert_eq!(schedule(&a), schedule(&b));
+        assert_eq!(schedule(&a).epochs.len(), 2, "one new epoch, not two");
+
+        // Votes through both add up, and each shows the sum after a refresh.
+        a.vote(MAIN, 0, Vote::Like).unwrap().unwrap();
+        assert_eq!(b.vote(MAIN, 0, Vote::Like).unwrap().unwrap().likes, 2);
+        a.refresh();
+        assert_eq!(a.view(MAIN).unwrap().items[0].likes, 2);
+
+        // Redis goes away: both play on from the schedule they know, and agree.
+        drop(server);
+        clock.advance(Duration::from_millis(30_000));
+        source_a.0.lock().push(item("d", 5.0));
+        a.refresh();
+        b.refresh();
+        assert_eq!(now(&a), now(&b));
+        assert_eq!(schedule(&a), schedule(&b), "no instance changed it on its own");
+        assert_eq!(a.view(MAIN).unwrap().items[0].likes, 2, "the last counts known");
+        assert!(matches!(
+            a.vote(MAIN, 0, Vote::Like).unwrap(),
+            Err(PersistError::Unavailable(_))
+        ));
+    }
+
+    /// A Redis restarted without its data: the instances store what they knew again, so
+    /// nothing jumps.
+    #[test]
+    fn schedules_are_stored_again_in_a_redis_that_lost_them() {
+        let Some(server) = crate::redis_link::test_server::TestRedis::start() else {
+            return;
+        };
+        let clock = ManualClock::default();
+        let source = Arc::new(Fake(Mutex::new(vec![item("a", 10.0), item("b", 10.0)])));
+        let link = RedisLink::connect(&server.url(), None).unwrap();
+        let open = || {
+            Channels::open(
+                ChannelStores::redis(&link),
+                Vec::new(),
+                Arc::new(clock.clone()),
+                source.clone(),
+            )
+        };
+        let a = open();
+        clock.advance(Duration::from_millis(12_000));
+        let before = a.view(MAIN).unwrap().now;
+        let mut con = link.connection();
+        link.block_on(async move { redis::cmd("FLUSHALL").query_async::<()>(&mut con).await })
+            .unwrap();
+        a.refresh();
+        // A new instance now finds a's schedule, not an empty Redis.
+        clock.advance(Duration::from_millis(1_000));
+        let b = open();
+        assert_eq!(b.view(MAIN).unwrap().now, a.view(MAIN).unwrap().now);
+        assert_eq!(
+            b.view(MAIN).unwrap().now.unwrap().started_at_ms,
+            before.unwrap().started_at_ms
+        );
     }
 }

@@ -37,6 +37,7 @@ use crate::channel::hub::Channels;
 use crate::channel::likes::Vote;
 use crate::channel::live_playlist;
 use crate::channel::ts_stream::TsStream;
+use crate::channel::PersistError;
 use crate::engine::ts_remux::Placement;
 use crate::mp4::{self, avc::ParameterSets};
 use crate::time::{Ts90k, HZ};
@@ -191,7 +192,10 @@ async fn vote(
         .await
         .map_err(|e| ApiError::internal("voting", e))?
         .ok_or(ApiError::NoSuchItem { channel: name, index })?
-        .map_err(|e| ApiError::internal("saving a vote", e))?;
+        .map_err(|e| match e {
+            PersistError::Unavailable(e) => ApiError::SharedStateUnavailable(format!("counting a vote: {e}")),
+            PersistError::Io(e) => ApiError::internal("saving a vote", e),
+        })?;
     Ok(no_store(HttpResponse::Ok()).json(VoteCounts {
         likes: votes.likes,
         dislikes: votes.dislikes,

@@ -76,6 +76,9 @@ pub enum ApiError {
     /// The media store (a bucket) did not answer; the detail goes to the log.
     #[error("the media store is not answering right now; try again shortly")]
     StoreUnavailable(String),
+    /// `--redis` is set and Redis is not answering; the detail goes to the log.
+    #[error("the instances' shared state is not answering right now; try again shortly")]
+    SharedStateUnavailable(String),
     #[error("the server failed to answer this request")]
     Internal(String),
 }
@@ -112,6 +115,7 @@ impl ApiError {
             ApiError::BadPath => "bad_path",
             ApiError::Forbidden => "forbidden",
             ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::SharedStateUnavailable(_) => "shared_state_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -145,9 +149,10 @@ impl ResponseError for ApiError {
             }
             // The content is more than the server will process, as for too many bytes.
             ApiError::TooLarge { .. } | ApiError::SourceTooLong(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::QueueFull | ApiError::ShuttingDown | ApiError::StoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::QueueFull
+            | ApiError::ShuttingDown
+            | ApiError::StoreUnavailable(_)
+            | ApiError::SharedStateUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -158,6 +163,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(detail) => log::error!("internal error: {detail}"),
             ApiError::StoreUnavailable(detail) => log::warn!("media store: {detail}"),
+            ApiError::SharedStateUnavailable(detail) => log::warn!("{detail}"),
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
@@ -166,7 +172,8 @@ impl ResponseError for ApiError {
             | ApiError::ShuttingDown
             | ApiError::Busy(_)
             | ApiError::TooManyRequests
-            | ApiError::StoreUnavailable(_) => {
+            | ApiError::StoreUnavailable(_)
+            | ApiError::SharedStateUnavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
             ApiError::Unauthorized => {

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: a real server process ([`server`]), a raw
 //! HTTP client ([`client`]), multipart bodies ([`multipart`]), generated clips and
-//! ffprobe ([`clips`]), a real S3 server ([`s3`]), and the API steps most tests take
-//! ([`upload`], [`wait_ready`]).
+//! ffprobe ([`clips`]), a real S3 server ([`s3`]), a real redis-server ([`redis`]), and
+//! the API steps most tests take ([`upload`], [`wait_ready`]).
 
 #![allow(dead_code)]
 
@@ -10,6 +10,7 @@ pub mod client;
 pub mod clips;
 pub mod ladder;
 pub mod multipart;
+pub mod redis;
 pub mod s3;
 pub mod server;
 

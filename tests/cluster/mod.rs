@@ -1,0 +1,192 @@
+//! Several instances joined through Redis (`--redis`): two `reel serve` processes on one
+//! folder store (`--store file:///...`, each its own `--media`) and one real
+//! `redis-server` (`util::redis`). Likes through either add up, both report the same `now`
+//! for a channel, also after an upload through the other appends an epoch, and Redis can
+//! go away and come back under them.
+//!
+//! Skipped (with a line saying so) where `redis-server` is not installed.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::channel::{expected_at, slot, upload_item};
+use crate::util::redis::RedisServer;
+use crate::util::*;
+
+/// Two instances on one store and one Redis; the temp dir of the store goes with them.
+struct Pair {
+    a: Server,
+    b: Server,
+    _store: tempfile::TempDir,
+}
+
+fn pair(redis: &RedisServer) -> Pair {
+    let store = tempfile::Builder::new().prefix("reel-store-").tempdir().unwrap();
+    let url = format!("file://{}", store.path().display());
+    let options = || Options::args(&["--store", &url, "--redis", &redis.url()]);
+    Pair {
+        a: Server::start(options()),
+        b: Server::start(options()),
+        _store: store,
+    }
+}
+
+fn channel_of(server: &Server) -> Value {
+    let res = server.get("/api/channels/main");
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.json()
+}
+
+/// Waits until both instances list `n` items on `main` and play one of them.
+fn wait_both_list(pair: &Pair, n: usize) {
+    for server in [&pair.a, &pair.b] {
+        wait_for(
+            &format!("main to list {n} items on both"),
+            Duration::from_secs(30),
+            || {
+                let v = channel_of(server);
+                (v["items"].as_array().map(Vec::len) == Some(n) && !v["now"].is_null()).then_some(())
+            },
+        );
+    }
+}
+
+/// Asks both instances for `main` at (nearly) the same moment and asserts they agree on
+/// what plays and where: the item and its start, and the position within 50 ms once the
+/// moments of the two answers are allowed for. Returns A's view.
+fn assert_now_agrees(pair: &Pair) -> Value {
+    let a = channel_of(&pair.a);
+    let b = channel_of(&pair.b);
+    let (t_a, t_b) = (
+        a["server_time_ms"].as_u64().unwrap(),
+        b["server_time_ms"].as_u64().unwrap(),
+    );
+    // What A's schedule says plays at B's moment is what B says (a boundary may fall
+    // between the two requests).
+    assert_eq!(
+        expected_at(&a, t_b),
+        slot(&b["now"]),
+        "A and B disagree on what plays:\nA {a}\nB {b}"
+    );
+    if a["now"]["started_at_ms"] == b["now"]["started_at_ms"] {
+        let pos = |v: &Value| v["now"]["position"].as_f64().unwrap();
+        let drift = pos(&b) - pos(&a) - (t_b as f64 - t_a as f64) / 1000.0;
+        assert!(drift.abs() <= 0.05, "positions {drift:.3} s apart: A {a}\nB {b}");
+    }
+    a
+}
+
+fn vote(server: &Server, which: &str) -> crate::util::Response {
+    server.request("POST", &format!("/api/channels/main/items/0/{which}"), &[], b"")
+}
+
+/// `(likes, dislikes)` of item 0 as `server` shows it.
+fn counts(server: &Server) -> (u64, u64) {
+    let v = channel_of(server);
+    let item = &v["items"][0];
+    (
+        item["likes"].as_u64().unwrap(),
+        item["dislikes"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn likes_through_two_instances_add_up_and_survive_redis_going_away() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let pair = pair(&redis);
+    let id = upload_item(&pair.a, "alpha", 3.0);
+    wait_ready(&pair.a, &id);
+    wait_both_list(&pair, 1);
+
+    for (server, which) in [
+        (&pair.a, "like"),
+        (&pair.b, "like"),
+        (&pair.a, "like"),
+        (&pair.b, "dislike"),
+    ] {
+        let res = vote(server, which);
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+    // The answer to a vote carries the sum of every instance's votes.
+    assert_eq!(
+        vote(&pair.b, "like").json(),
+        serde_json::json!({"likes": 4, "dislikes": 1})
+    );
+    // Each shows the sum within a second (it re-reads the counters).
+    for server in [&pair.a, &pair.b] {
+        wait_for("the counts to add up", Duration::from_secs(5), || {
+            (counts(server) == (4, 1)).then_some(())
+        });
+    }
+
+    // Redis goes away: the channels play on and agree, the last counts show, and a vote
+    // is refused at once with a sentence and a 503.
+    redis.stop();
+    std::thread::sleep(Duration::from_millis(1500)); // a refresh or more without Redis
+    let during = Instant::now();
+    while during.elapsed() < Duration::from_secs(4) {
+        assert_now_agrees(&pair);
+        assert_eq!(counts(&pair.a), (4, 1));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let live = pair.b.get("/channels/main/live.m3u8");
+    assert_eq!(live.status, 200, "{}", live.text());
+    let asked = Instant::now();
+    let refused = vote(&pair.a, "like");
+    assert!(asked.elapsed() < Duration::from_secs(3), "{:?}", asked.elapsed());
+    let body = assert_error(&pair.a, &refused, 503, "shared_state_unavailable");
+    assert!(refused.header("retry-after").is_some(), "{body}");
+    assert!(!refused.text().contains("127.0.0.1"), "{}", refused.text());
+
+    // Redis comes back (with its data): votes count again, without restarting reel.
+    redis.restart();
+    let res = wait_for("a vote to be counted again", Duration::from_secs(15), || {
+        let res = vote(&pair.a, "like");
+        (res.status == 200).then_some(res)
+    });
+    assert_eq!(res.json()["likes"], 5);
+    wait_for("B to show the new count", Duration::from_secs(5), || {
+        (counts(&pair.b) == (5, 1)).then_some(())
+    });
+    assert_now_agrees(&pair);
+}
+
+#[test]
+fn channel_now_agrees_on_two_instances_also_after_an_upload_through_the_other() {
+    let Some(redis) = RedisServer::start() else { return };
+    let pair = pair(&redis);
+    for name in ["alpha", "bravo"] {
+        let id = upload_item(&pair.a, name, 3.0);
+        wait_ready(&pair.a, &id);
+    }
+    wait_both_list(&pair, 2);
+    // Across a few item boundaries.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(8) {
+        assert_now_agrees(&pair);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // A catalog change through B: the epoch one of them appends is the one both play.
+    let charlie = upload_item(&pair.b, "charlie", 3.0);
+    wait_ready(&pair.b, &charlie);
+    wait_both_list(&pair, 3);
+    let mut played = None;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(40) {
+        let a = assert_now_agrees(&pair);
+        if a["now"]["video"] == charlie.as_str() {
+            played = Some(slot(&a["now"]));
+        }
+        if played.is_some() && a["now"]["video"] != charlie.as_str() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (_, started) = played.expect("charlie played on both");
+    let in_b = channel_of(&pair.b);
+    assert!(in_b["server_time_ms"].as_u64().unwrap() > started);
+}
