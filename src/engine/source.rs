@@ -260,8 +260,11 @@ impl Source {
     /// ends the input there (a truncated file yields what was decodable); a decode error
     /// in one packet skips that packet.
     pub fn run(&mut self, sink: &mut dyn FnMut(Decoded) -> Result<bool>) -> Result<()> {
-        let mut packet = ffmpeg_next::Packet::empty();
         loop {
+            // A fresh packet each time: `Packet::read` (av_read_frame) does not unref the
+            // packet it is given, so reusing one leaked every packet's buffer before the
+            // last (the whole input's bytes, over a transcode).
+            let mut packet = ffmpeg_next::Packet::empty();
             match packet.read(&mut self.input) {
                 Ok(()) => {}
                 Err(ffmpeg_next::Error::Eof) => break,

@@ -96,8 +96,9 @@ fn read_cues(mut input: format::context::Input, indices: &[usize]) -> Result<Vec
     ffi::discard_streams_except(&mut input, indices);
     let mut cues: Vec<Vec<Cue>> = vec![Vec::new(); indices.len()];
     let mut dropped = 0usize;
-    let mut packet = ffmpeg_next::Packet::empty();
     loop {
+        // A fresh packet each time: `Packet::read` does not unref the one it is given.
+        let mut packet = ffmpeg_next::Packet::empty();
         match packet.read(&mut input) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => break,

@@ -65,3 +65,93 @@ fn failures_exit_non_zero_with_a_sentence() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.path().join("o").exists());
 }
+
+/// Peak resident memory (KiB) of `reel transcode` on `clip` (144p only: the encoders stay
+/// small), read from the kernel's accounting of the child (`VmHWM` as the child ends is
+/// not observable from here; `getrusage(RUSAGE_CHILDREN)` is, but only as a maximum over
+/// all children, so the peak is sampled from `/proc` while it runs).
+fn transcode_peak_rss_kib(clip: &std::path::Path, out: &std::path::Path) -> u64 {
+    let mut child = reel()
+        .arg("transcode")
+        .arg(clip)
+        .arg("--out")
+        .arg(out)
+        .args(["--heights", "144"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "reel transcode failed on {}", clip.display());
+            return peak;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Regression: the decode loop reused one `Packet` for every `av_read_frame`, which does
+/// not unref the packet it fills, so every compressed packet but the last stayed in
+/// memory: a transcode grew by its whole input (1.8 GB for a 2.2 GB upload). Two sources
+/// of the same bitrate, 8 s and 48 s: the longer one must not cost its extra ~60 MB.
+#[test]
+fn a_transcode_does_not_keep_its_input_in_memory() {
+    if !crate::util::clips::have("ffmpeg") {
+        assert!(std::env::var_os("CI").is_none(), "the ffmpeg CLI is missing");
+        eprintln!("skipping: no ffmpeg CLI to make a high-bitrate source");
+        return;
+    }
+    let dir = tempdir().unwrap();
+    let make = |name: &str, seconds: u32| {
+        // Lossless x264 of a noisy testsrc2: ~15 Mb/s at 320x180, quick to make.
+        let path = dir.path().join(name);
+        let st = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x180:rate=30,noise=alls=30:allf=t",
+            ])
+            .args([
+                "-t",
+                &seconds.to_string(),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-qp",
+                "0",
+            ])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        path
+    };
+    let (short, long) = (make("short.mp4", 8), make("long.mp4", 48));
+    let extra_input_kib =
+        (std::fs::metadata(&long).unwrap().len() - std::fs::metadata(&short).unwrap().len()) / 1024;
+    assert!(
+        extra_input_kib > 40 * 1024,
+        "the long source is only {extra_input_kib} KiB larger"
+    );
+    let short_peak = transcode_peak_rss_kib(&short, &dir.path().join("a"));
+    let long_peak = transcode_peak_rss_kib(&long, &dir.path().join("b"));
+    assert!(
+        long_peak < short_peak + extra_input_kib / 3,
+        "peak RSS {short_peak} KiB for 8 s, {long_peak} KiB for 48 s: it grows with the input \
+         ({extra_input_kib} KiB more)"
+    );
+}
