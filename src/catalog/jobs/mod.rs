@@ -32,6 +32,7 @@ mod completion;
 pub mod coordination;
 mod job_files;
 pub mod local;
+pub mod redis;
 mod resume;
 pub mod spec;
 mod sync;
@@ -50,6 +51,7 @@ use crate::engine::{CancelToken, Limits};
 pub use admission::{AcceptError, Upload, UploadedSubtitles};
 pub use coordination::{CatalogChange, Coordination};
 pub use local::LocalCoordination;
+pub use redis::RedisCoordination;
 pub use spec::{JobSpec, SubtitleFileSpec};
 
 /// Counters for `/metrics`.
