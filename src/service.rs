@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::demo::queue_demo;
-use crate::catalog::jobs::{Jobs, LocalCoordination};
+use crate::catalog::jobs::{Coordination, Jobs, LocalCoordination, RedisCoordination};
 use crate::catalog::layout::Layout;
 use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
@@ -70,11 +70,18 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
             format!("reading the catalog from {}: {e}", media.label()),
         )
     })?);
-    let coordination = Arc::new(LocalCoordination::new(
-        store.layout().clone(),
-        media.clone(),
-        args.queue,
-    ));
+    let coordination: Arc<dyn Coordination> = match &redis {
+        Some(link) => Arc::new(RedisCoordination::new(
+            link.clone(),
+            Duration::from_secs(args.job_lease_seconds),
+            args.queue,
+        )),
+        None => Arc::new(LocalCoordination::new(
+            store.layout().clone(),
+            media.clone(),
+            args.queue,
+        )),
+    };
     let jobs = Jobs::new(store.clone(), coordination, args.workers, args.limits.limits());
     jobs.resume_interrupted();
     if store.is_empty() && args.demo {

@@ -81,6 +81,19 @@ fn start(inner: &Arc<Inner>, claim: Claim) -> Option<Job> {
     let store = &inner.store;
     let media = store.media().clone();
     let input = store.layout().job_dir(&id).join(&spec.source);
+    // A job accepted by another instance: its source comes from the store, its video
+    // from its manifest when this instance has not heard of it yet.
+    if !input.exists() {
+        job_files::fetch_from_store(store, &id);
+    }
+    if !store.contains(&id) {
+        if let Ok(Some(video)) = crate::catalog::video::Video::read_manifest(&media, &id) {
+            store.adopt(crate::catalog::video::Video {
+                id: id.clone(),
+                ..video
+            });
+        }
+    }
     // With a remote store the source goes there too while the job runs, then its
     // `job.json` (whose presence says the source is whole), so that the job does not
     // depend on this machine's disk alone: a process on a fresh disk resumes it.
