@@ -28,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Run transcodes only, for the instances joined through `--redis` (which it needs):
+    /// serves `/healthz` and `/metrics` on `--bind`.
+    Worker(ServeArgs),
     /// Transcode a file into an HLS ladder (the same tree an upload produces).
     Transcode(TranscodeArgs),
     /// Print what a file holds, as JSON.
@@ -359,6 +362,7 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => crate::service::serve(args).map_err(|e| e.to_string()),
+        Command::Worker(args) => crate::service::worker(args).map_err(|e| e.to_string()),
         Command::Probe { input } => {
             let p = engine::probe(&input).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&p).expect("probe serialises"));
