@@ -145,7 +145,8 @@ impl LeaseKeeper {
                     if let Err(e) = renewed.renew() {
                         log::warn!("video {id}: {e}; stopping here");
                         lost.store(true, Ordering::SeqCst);
-                        cancel.cancel();
+                        // Stop without removing what the new holder writes.
+                        cancel.abandon();
                         return;
                     }
                 }
@@ -286,6 +287,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(cancel.is_cancelled() && lost.load(Ordering::SeqCst));
+        assert!(cancel.keeps_output(), "the new holder's objects stay");
         assert_eq!(*lease.renewals.lock(), 3, "two good renewals, then the lost one");
         keeper.abandon();
         assert!(lease.finished.lock().is_empty());
