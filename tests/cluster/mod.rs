@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::channel::{expected_at, slot, upload_item};
+use crate::util::client::EventStream;
+use crate::util::clips::clip;
 use crate::util::redis::RedisServer;
+use crate::util::s3::S3Server;
 use crate::util::*;
 
 /// Two instances on one store and one Redis; the temp dir of the store goes with them.
@@ -189,4 +192,76 @@ fn channel_now_agrees_on_two_instances_also_after_an_upload_through_the_other() 
     let (_, started) = played.expect("charlie played on both");
     let in_b = channel_of(&pair.b);
     assert!(in_b["server_time_ms"].as_u64().unwrap() > started);
+}
+
+/// Fronts and workers over one bucket and one Redis: an upload through front A (which
+/// runs no jobs) is listed by front B within a second and B's `/events` stream its
+/// progress as worker W1 transcodes it; W1 is SIGKILLed halfway, W2 takes the job over
+/// once its lease has run out, and the video ends ready with a complete ladder.
+#[test]
+fn a_job_outlives_the_worker_that_dies_running_it() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("the cluster jobs test") else {
+        return;
+    };
+    let url = redis.url();
+    let front = || s3.serve_options("svc", &["--redis", &url, "--workers", "0"]);
+    let worker = || Options {
+        worker: true,
+        ..s3.serve_options(
+            "svc",
+            &["--redis", &url, "--workers", "1", "--job-lease-seconds", "3"],
+        )
+    };
+    let a = Server::start(front());
+    let b = Server::start(front());
+    let mut w1 = Server::start(worker());
+    assert_eq!(w1.get("/healthz").status, 200);
+    assert_eq!(w1.get("/api/videos").status, 404, "a worker serves no catalog");
+
+    let source = clip("cluster-long.mp4", 960, 540, 16.0);
+    let id = upload_ok(&a, &source, &[("segment_seconds", "2")]);
+    let listed = Instant::now();
+    wait_for("B to list the upload", Duration::from_secs(2), || {
+        let list = b.get("/api/videos").json();
+        list.as_array()
+            .or_else(|| list["videos"].as_array())
+            .is_some_and(|l| l.iter().any(|v| v["id"] == id.as_str()))
+            .then_some(())
+    });
+    assert!(
+        listed.elapsed() <= Duration::from_millis(1500),
+        "{:?}",
+        listed.elapsed()
+    );
+
+    // B streams the progress W1 makes.
+    let mut events = EventStream::open(b.addr, &format!("/api/videos/{id}/events"));
+    assert_eq!(events.status, 200);
+    let progressed = loop {
+        let event = events.next_event().expect("progress before the end");
+        assert_ne!(
+            event.name, "ready",
+            "finished before W1 could be killed: {event:?}"
+        );
+        if event.data["progress"].as_f64().is_some_and(|p| p > 0.0) {
+            break event;
+        }
+    };
+    assert_eq!(progressed.data["status"], "processing");
+    drop(events);
+
+    w1.kill();
+    let killed = Instant::now();
+    let w2 = Server::start(worker());
+    let video = wait_ready(&b, &id);
+    assert!(w2.log_text().contains("taken over"), "W2 took the job over");
+    assert!(
+        killed.elapsed() >= Duration::from_secs(3),
+        "not before the lease ran out"
+    );
+    assert_eq!(video, wait_ready(&a, &id), "both fronts show the same video");
+    assert!(check_ladder(&b, &video) >= 8);
 }
