@@ -200,7 +200,7 @@ fn channel_now_agrees_on_two_instances_also_after_an_upload_through_the_other() 
 /// once its lease has run out, and the video ends ready with a complete ladder.
 #[test]
 fn a_job_outlives_the_worker_that_dies_running_it() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(mut redis) = RedisServer::start() else {
         return;
     };
     let Some(s3) = S3Server::start("the cluster jobs test") else {
@@ -264,4 +264,34 @@ fn a_job_outlives_the_worker_that_dies_running_it() {
     );
     assert_eq!(video, wait_ready(&a, &id), "both fronts show the same video");
     assert!(check_ladder(&b, &video) >= 8);
+
+    // Redis goes away: what exists is served, uploads are refused with 503 and
+    // Retry-After, and nothing of the refused upload stays in the bucket.
+    redis.stop();
+    assert_eq!(a.get(&format!("/api/videos/{id}")).status, 200);
+    assert_eq!(b.get(video["links"]["master"].as_str().unwrap()).status, 200);
+    let small = clip("cluster-small.mp4", 320, 180, 2.0);
+    let refused = upload(&a, &small, &[]);
+    let body = assert_error(&a, &refused, 503, "shared_state_unavailable");
+    assert!(refused.header("retry-after").is_some(), "{body}");
+    let bucket = s3.client();
+    assert!(
+        bucket.keys("svc/.jobs/").is_empty(),
+        "{:?}",
+        bucket.keys("svc/.jobs/")
+    );
+
+    // It comes back: uploads are taken again and run.
+    redis.restart();
+    let again = wait_for("an upload to be taken again", Duration::from_secs(15), || {
+        let res = upload(&a, &small, &[]);
+        (res.status == 202).then_some(res)
+    });
+    let second = again.json()["id"].as_str().unwrap().to_string();
+    // B hears of it at the latest with its job's first progress (its subscriber may have
+    // been reconnecting when A announced it).
+    wait_for("B to know the second upload", Duration::from_secs(30), || {
+        (b.get(&format!("/api/videos/{second}")).status == 200).then_some(())
+    });
+    wait_ready(&b, &second);
 }

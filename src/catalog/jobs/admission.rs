@@ -254,7 +254,7 @@ impl Jobs {
             .store
             .insert_with(video.clone(), || coordination.submit(ticket));
         if let Err(refused) = result {
-            remove_dir_if_present(&job_dir);
+            job_files::forget(&self.inner.store, id);
             self.inner.store.remove_files(id);
             return Err(match refused {
                 Refused::Full(_) => AcceptError::QueueFull,

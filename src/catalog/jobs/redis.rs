@@ -370,7 +370,7 @@ fn subscribe(shared: Weak<Shared>, out: Sender<CatalogChange>) {
                     log::warn!("catalog events from redis: {e}; trying again");
                     lost_logged = true;
                 }
-                std::thread::sleep(Duration::from_secs(1));
+                std::thread::sleep(Duration::from_millis(250));
                 continue;
             }
         };
