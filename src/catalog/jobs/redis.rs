@@ -842,6 +842,24 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_without_answers_holds_for_one_lease_then_is_lost() {
+        let Some(server) = TestRedis::start() else { return };
+        let lease = Duration::from_millis(1500);
+        let a = instance(&server, lease);
+        a.submit(ticket("job1")).unwrap();
+        let claim = a.claim(Duration::from_secs(2)).unwrap();
+        assert_eq!(claim.lease.renew(), Ok(()));
+        drop(server); // Redis goes away
+        assert_eq!(claim.lease.renew(), Ok(()), "within a lease of the last answer");
+        std::thread::sleep(lease);
+        assert_eq!(
+            claim.lease.renew(),
+            Err(LeaseLost),
+            "another worker may have it by now"
+        );
+    }
+
+    #[test]
     fn without_redis_a_job_is_refused_and_the_ticket_comes_back() {
         let link = RedisLink::connect("redis://127.0.0.1:1/0", None).unwrap();
         let queue = RedisCoordination::new(link, Duration::from_secs(30), 8);
