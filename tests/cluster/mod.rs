@@ -288,9 +288,9 @@ fn a_job_outlives_the_worker_that_dies_running_it() {
         (res.status == 202).then_some(res)
     });
     let second = again.json()["id"].as_str().unwrap().to_string();
-    // B hears of it at the latest with its job's first progress (its subscriber may have
-    // been reconnecting when A announced it).
-    wait_for("B to know the second upload", Duration::from_secs(30), || {
+    // B hears of it (reading the store again once its subscription is back, if it was
+    // still reconnecting when A announced it).
+    wait_for("B to know the second upload", Duration::from_secs(3), || {
         (b.get(&format!("/api/videos/{second}")).status == 200).then_some(())
     });
     wait_ready(&b, &second);

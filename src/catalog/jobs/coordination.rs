@@ -97,6 +97,13 @@ pub trait Coordination: Send + Sync + 'static {
     fn spans_machines(&self) -> bool {
         false
     }
+
+    /// True (once) when changes may have been missed since the last call (a subscription
+    /// that was lost and is back): the instance then reads the catalog from the media
+    /// store again.
+    fn take_missed(&self) -> bool {
+        false
+    }
 }
 
 /// A job to queue: what it is, and the `flock` on its working directory.

@@ -125,6 +125,8 @@ struct Shared {
     /// Waiting jobs across the service, as last read, and when.
     depth: AtomicUsize,
     depth_read: Mutex<Option<Instant>>,
+    /// Set when the events subscription came back after a loss: changes were missed.
+    missed: AtomicBool,
 }
 
 impl RedisCoordination {
@@ -152,6 +154,7 @@ impl RedisCoordination {
             cancelled: Mutex::new(HashSet::new()),
             depth: AtomicUsize::new(0),
             depth_read: Mutex::new(None),
+            missed: AtomicBool::new(false),
         });
         let (tx, events) = unbounded();
         let weak = Arc::downgrade(&shared);
@@ -382,6 +385,9 @@ fn subscribe(shared: Weak<Shared>, out: Sender<CatalogChange>) {
         }
         if std::mem::take(&mut lost_logged) {
             log::info!("catalog events from redis flow again");
+            if let Some(shared) = shared.upgrade() {
+                shared.missed.store(true, Ordering::SeqCst);
+            }
         }
         loop {
             let message = match pubsub.get_message() {
@@ -597,6 +603,10 @@ impl Coordination for RedisCoordination {
 
     fn spans_machines(&self) -> bool {
         true
+    }
+
+    fn take_missed(&self) -> bool {
+        self.shared.missed.swap(false, Ordering::SeqCst)
     }
 }
 
