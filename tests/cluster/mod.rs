@@ -295,3 +295,50 @@ fn a_job_outlives_the_worker_that_dies_running_it() {
     });
     wait_ready(&b, &second);
 }
+
+/// A video deleted through one front while a worker transcodes it: the worker stops, and
+/// nothing of it stays in the bucket or in any front's list.
+#[test]
+fn a_delete_through_any_front_stops_the_worker_and_leaves_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("the cluster delete test") else {
+        return;
+    };
+    let url = redis.url();
+    let front = || s3.serve_options("svc", &["--redis", &url, "--workers", "0"]);
+    let a = Server::start(front());
+    let b = Server::start(front());
+    let w = Server::start(Options {
+        worker: true,
+        ..s3.serve_options(
+            "svc",
+            &["--redis", &url, "--workers", "1", "--job-lease-seconds", "3"],
+        )
+    });
+    let source = clip("cluster-long.mp4", 960, 540, 16.0);
+    let id = upload_ok(&a, &source, &[("segment_seconds", "2")]);
+    wait_for("the worker to make progress", Duration::from_secs(30), || {
+        let v = video(&b, &id);
+        (v["status"] == "processing" && v["progress"].as_f64().is_some_and(|p| p > 0.0)).then_some(())
+    });
+    let res = b.request("DELETE", &format!("/api/videos/{id}"), &[], b"");
+    assert_eq!(res.status, 204, "{}", res.text());
+    let bucket = s3.client();
+    wait_for("nothing of it in the bucket", Duration::from_secs(10), || {
+        let left: Vec<String> = bucket
+            .keys("svc/")
+            .into_iter()
+            .filter(|k| k.contains(id.as_str()))
+            .collect();
+        left.is_empty().then_some(())
+    });
+    wait_for("A to forget it", Duration::from_secs(3), || {
+        (a.get(&format!("/api/videos/{id}")).status == 404).then_some(())
+    });
+    assert!(
+        !w.log_text().contains(&format!("video {id} ready")),
+        "the worker stopped"
+    );
+}
