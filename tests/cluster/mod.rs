@@ -342,3 +342,47 @@ fn a_delete_through_any_front_stops_the_worker_and_leaves_nothing() {
         "the worker stopped"
     );
 }
+
+/// A worker stopped gracefully (SIGTERM) mid-transcode gives its job back at once: the
+/// other worker runs it without waiting for the lease (30 s here) to run out.
+#[test]
+fn a_worker_stopped_gracefully_hands_its_job_back_at_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("the cluster SIGTERM test") else {
+        return;
+    };
+    let url = redis.url();
+    let a = Server::start(s3.serve_options("svc", &["--redis", &url, "--workers", "0"]));
+    let worker = || Options {
+        worker: true,
+        ..s3.serve_options(
+            "svc",
+            &["--redis", &url, "--workers", "1", "--job-lease-seconds", "30"],
+        )
+    };
+    let mut w1 = Server::start(worker());
+    let source = clip("cluster-long.mp4", 960, 540, 16.0);
+    let id = upload_ok(&a, &source, &[("segment_seconds", "2")]);
+    wait_for("W1 to make progress", Duration::from_secs(30), || {
+        let v = video(&a, &id);
+        (v["status"] == "processing" && v["progress"].as_f64().is_some_and(|p| p > 0.0)).then_some(())
+    });
+    let w2 = Server::start(worker());
+    let stopped = Instant::now();
+    assert!(w1.terminate(Duration::from_secs(15)).success());
+    let video = wait_ready(&a, &id);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "{:?}\nW1:\n{}\nW2:\n{}",
+        stopped.elapsed(),
+        w1.log_text(),
+        w2.log_text()
+    );
+    wait_for("W2 to have run it", Duration::from_secs(5), || {
+        w2.log_text().contains(&format!("video {id} ready")).then_some(())
+    });
+    assert!(!w1.log_text().contains(&format!("video {id} ready")));
+    assert!(check_ladder(&a, &video) >= 8);
+}

@@ -48,6 +48,17 @@ const POLL: Duration = Duration::from_millis(200);
 /// How often the queue's depth is read again for `queued` and `is_full`.
 const DEPTH_EVERY: Duration = Duration::from_secs(1);
 
+/// KEYS: queue. ARGV: group. Makes the group (and the stream) unless it exists; an
+/// existing one is no error (which the link would take for Redis being away).
+static CREATE_GROUP: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+return 1
+",
+    )
+});
+
 /// KEYS: queue. ARGV: group, entry, consumer. 1: renewed; 0: not ours any more.
 static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
@@ -191,17 +202,16 @@ impl Shared {
         if self.group_ready.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let mut cmd = redis::cmd("XGROUP");
-        cmd.arg("CREATE")
-            .arg(&self.queue_key)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM");
-        match self.query::<()>(cmd) {
-            Ok(()) => {}
-            Err(e) if e.contains("BUSYGROUP") => {}
-            Err(e) => return Err(e),
-        }
+        let (key, mut con) = (self.queue_key.clone(), self.link.connection());
+        self.link
+            .block_on(async move {
+                CREATE_GROUP
+                    .key(key)
+                    .arg(GROUP)
+                    .invoke_async::<i64>(&mut con)
+                    .await
+            })
+            .map_err(|e| e.to_string())?;
         self.group_ready.store(true, Ordering::SeqCst);
         Ok(())
     }

@@ -38,6 +38,11 @@ pub(super) fn spawn(inner: &Arc<Inner>, count: usize) {
 
 fn next_job(coordination: &dyn Coordination, inner: &Weak<Inner>) -> Option<Job> {
     loop {
+        // Not a new claim once stopping: the process may end before it could give it back
+        // (with Redis, it would then wait for its lease to run out).
+        if inner.upgrade()?.shutting_down.load(Ordering::SeqCst) {
+            return None;
+        }
         let claim = coordination.claim(CLAIM_WAIT);
         // Gone: a claim in hand goes back (its lease dropped unfinished).
         let inner = inner.upgrade()?;
