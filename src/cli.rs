@@ -28,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Run transcodes only, for the instances joined through `--redis` (which it needs):
+    /// serves `/healthz` and `/metrics` on `--bind`.
+    Worker(ServeArgs),
     /// Transcode a file into an HLS ladder (the same tree an upload produces).
     Transcode(TranscodeArgs),
     /// Print what a file holds, as JSON.
@@ -73,12 +76,16 @@ pub struct ServeArgs {
     /// Value of Access-Control-Allow-Origin.
     #[arg(long, default_value = "*", env = "REEL_CORS_ORIGIN")]
     pub cors_origin: String,
-    /// Transcode jobs running at once.
+    /// Transcode jobs running at once (with `--redis`, 0 makes a front that runs none).
     #[arg(long, default_value_t = 1, env = "REEL_WORKERS")]
     pub workers: usize,
     /// Jobs that may wait for a worker before uploads get 503.
     #[arg(long, default_value_t = 16, env = "REEL_QUEUE")]
     pub queue: usize,
+    /// With `--redis`: a worker that has not renewed a job's lease for this long (it
+    /// died, or lost its network) loses the job to another worker.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), env = "REEL_JOB_LEASE_SECONDS")]
+    pub job_lease_seconds: u64,
     /// Seconds after which a live session with no open stream expires.
     #[arg(long, default_value_t = 60, env = "REEL_SESSION_IDLE_SECONDS")]
     pub session_idle_seconds: u64,
@@ -355,6 +362,7 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => crate::service::serve(args).map_err(|e| e.to_string()),
+        Command::Worker(args) => crate::service::worker(args).map_err(|e| e.to_string()),
         Command::Probe { input } => {
             let p = engine::probe(&input).map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&p).expect("probe serialises"));

@@ -60,6 +60,8 @@ pub struct RedisLink {
     /// `None` only while dropping (see `Drop`).
     runtime: Option<tokio::runtime::Runtime>,
     connection: ConnectionManager,
+    /// For connections of their own (a pub/sub subscriber holds one for its reads).
+    client: redis::Client,
     /// `reel:` or `reel:{namespace}:`.
     prefix: String,
     /// `host:port/db`, for logs and errors (never the password of the URL).
@@ -96,7 +98,7 @@ impl RedisLink {
             .set_max_delay(Duration::from_millis(250));
         let connection = {
             let _inside = runtime.enter(); // the manager's tasks live on this runtime
-            ConnectionManager::new_lazy_with_config(client, config)
+            ConnectionManager::new_lazy_with_config(client.clone(), config)
                 .map_err(|e| invalid(format!("--redis {url:?}: {e}")))?
         };
         let prefix = match namespace {
@@ -106,6 +108,7 @@ impl RedisLink {
         Ok(Arc::new(RedisLink {
             runtime: Some(runtime),
             connection,
+            client,
             prefix,
             at,
             answering: AtomicBool::new(true),
@@ -127,6 +130,12 @@ impl RedisLink {
     /// A connection handle to move into a call (cheap: the manager is shared).
     pub fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    /// A plain (blocking) connection of its own, for a pub/sub subscriber: subscribing
+    /// takes a connection over, so it cannot be the shared one.
+    pub fn dedicated(&self, timeout: Duration) -> redis::RedisResult<redis::Connection> {
+        self.client.get_connection_with_timeout(timeout)
     }
 
     /// Runs a call on the link's runtime and waits for it, at most [`CALL_TIMEOUT`]. For

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::catalog::demo::queue_demo;
-use crate::catalog::jobs::{Jobs, LocalCoordination};
+use crate::catalog::jobs::{Coordination, Jobs, LocalCoordination, RedisCoordination};
 use crate::catalog::layout::Layout;
 use crate::catalog::library::LibraryScanner;
 use crate::catalog::store::Store;
@@ -38,6 +38,23 @@ const JOBS_DRAIN: Duration = http::DRAIN;
 /// jobs.
 pub fn serve(args: ServeArgs) -> std::io::Result<()> {
     let parts = build(&args)?;
+    run(parts, &args)
+}
+
+/// Runs `reel worker`: the jobs of the instances joined through `--redis`, and
+/// `/healthz` and `/metrics`; no catalog API, no channels, no library scans.
+pub fn worker(args: ServeArgs) -> std::io::Result<()> {
+    if args.redis.url.as_deref().is_none_or(str::is_empty) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "reel worker runs the jobs of instances joined through Redis: give it --redis URL",
+        ));
+    }
+    let parts = build_as(&args, Role::Worker)?;
+    run(parts, &args)
+}
+
+fn run(parts: http::Parts, args: &ServeArgs) -> std::io::Result<()> {
     let jobs = parts.jobs.clone();
     http::serve(parts, &args.bind)?;
     jobs.shutdown(JOBS_DRAIN);
@@ -49,6 +66,18 @@ pub fn serve(args: ServeArgs) -> std::io::Result<()> {
 /// the media store, interrupted jobs resumed, the upkeep, channel publisher and session
 /// reaper threads running.
 pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
+    build_as(args, Role::Serve)
+}
+
+/// What a process is for: everything (`reel serve`), or jobs only (`reel worker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Serve,
+    Worker,
+}
+
+fn build_as(args: &ServeArgs, role: Role) -> std::io::Result<http::Parts> {
+    let serving = role == Role::Serve;
     if let Some(url) = &args.public_media_url {
         crate::catalog::video::set_public_media_url(url);
     }
@@ -70,14 +99,21 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
             format!("reading the catalog from {}: {e}", media.label()),
         )
     })?);
-    let coordination = Arc::new(LocalCoordination::new(
-        store.layout().clone(),
-        media.clone(),
-        args.queue,
-    ));
+    let coordination: Arc<dyn Coordination> = match &redis {
+        Some(link) => Arc::new(RedisCoordination::new(
+            link.clone(),
+            Duration::from_secs(args.job_lease_seconds),
+            args.queue,
+        )),
+        None => Arc::new(LocalCoordination::new(
+            store.layout().clone(),
+            media.clone(),
+            args.queue,
+        )),
+    };
     let jobs = Jobs::new(store.clone(), coordination, args.workers, args.limits.limits());
     jobs.resume_interrupted();
-    if store.is_empty() && args.demo {
+    if serving && store.is_empty() && args.demo {
         queue_demo(jobs.clone());
     }
     let library_root =
@@ -88,7 +124,7 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
             None => None,
         };
     let scanner = match (&args.library, args.no_library_ladders) {
-        (Some(dir), false) => Some((
+        (Some(dir), false) if serving => Some((
             LibraryScanner::new(jobs.clone(), dir)?,
             Duration::from_secs(args.library_scan_seconds),
         )),
@@ -101,7 +137,9 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
         Arc::new(SystemClock::default()),
         store.clone(),
     );
-    channels.spawn_publisher(Duration::from_secs(1));
+    if serving {
+        channels.spawn_publisher(Duration::from_secs(1));
+    }
     let sessions = Sessions::new(
         Arc::new(SystemClock::default()),
         SessionConfig {
@@ -111,7 +149,9 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
             ..SessionConfig::default()
         },
     );
-    sessions.spawn_reaper();
+    if serving {
+        sessions.spawn_reaper();
+    }
     let pages = Pages::locate(args.web.as_deref())?;
     Ok(http::Parts {
         store,
@@ -126,5 +166,6 @@ pub fn build(args: &ServeArgs) -> std::io::Result<http::Parts> {
         channels,
         sessions,
         pages,
+        health_only: !serving,
     })
 }

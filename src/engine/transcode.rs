@@ -283,17 +283,32 @@ impl TrackPlan {
 
 /// Stops a running job from another thread.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    cancelled: Arc<AtomicBool>,
+    /// Set by [`abandon`](Self::abandon): the output is someone else's now.
+    keep_output: Arc<AtomicBool>,
+}
 
 impl CancelToken {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Stops the job; what it wrote is removed.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+    /// Stops the job and leaves its output alone: another worker took the job over (its
+    /// lease was lost) and writes the same objects now.
+    pub fn abandon(&self) {
+        self.keep_output.store(true, Ordering::SeqCst);
+        self.cancel();
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.cancelled.load(Ordering::SeqCst)
+    }
+    /// True once [`abandon`](Self::abandon)ed: the output must not be touched.
+    pub fn keeps_output(&self) -> bool {
+        self.keep_output.load(Ordering::SeqCst)
     }
 }
 
@@ -352,7 +367,8 @@ enum Event {
 /// cut, each playlist after the segments it names).
 ///
 /// `on_progress` is called on this thread whenever a segment lands or decoding moves on.
-/// On error or cancel, every object of `out` is removed and the error returned.
+/// On error or cancel, every object of `out` is removed and the error returned; but for a
+/// job [abandoned](CancelToken::abandon), whose objects are another worker's now.
 pub fn transcode(
     input: &Path,
     out: &VideoObjects,
@@ -363,7 +379,7 @@ pub fn transcode(
     opts.validate()?;
     let source = probe_within(input, &opts.limits)?;
     let result = run(input, out, opts, source, on_progress, cancel);
-    if result.is_err() {
+    if result.is_err() && !cancel.keeps_output() {
         if let Err(e) = out.remove_all() {
             log::warn!("could not clean up a failed job's output: {e}");
         }

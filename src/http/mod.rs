@@ -160,6 +160,24 @@ pub struct Parts {
     pub channels: Arc<Channels>,
     pub sessions: Arc<Sessions>,
     pub pages: Pages,
+    /// `reel worker`: only `/healthz` and `/metrics`.
+    pub health_only: bool,
+}
+
+/// `/healthz` and `/metrics`, all a worker serves.
+pub fn health_routes(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(method_not_allowed);
+    cfg.service(
+        web::resource("/healthz")
+            .get(health)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/metrics")
+            .get(metrics::metrics)
+            .default_service(not_allowed()),
+    )
+    .default_service(web::to(not_found));
 }
 
 /// Serves `parts` on `bind` until SIGTERM or SIGINT, then drains: uploads are refused,
@@ -179,6 +197,7 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
         channels,
         sessions,
         pages,
+        health_only,
     } = parts;
     let pages = web::Data::new(pages);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -208,7 +227,7 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
                 .wrap(from_fn(auth::require_key))
                 .wrap(from_fn(cors::cors))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
-                .configure(routes)
+                .configure(if health_only { health_routes } else { routes })
         })
         .on_connect(sessions::remember_socket)
         .disable_signals()

@@ -259,6 +259,7 @@ async fn receive_and_accept(
             reason: message,
         },
         AcceptError::QueueFull => ApiError::QueueFull,
+        AcceptError::Unavailable(m) => ApiError::SharedStateUnavailable(format!("accepting an upload: {m}")),
         AcceptError::ShuttingDown => ApiError::ShuttingDown,
         AcceptError::Internal(m) => ApiError::internal("accepting an upload", m),
         // Only library preparations have fixed ids.

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::channel::{expected_at, slot, upload_item};
+use crate::util::client::EventStream;
+use crate::util::clips::clip;
 use crate::util::redis::RedisServer;
+use crate::util::s3::S3Server;
 use crate::util::*;
 
 /// Two instances on one store and one Redis; the temp dir of the store goes with them.
@@ -189,4 +192,197 @@ fn channel_now_agrees_on_two_instances_also_after_an_upload_through_the_other() 
     let (_, started) = played.expect("charlie played on both");
     let in_b = channel_of(&pair.b);
     assert!(in_b["server_time_ms"].as_u64().unwrap() > started);
+}
+
+/// Fronts and workers over one bucket and one Redis: an upload through front A (which
+/// runs no jobs) is listed by front B within a second and B's `/events` stream its
+/// progress as worker W1 transcodes it; W1 is SIGKILLed halfway, W2 takes the job over
+/// once its lease has run out, and the video ends ready with a complete ladder.
+#[test]
+fn a_job_outlives_the_worker_that_dies_running_it() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("the cluster jobs test") else {
+        return;
+    };
+    let url = redis.url();
+    let front = || s3.serve_options("svc", &["--redis", &url, "--workers", "0"]);
+    let worker = || Options {
+        worker: true,
+        ..s3.serve_options(
+            "svc",
+            &["--redis", &url, "--workers", "1", "--job-lease-seconds", "3"],
+        )
+    };
+    let a = Server::start(front());
+    let b = Server::start(front());
+    let mut w1 = Server::start(worker());
+    assert_eq!(w1.get("/healthz").status, 200);
+    assert_eq!(w1.get("/api/videos").status, 404, "a worker serves no catalog");
+
+    let source = clip("cluster-long.mp4", 960, 540, 16.0);
+    let id = upload_ok(&a, &source, &[("segment_seconds", "2")]);
+    let listed = Instant::now();
+    wait_for("B to list the upload", Duration::from_secs(2), || {
+        let list = b.get("/api/videos").json();
+        list.as_array()
+            .or_else(|| list["videos"].as_array())
+            .is_some_and(|l| l.iter().any(|v| v["id"] == id.as_str()))
+            .then_some(())
+    });
+    assert!(
+        listed.elapsed() <= Duration::from_millis(1500),
+        "{:?}",
+        listed.elapsed()
+    );
+
+    // B streams the progress W1 makes.
+    let mut events = EventStream::open(b.addr, &format!("/api/videos/{id}/events"));
+    assert_eq!(events.status, 200);
+    let progressed = loop {
+        let event = events.next_event().expect("progress before the end");
+        assert_ne!(
+            event.name, "ready",
+            "finished before W1 could be killed: {event:?}"
+        );
+        if event.data["progress"].as_f64().is_some_and(|p| p > 0.0) {
+            break event;
+        }
+    };
+    assert_eq!(progressed.data["status"], "processing");
+    drop(events);
+
+    w1.kill();
+    let killed = Instant::now();
+    let w2 = Server::start(worker());
+    let video = wait_ready(&b, &id);
+    assert!(w2.log_text().contains("taken over"), "W2 took the job over");
+    assert!(
+        killed.elapsed() >= Duration::from_secs(3),
+        "not before the lease ran out"
+    );
+    assert_eq!(video, wait_ready(&a, &id), "both fronts show the same video");
+    assert!(check_ladder(&b, &video) >= 8);
+
+    // Redis goes away: what exists is served, uploads are refused with 503 and
+    // Retry-After, and nothing of the refused upload stays in the bucket.
+    redis.stop();
+    assert_eq!(a.get(&format!("/api/videos/{id}")).status, 200);
+    assert_eq!(b.get(video["links"]["master"].as_str().unwrap()).status, 200);
+    let small = clip("cluster-small.mp4", 320, 180, 2.0);
+    let refused = upload(&a, &small, &[]);
+    let body = assert_error(&a, &refused, 503, "shared_state_unavailable");
+    assert!(refused.header("retry-after").is_some(), "{body}");
+    let bucket = s3.client();
+    assert!(
+        bucket.keys("svc/.jobs/").is_empty(),
+        "{:?}",
+        bucket.keys("svc/.jobs/")
+    );
+
+    // It comes back: uploads are taken again and run.
+    redis.restart();
+    let again = wait_for("an upload to be taken again", Duration::from_secs(15), || {
+        let res = upload(&a, &small, &[]);
+        (res.status == 202).then_some(res)
+    });
+    let second = again.json()["id"].as_str().unwrap().to_string();
+    // B hears of it (reading the store again once its subscription is back, if it was
+    // still reconnecting when A announced it).
+    wait_for("B to know the second upload", Duration::from_secs(3), || {
+        (b.get(&format!("/api/videos/{second}")).status == 200).then_some(())
+    });
+    wait_ready(&b, &second);
+}
+
+/// A video deleted through one front while a worker transcodes it: the worker stops, and
+/// nothing of it stays in the bucket or in any front's list.
+#[test]
+fn a_delete_through_any_front_stops_the_worker_and_leaves_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("the cluster delete test") else {
+        return;
+    };
+    let url = redis.url();
+    let front = || s3.serve_options("svc", &["--redis", &url, "--workers", "0"]);
+    let a = Server::start(front());
+    let b = Server::start(front());
+    let w = Server::start(Options {
+        worker: true,
+        ..s3.serve_options(
+            "svc",
+            &["--redis", &url, "--workers", "1", "--job-lease-seconds", "3"],
+        )
+    });
+    let source = clip("cluster-long.mp4", 960, 540, 16.0);
+    let id = upload_ok(&a, &source, &[("segment_seconds", "2")]);
+    wait_for("the worker to make progress", Duration::from_secs(30), || {
+        let v = video(&b, &id);
+        (v["status"] == "processing" && v["progress"].as_f64().is_some_and(|p| p > 0.0)).then_some(())
+    });
+    let res = b.request("DELETE", &format!("/api/videos/{id}"), &[], b"");
+    assert_eq!(res.status, 204, "{}", res.text());
+    let bucket = s3.client();
+    wait_for("nothing of it in the bucket", Duration::from_secs(10), || {
+        let left: Vec<String> = bucket
+            .keys("svc/")
+            .into_iter()
+            .filter(|k| k.contains(id.as_str()))
+            .collect();
+        left.is_empty().then_some(())
+    });
+    wait_for("A to forget it", Duration::from_secs(3), || {
+        (a.get(&format!("/api/videos/{id}")).status == 404).then_some(())
+    });
+    assert!(
+        !w.log_text().contains(&format!("video {id} ready")),
+        "the worker stopped"
+    );
+}
+
+/// A worker stopped gracefully (SIGTERM) mid-transcode gives its job back at once: the
+/// other worker runs it without waiting for the lease (30 s here) to run out.
+#[test]
+fn a_worker_stopped_gracefully_hands_its_job_back_at_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("the cluster SIGTERM test") else {
+        return;
+    };
+    let url = redis.url();
+    let a = Server::start(s3.serve_options("svc", &["--redis", &url, "--workers", "0"]));
+    let worker = || Options {
+        worker: true,
+        ..s3.serve_options(
+            "svc",
+            &["--redis", &url, "--workers", "1", "--job-lease-seconds", "30"],
+        )
+    };
+    let mut w1 = Server::start(worker());
+    let source = clip("cluster-long.mp4", 960, 540, 16.0);
+    let id = upload_ok(&a, &source, &[("segment_seconds", "2")]);
+    wait_for("W1 to make progress", Duration::from_secs(30), || {
+        let v = video(&a, &id);
+        (v["status"] == "processing" && v["progress"].as_f64().is_some_and(|p| p > 0.0)).then_some(())
+    });
+    let w2 = Server::start(worker());
+    let stopped = Instant::now();
+    assert!(w1.terminate(Duration::from_secs(15)).success());
+    let video = wait_ready(&a, &id);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(30),
+        "{:?}\nW1:\n{}\nW2:\n{}",
+        stopped.elapsed(),
+        w1.log_text(),
+        w2.log_text()
+    );
+    wait_for("W2 to have run it", Duration::from_secs(5), || {
+        w2.log_text().contains(&format!("video {id} ready")).then_some(())
+    });
+    assert!(!w1.log_text().contains(&format!("video {id} ready")));
+    assert!(check_ladder(&a, &video) >= 8);
 }

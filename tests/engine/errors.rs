@@ -105,6 +105,28 @@ fn cancel_stops_the_job_and_removes_its_output() {
 }
 
 #[test]
+fn an_abandoned_job_stops_and_leaves_its_output_alone() {
+    let dir = tempdir().unwrap();
+    let src = clip(dir.path(), "in.mp4", spec(640, 360, 8.0));
+    let out = dir.path().join("out");
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    let result = reel::engine::transcode(
+        &src,
+        &super::objects(dir.path(), "out"),
+        &opts(None, 1.0, SegmentFormat::Fmp4),
+        &mut |s| {
+            if !s.renditions[0].segments.is_empty() {
+                c.abandon();
+            }
+        },
+        &cancel,
+    );
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    assert!(out.exists(), "another worker's objects now: kept");
+}
+
+#[test]
 fn bad_options_are_refused_before_any_work() {
     let dir = tempdir().unwrap();
     let src = clip(dir.path(), "in.mp4", spec(320, 180, 1.0));

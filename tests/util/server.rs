@@ -45,6 +45,8 @@ pub struct Options {
     pub binary: Option<PathBuf>,
     /// The server's working directory (default: the test's).
     pub cwd: Option<PathBuf>,
+    /// Run `reel worker` instead of `reel serve`.
+    pub worker: bool,
 }
 
 impl Options {
@@ -84,7 +86,7 @@ impl Server {
         let media = dir.join("media");
         let log = dir.join(log_name);
         let mut args = vec![
-            "serve".to_string(),
+            if options.worker { "worker" } else { "serve" }.to_string(),
             "--bind".into(),
             "127.0.0.1:0".into(),
             "--media".into(),

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::coordination::{CatalogChange, Refused, Ticket};
+use super::job_files;
 use super::spec::{JobSpec, SubtitleFileSpec};
 use super::Jobs;
 use crate::catalog::layout::{self, new_id};
@@ -58,6 +59,9 @@ pub enum AcceptError {
     TooLong(String),
     #[error("the transcode queue is full")]
     QueueFull,
+    /// The job queue shared with other instances (Redis) is not answering.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("the server is shutting down")]
     ShuttingDown,
     /// A library file's rendition that another reel process on the root has taken on.
@@ -228,22 +232,33 @@ impl Jobs {
             return Err(AcceptError::Internal(format!("writing a manifest: {e}")));
         }
 
+        let coordination = &self.inner.coordination;
+        // Joined with instances on other machines: the job's files go to the store first,
+        // where whichever worker claims the job finds them.
+        if coordination.spans_machines() && media.folder_root().is_none() {
+            if let Err(e) = job_files::put_in_store(media, id, &spec, &job_dir.join(&spec.source)) {
+                remove_dir_if_present(&job_dir);
+                self.inner.store.remove_files(id);
+                return Err(AcceptError::Internal(format!(
+                    "keeping a job's source in the store: {e}"
+                )));
+            }
+        }
         let ticket = Ticket {
             id: id.to_string(),
             spec: spec.clone(),
             dir_lock: lock,
         };
-        let coordination = &self.inner.coordination;
         let result = self
             .inner
             .store
             .insert_with(video.clone(), || coordination.submit(ticket));
         if let Err(refused) = result {
-            remove_dir_if_present(&job_dir);
+            job_files::forget(&self.inner.store, id);
             self.inner.store.remove_files(id);
             return Err(match refused {
                 Refused::Full(_) => AcceptError::QueueFull,
-                e @ Refused::Unavailable(..) => AcceptError::Internal(e.to_string()),
+                e @ Refused::Unavailable(..) => AcceptError::Unavailable(e.to_string()),
             });
         }
         coordination.announce(&CatalogChange::Created(video.clone()));

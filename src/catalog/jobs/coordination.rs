@@ -14,9 +14,9 @@
 //!
 //! Implementations: [`LocalCoordination`](super::local::LocalCoordination) (one process,
 //! and several processes on one folder store: an in-memory queue, `flock`s, manifest
-//! polling). A Redis implementation (Streams with a consumer group and `XAUTOCLAIM` for
-//! the queue and its leases, pub/sub for the events) is the next one; this page is its
-//! contract.
+//! polling), and [`RedisCoordination`](super::redis::RedisCoordination) (instances joined
+//! through Redis: a Stream with a consumer group and `XAUTOCLAIM` for the queue and its
+//! leases, pub/sub for the events). This page is their contract.
 
 use std::fs::File;
 use std::time::Duration;
@@ -90,6 +90,20 @@ pub trait Coordination: Send + Sync + 'static {
     /// for the first one (and returning at once when some are there). Called in a loop by
     /// one thread of the instance (`catalog-upkeep`).
     fn changes(&self, wait: Duration) -> Vec<CatalogChange>;
+
+    /// True when the instances sharing the jobs may run on other machines: a job's
+    /// source must then be in the media store (a bucket) before it is submitted, and a
+    /// claimer brings it from there.
+    fn spans_machines(&self) -> bool {
+        false
+    }
+
+    /// True (once) when changes may have been missed since the last call (a subscription
+    /// that was lost and is back): the instance then reads the catalog from the media
+    /// store again.
+    fn take_missed(&self) -> bool {
+        false
+    }
 }
 
 /// A job to queue: what it is, and the `flock` on its working directory.

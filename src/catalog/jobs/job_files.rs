@@ -13,14 +13,31 @@ use crate::storage::{Freshness, MediaStore, JOBS_PREFIX};
 /// Copies a running job's source, then its `job.json` (whose presence says the source is
 /// whole), to a remote store. Best effort: logged on failure.
 pub(super) fn copy_to_store(media: &MediaStore, id: &str, spec: &JobSpec, input: &Path) {
-    let dir = format!("{JOBS_PREFIX}/{id}");
-    let kept = media
-        .put_file(&format!("{dir}/{}", spec.source), input, Freshness::Revalidate)
-        .and_then(|()| serde_json::to_vec_pretty(spec).map_err(std::io::Error::other))
-        .and_then(|json| media.put(&format!("{dir}/job.json"), json, Freshness::Revalidate));
-    if let Err(e) = kept {
+    if let Err(e) = put_in_store(media, id, spec, input) {
         log::warn!("video {id}: could not copy its source to the store: {e}");
     }
+}
+
+/// Puts a job's source, then its `job.json`, in a remote store (subtitle files too):
+/// where a worker on another machine finds them.
+pub(super) fn put_in_store(
+    media: &MediaStore,
+    id: &str,
+    spec: &JobSpec,
+    input: &Path,
+) -> std::io::Result<()> {
+    let dir = format!("{JOBS_PREFIX}/{id}");
+    media.put_file(&format!("{dir}/{}", spec.source), input, Freshness::Revalidate)?;
+    let local = input.parent().unwrap_or(input);
+    for s in &spec.subtitle_files {
+        media.put_file(
+            &format!("{dir}/{}", s.file),
+            &local.join(&s.file),
+            Freshness::Revalidate,
+        )?;
+    }
+    let json = serde_json::to_vec_pretty(spec).map_err(std::io::Error::other)?;
+    media.put(&format!("{dir}/job.json"), json, Freshness::Revalidate)
 }
 
 /// Brings a job's `job.json` and source from a remote store into this machine's job
@@ -43,6 +60,11 @@ pub(super) fn fetch_from_store(store: &Store, id: &str) {
         let local = store.layout().job_dir(id);
         std::fs::create_dir_all(&local)?;
         media.get_to_file(&format!("{dir}/{}", spec.source), &local.join(&spec.source))?;
+        for s in &spec.subtitle_files {
+            if layout::is_plain_file_name(&s.file) {
+                media.get_to_file(&format!("{dir}/{}", s.file), &local.join(&s.file))?;
+            }
+        }
         spec.write(&local)?;
         Ok(true)
     })();

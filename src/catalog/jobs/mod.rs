@@ -32,6 +32,7 @@ mod completion;
 pub mod coordination;
 mod job_files;
 pub mod local;
+pub mod redis;
 mod resume;
 pub mod spec;
 mod sync;
@@ -50,6 +51,7 @@ use crate::engine::{CancelToken, Limits};
 pub use admission::{AcceptError, Upload, UploadedSubtitles};
 pub use coordination::{CatalogChange, Coordination};
 pub use local::LocalCoordination;
+pub use redis::RedisCoordination;
 pub use spec::{JobSpec, SubtitleFileSpec};
 
 /// Counters for `/metrics`.
@@ -127,6 +129,10 @@ impl JobCell {
     }
 }
 
+fn coordination_spans(inner: &Inner) -> bool {
+    inner.coordination.spans_machines()
+}
+
 impl Jobs {
     /// The jobs of this instance: `workers` job threads that run what `coordination`
     /// hands them, within `limits`.
@@ -146,7 +152,14 @@ impl Jobs {
             shutting_down: AtomicBool::new(false),
             stats: JobStats::default(),
         });
-        worker::spawn(&inner, workers.max(1));
+        // Alone, an instance runs its own jobs; joined with others, 0 makes it a front
+        // whose jobs run elsewhere.
+        let workers = if coordination_spans(&inner) {
+            workers
+        } else {
+            workers.max(1)
+        };
+        worker::spawn(&inner, workers);
         Jobs { inner }
     }
 

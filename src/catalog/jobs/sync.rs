@@ -17,6 +17,48 @@ impl Jobs {
     pub fn sync_with_others(&self, wait: Duration) {
         let changes = self.inner.coordination.changes(wait);
         self.apply(changes);
+        if self.inner.coordination.take_missed() {
+            self.reread_catalog();
+        }
+    }
+
+    /// After changes were missed (the events subscription was lost for a while): reads
+    /// every manifest of the media store again and applies the difference as changes.
+    fn reread_catalog(&self) {
+        let store = &self.inner.store;
+        let media = store.media();
+        let Ok(folders) = media.folders() else {
+            log::warn!("could not list the media store to catch up with the other instances");
+            return;
+        };
+        let mut changes = Vec::new();
+        let mut present = std::collections::HashSet::new();
+        for id in folders {
+            if !crate::catalog::layout::is_valid_id(&id) {
+                continue;
+            }
+            match crate::catalog::video::Video::read_manifest(media, &id) {
+                Ok(Some(video)) => {
+                    present.insert(id.clone());
+                    changes.push(CatalogChange::Changed(crate::catalog::video::Video {
+                        id,
+                        ..video
+                    }));
+                }
+                Ok(None) => {}
+                // Unreadable right now: not a reason to forget it.
+                Err(_) => {
+                    present.insert(id);
+                }
+            }
+        }
+        for id in store.ids() {
+            if !present.contains(&id) && !self.inner.active.lock().contains_key(&id) {
+                changes.push(CatalogChange::Deleted { id });
+            }
+        }
+        log::info!("caught up with the other instances from the media store");
+        self.apply(changes);
     }
 
     /// Applies changes announced by other instances to this one's catalog.

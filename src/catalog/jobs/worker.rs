@@ -38,6 +38,11 @@ pub(super) fn spawn(inner: &Arc<Inner>, count: usize) {
 
 fn next_job(coordination: &dyn Coordination, inner: &Weak<Inner>) -> Option<Job> {
     loop {
+        // Not a new claim once stopping: the process may end before it could give it back
+        // (with Redis, it would then wait for its lease to run out).
+        if inner.upgrade()?.shutting_down.load(Ordering::SeqCst) {
+            return None;
+        }
         let claim = coordination.claim(CLAIM_WAIT);
         // Gone: a claim in hand goes back (its lease dropped unfinished).
         let inner = inner.upgrade()?;
@@ -81,6 +86,19 @@ fn start(inner: &Arc<Inner>, claim: Claim) -> Option<Job> {
     let store = &inner.store;
     let media = store.media().clone();
     let input = store.layout().job_dir(&id).join(&spec.source);
+    // A job accepted by another instance: its source comes from the store, its video
+    // from its manifest when this instance has not heard of it yet.
+    if !input.exists() {
+        job_files::fetch_from_store(store, &id);
+    }
+    if !store.contains(&id) {
+        if let Ok(Some(video)) = crate::catalog::video::Video::read_manifest(&media, &id) {
+            store.adopt(crate::catalog::video::Video {
+                id: id.clone(),
+                ..video
+            });
+        }
+    }
     // With a remote store the source goes there too while the job runs, then its
     // `job.json` (whose presence says the source is whole), so that the job does not
     // depend on this machine's disk alone: a process on a fresh disk resumes it.
@@ -132,7 +150,8 @@ impl LeaseKeeper {
                     if let Err(e) = renewed.renew() {
                         log::warn!("video {id}: {e}; stopping here");
                         lost.store(true, Ordering::SeqCst);
-                        cancel.cancel();
+                        // Stop without removing what the new holder writes.
+                        cancel.abandon();
                         return;
                     }
                 }
@@ -273,6 +292,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(cancel.is_cancelled() && lost.load(Ordering::SeqCst));
+        assert!(cancel.keeps_output(), "the new holder's objects stay");
         assert_eq!(*lease.renewals.lock(), 3, "two good renewals, then the lost one");
         keeper.abandon();
         assert!(lease.finished.lock().is_empty());
