@@ -47,11 +47,27 @@ fn next_job(coordination: &dyn Coordination, inner: &Weak<Inner>) -> Option<Job>
         // Gone: a claim in hand goes back (its lease dropped unfinished).
         let inner = inner.upgrade()?;
         match claim {
+            Some(claim) if already_ended(&inner, &claim.id) => {
+                // Its job ended but could not say so (Redis was away when it finished): a
+                // second transcode would only redo the same ladder.
+                log::info!("video {}: its job had already ended; not run again", claim.id);
+                job_files::forget(&inner.store, &claim.id);
+                claim.lease.finish(Ending::Done);
+            }
             Some(claim) => return start(&inner, claim),
             None if inner.shutting_down.load(Ordering::SeqCst) => return None,
             None => {}
         }
     }
+}
+
+/// True when the video's manifest in the store says its job ended (ready or failed): the
+/// manifest is stored last, after every object of the ladder.
+fn already_ended(inner: &Inner, id: &str) -> bool {
+    matches!(
+        crate::catalog::video::Video::read_manifest(inner.store.media(), id),
+        Ok(Some(v)) if matches!(v.status, Status::Ready | Status::Failed)
+    )
 }
 
 /// Turns a claim into the engine's job, or gives it back (shutting down: `None`).
