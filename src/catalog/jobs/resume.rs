@@ -31,6 +31,12 @@ impl Jobs {
         for id in store.ids_with_status(&[Status::Queued, Status::Processing]) {
             let job_dir = layout.job_dir(&id);
             if !job_dir.join("job.json").exists() {
+                // Queued through Redis: whoever claims it brings its files; fetching them
+                // here (on every instance, fronts too) would be wasted, and failing to
+                // would mark a running job lost.
+                if coordination.has_job(&id) {
+                    continue;
+                }
                 job_files::fetch_from_store(store, &id);
             }
             let spec = JobSpec::read_with_source(&job_dir);
