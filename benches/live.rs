@@ -655,33 +655,10 @@ impl Server {
 
     /// Uploads `src` with a 360p rung in 1 s fMP4 segments; returns the ready video's id.
     fn upload_ladder(&self, src: &Path) -> Res<String> {
-        let boundary = "reel-bench-boundary";
-        let mut body = Vec::new();
-        for (k, v) in [("heights", HEIGHT.to_string()), ("segment_seconds", "1".into())] {
-            write!(
-                body,
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            )?;
-        }
-        write!(
-            body,
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"source.mp4\"\r\nContent-Type: video/mp4\r\n\r\n"
-        )?;
-        body.extend(std::fs::read(src)?);
-        write!(body, "\r\n--{boundary}--\r\n")?;
-        let (status, bytes) = self.request(
-            "POST",
-            "/api/videos",
-            &format!("multipart/form-data; boundary={boundary}"),
-            &body,
-        )?;
-        if status != 202 {
-            return Err(format!("upload: {status} {}", String::from_utf8_lossy(&bytes)).into());
-        }
-        let id = serde_json::from_slice::<Value>(&bytes)?["id"]
-            .as_str()
-            .ok_or("no id")?
-            .to_string();
+        let fields = [("heights", HEIGHT.to_string()), ("segment_seconds", "1".into())];
+        let (content_type, body) = serve_process::upload_form(src, &fields)?;
+        let (status, bytes) = self.request("POST", "/api/videos", &content_type, &body)?;
+        let id = serve_process::accepted_id(status, &bytes)?;
         let t = Instant::now();
         loop {
             let v = self.json("GET", &format!("/api/videos/{id}"), Value::Null)?;

@@ -89,6 +89,37 @@ pub struct AppState {
 /// Registers every route; the middleware is added by [`serve`].
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let not_allowed = || web::to(method_not_allowed);
+    cfg.configure(health_and_metrics)
+        .service(
+            web::resource("/api/videos")
+                .get(videos::list)
+                .post(upload::upload)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/api/videos/{id}")
+                .get(videos::get)
+                .delete(videos::delete)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/api/videos/{id}/events")
+                .get(sse::events)
+                .default_service(not_allowed()),
+        )
+        // Scopes match their prefix without a regex; the handlers parse the raw tail.
+        .service(web::scope("/media").default_service(fn_service(media::media)))
+        .service(web::scope("/library").default_service(fn_service(media::library)))
+        .configure(pages::routes)
+        .configure(channels::routes)
+        .configure(iptv::routes)
+        .configure(sessions::routes)
+        .default_service(web::to(not_found));
+}
+
+/// `/healthz` and `/metrics`: what every instance serves, a worker too.
+fn health_and_metrics(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(method_not_allowed);
     cfg.service(
         web::resource("/healthz")
             .get(health)
@@ -98,32 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/metrics")
             .get(metrics::metrics)
             .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/api/videos")
-            .get(videos::list)
-            .post(upload::upload)
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/api/videos/{id}")
-            .get(videos::get)
-            .delete(videos::delete)
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/api/videos/{id}/events")
-            .get(sse::events)
-            .default_service(not_allowed()),
-    )
-    // Scopes match their prefix without a regex; the handlers parse the raw tail.
-    .service(web::scope("/media").default_service(fn_service(media::media)))
-    .service(web::scope("/library").default_service(fn_service(media::library)))
-    .configure(pages::routes)
-    .configure(channels::routes)
-    .configure(iptv::routes)
-    .configure(sessions::routes)
-    .default_service(web::to(not_found));
+    );
 }
 
 async fn health() -> HttpResponse {
@@ -166,18 +172,8 @@ pub struct Parts {
 
 /// `/healthz` and `/metrics`, all a worker serves.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(method_not_allowed);
-    cfg.service(
-        web::resource("/healthz")
-            .get(health)
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/metrics")
-            .get(metrics::metrics)
-            .default_service(not_allowed()),
-    )
-    .default_service(web::to(not_found));
+    cfg.configure(health_and_metrics)
+        .default_service(web::to(not_found));
 }
 
 /// Serves `parts` on `bind` until SIGTERM or SIGINT, then drains: uploads are refused,

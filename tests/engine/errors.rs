@@ -82,48 +82,45 @@ fn truncated_stream_becomes_exactly_what_was_decodable() {
     crate::judge::check_storyboard(&out, state.duration);
 }
 
-#[test]
-fn cancel_stops_the_job_and_removes_its_output() {
-    let dir = tempdir().unwrap();
-    let src = clip(dir.path(), "in.mp4", spec(640, 360, 8.0));
-    let out = dir.path().join("out");
+/// Transcodes an 8 s clip into `dir/out` and calls `stop` on the job's token once its
+/// first segment is stored.
+fn stopped_after_first_segment(
+    dir: &std::path::Path,
+    stop: fn(&CancelToken),
+) -> reel::engine::error::Result<reel::engine::LadderState> {
+    let src = clip(dir, "in.mp4", spec(640, 360, 8.0));
     let cancel = CancelToken::new();
     let c = cancel.clone();
-    let result = reel::engine::transcode(
+    reel::engine::transcode(
         &src,
-        &super::objects(dir.path(), "out"),
+        &super::objects(dir, "out"),
         &opts(None, 1.0, SegmentFormat::Fmp4),
         &mut |s| {
             if !s.renditions[0].segments.is_empty() {
-                c.cancel();
+                stop(&c);
             }
         },
         &cancel,
-    );
+    )
+}
+
+#[test]
+fn cancel_stops_the_job_and_removes_its_output() {
+    let dir = tempdir().unwrap();
+    let result = stopped_after_first_segment(dir.path(), CancelToken::cancel);
     assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
-    assert!(!out.exists());
+    assert!(!dir.path().join("out").exists());
 }
 
 #[test]
 fn an_abandoned_job_stops_and_leaves_its_output_alone() {
     let dir = tempdir().unwrap();
-    let src = clip(dir.path(), "in.mp4", spec(640, 360, 8.0));
-    let out = dir.path().join("out");
-    let cancel = CancelToken::new();
-    let c = cancel.clone();
-    let result = reel::engine::transcode(
-        &src,
-        &super::objects(dir.path(), "out"),
-        &opts(None, 1.0, SegmentFormat::Fmp4),
-        &mut |s| {
-            if !s.renditions[0].segments.is_empty() {
-                c.abandon();
-            }
-        },
-        &cancel,
-    );
+    let result = stopped_after_first_segment(dir.path(), CancelToken::abandon);
     assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
-    assert!(out.exists(), "another worker's objects now: kept");
+    assert!(
+        dir.path().join("out").exists(),
+        "another worker's objects now: kept"
+    );
 }
 
 #[test]
