@@ -175,7 +175,8 @@ impl Video {
 
     /// Reads `{id}/manifest.json`; `Ok(None)` when there is none.
     pub fn read_manifest(store: &MediaStore, id: &str) -> std::io::Result<Option<Video>> {
-        match store.get(&format!("{id}/{MANIFEST}"))? {
+        // Never a cached copy: callers decide from it (the catalog's truth).
+        match store.get_uncached(&format!("{id}/{MANIFEST}"))? {
             Some(bytes) => Video::from_manifest(&bytes).map(Some),
             None => Ok(None),
         }

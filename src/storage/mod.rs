@@ -156,6 +156,16 @@ impl MediaStore {
         }
     }
 
+    /// [`get`](Self::get) as the store holds the object now, never a cached copy: for
+    /// decisions (is this job finished? is this manifest still queued?) where a copy
+    /// up to a second old misleads.
+    pub fn get_uncached(&self, key: &str) -> io::Result<Option<Bytes>> {
+        match &*self.backend {
+            Backend::Folder(_) => self.get(key),
+            Backend::Bucket(b) => Ok(b.get_uncached(key)?.map(|o| o.bytes)),
+        }
+    }
+
     /// An object with its validators, for serving: from a bucket's cache when it holds
     /// it. A folder store is served from its files instead, so this reads the file.
     pub async fn fetch(&self, key: &str) -> io::Result<Option<Arc<StoredObject>>> {

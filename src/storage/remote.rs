@@ -235,38 +235,45 @@ impl Bucket {
     /// An object's bytes and validators, from the cache when it holds them. `Ok(None)`
     /// when there is no such object.
     pub async fn fetch(&self, key: &str) -> io::Result<Option<Arc<StoredObject>>> {
+        self.cache.get_or_fetch(key, || self.fetch_uncached(key)).await
+    }
+
+    /// The object as the bucket holds it now, past the cache (which is left as it is).
+    async fn fetch_uncached(&self, key: &str) -> io::Result<Option<StoredObject>> {
         let s3 = self.s3.clone();
         let path = self.path(key);
         let label = self.label.clone();
-        self.cache
-            .get_or_fetch(key, || async move {
-                on_runtime(async move {
-                    let result = s3.get(&path).await?;
-                    let meta = result.meta.clone();
-                    let bytes = result.bytes().await?;
-                    Ok(StoredObject {
-                        e_tag: meta.e_tag.unwrap_or_else(|| {
-                            format!("\"{:x}-{}\"", meta.size, meta.last_modified.timestamp())
-                        }),
-                        last_modified: SystemTime::from(meta.last_modified),
-                        bytes,
-                    })
-                })
-                .await
-                .map(Some)
-                .or_else(|e| match e {
-                    object_store::Error::NotFound { .. } => Ok(None),
-                    e => Err(io::Error::other(format!(
-                        "the media store {label} failed reading an object: {e}"
-                    ))),
-                })
+        on_runtime(async move {
+            let result = s3.get(&path).await?;
+            let meta = result.meta.clone();
+            let bytes = result.bytes().await?;
+            Ok(StoredObject {
+                e_tag: meta
+                    .e_tag
+                    .unwrap_or_else(|| format!("\"{:x}-{}\"", meta.size, meta.last_modified.timestamp())),
+                last_modified: SystemTime::from(meta.last_modified),
+                bytes,
             })
-            .await
+        })
+        .await
+        .map(Some)
+        .or_else(|e| match e {
+            object_store::Error::NotFound { .. } => Ok(None),
+            e => Err(io::Error::other(format!(
+                "the media store {label} failed reading an object: {e}"
+            ))),
+        })
     }
 
     /// [`fetch`](Self::fetch) for threads that may block.
     pub fn get(&self, key: &str) -> io::Result<Option<Arc<StoredObject>>> {
         futures_executor::block_on(self.fetch(key))
+    }
+
+    /// [`get`](Self::get) past the cache: for decisions a copy a second old would mislead
+    /// (has this job ended?).
+    pub fn get_uncached(&self, key: &str) -> io::Result<Option<StoredObject>> {
+        futures_executor::block_on(self.fetch_uncached(key))
     }
 
     /// Every key under `dir/`, relative to the store's prefix.

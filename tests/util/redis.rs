@@ -3,7 +3,8 @@
 //!
 //! [`RedisServer::stop`] saves the data set into the temp dir before stopping and
 //! [`RedisServer::restart`] loads it again on the same port: what a production Redis with
-//! persistence does across a restart. [`RedisServer::kill`] loses it. Dropping the value
+//! persistence does across a restart. [`RedisServer::kill`] loses it, and
+//! [`RedisServer::restart_empty`] comes back without it. Dropping the value
 //! stops the server.
 
 use std::io::{Read, Write};
@@ -71,6 +72,15 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGKILL, then starts again on the same port with nothing: what a Redis without
+    /// persistence is after a restart (the data set [`stop`](Self::stop) may have saved
+    /// earlier is removed too).
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(self.dir.path().join("dump.rdb"));
+        self.launch();
     }
 
     /// Starts again on the same port and dir (with what [`stop`](Self::stop) saved).

@@ -104,7 +104,26 @@ pub trait Coordination: Send + Sync + 'static {
     fn take_missed(&self) -> bool {
         false
     }
+
+    /// `Some(wait)` (once) when the coordination lost its record of the jobs (a Redis that
+    /// came back without its data): the jobs the media store says are unfinished must be
+    /// [`requeue`](Self::requeue)d, after `wait` (a lease: every former holder has
+    /// stopped by then), or they would stay queued forever.
+    fn forgot_jobs(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Queues job `id` again unless it is queued or claimed somewhere (`Ok(false)`): safe
+    /// on every instance at once. Only after [`forgot_jobs`](Self::forgot_jobs).
+    fn requeue(&self, _id: &str, _spec: &JobSpec) -> Result<bool, Unreachable> {
+        Ok(false)
+    }
 }
+
+/// The coordination could not be reached; the sentence says why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the job queue is unavailable: {0}")]
+pub struct Unreachable(pub String);
 
 /// A job to queue: what it is, and the `flock` on its working directory.
 #[derive(Debug)]

@@ -85,3 +85,22 @@ pub(super) fn forget(store: &Store, id: &str) {
         }
     }
 }
+
+/// A job's `job.json` where every instance finds it: the shared folder's job directory,
+/// or the copy in a remote store. `None` when neither has it.
+pub(super) fn read_spec(store: &Store, id: &str) -> std::io::Result<Option<JobSpec>> {
+    let media = store.media();
+    if media.folder_root().is_some() {
+        return match JobSpec::read(&store.layout().job_dir(id)) {
+            Ok(spec) => Ok(Some(spec)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    match media.get(&format!("{JOBS_PREFIX}/{id}/job.json"))? {
+        Some(json) => serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(std::io::Error::other),
+        None => Ok(None),
+    }
+}

@@ -9,6 +9,7 @@
 //!                                                  └─ on_done (completion.rs) ─► ready | failed
 //!                                                                       | queued again (shutdown)
 //!        start (resume.rs): queued/processing videos whose job survives ─► submit again
+//!        Redis came back empty (requeue.rs): unfinished videos nobody holds ─► submit again
 //!        upkeep thread (sync.rs): other instances' changes ─► Store
 //! ```
 //!
@@ -33,6 +34,7 @@ pub mod coordination;
 mod job_files;
 pub mod local;
 pub mod redis;
+mod requeue;
 mod resume;
 pub mod spec;
 mod sync;

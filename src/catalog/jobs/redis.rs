@@ -3,7 +3,7 @@
 //! loses its jobs to the others once their lease runs out.
 //!
 //! ```text
-//! submit ─► SADD jobs:live id; XADD jobs:queue * id ID spec JSON      (one MULTI)
+//! submit ─► script: SADD jobs:live id, and if new: XADD jobs:queue * id ID spec JSON
 //! claim  ─► XAUTOCLAIM jobs:queue reel-workers ME lease 0-0 COUNT 1   (takeover of an
 //!           │                                            entry idle longer than a lease)
 //!           └ else XREADGROUP GROUP reel-workers ME COUNT 1 STREAMS jobs:queue >
@@ -13,13 +13,18 @@
 //!                                  Again: XADD the same fields anew (claimed at once)
 //! cancel ─► script: SADD jobs:cancelled id (if live); PUBLISH events {"cancel"}
 //! announce ─► PUBLISH events {"created"|"changed"|"deleted", from: ME}
+//! group  ─► script: XGROUP CREATE (unless it exists); a group made anew gets a new
+//!           jobs:epoch. Read again every second: an epoch that changed (or a group that
+//!           is gone) means Redis came back without its data; the instance then requeues,
+//!           once a lease has passed, what the store says is unfinished (`requeue`)
 //! changes ◄─ the "reel-redis-events" thread: SUBSCRIBE events on a connection of its
 //!            own, reconnecting when it is lost; cancels flip the local claim's token
 //! ```
 //!
 //! Keys (under the link's prefix): `jobs:queue` (stream, consumer group `reel-workers`),
-//! `jobs:live` (set of submitted, unfinished ids), `jobs:cancelled` (set); channel
-//! `events`. Needs Redis 6.2 or later (`XAUTOCLAIM`).
+//! `jobs:live` (set of submitted, unfinished ids), `jobs:cancelled` (set), `jobs:epoch`
+//! (a token made with the group); channel `events`. Needs Redis 6.2 or later
+//! (`XAUTOCLAIM`).
 //!
 //! When Redis is away: `submit` refuses ([`Refused::Unavailable`]: the upload gets 503),
 //! claims find nothing, a running job keeps its lease for as long as a lease lasts since
@@ -35,7 +40,9 @@ use parking_lot::Mutex;
 use redis::Value;
 use serde::{Deserialize, Serialize};
 
-use super::coordination::{CatalogChange, Claim, Coordination, Ending, Lease, LeaseLost, Refused, Ticket};
+use super::coordination::{
+    CatalogChange, Claim, Coordination, Ending, Lease, LeaseLost, Refused, Ticket, Unreachable,
+};
 use super::spec::JobSpec;
 use crate::catalog::video::Video;
 use crate::engine::CancelToken;
@@ -48,23 +55,44 @@ const POLL: Duration = Duration::from_millis(200);
 /// How often the queue's depth is read again for `queued` and `is_full`.
 const DEPTH_EVERY: Duration = Duration::from_secs(1);
 
-/// KEYS: queue. ARGV: group. Makes the group (and the stream) unless it exists; an
-/// existing one is no error (which the link would take for Redis being away).
+/// KEYS: queue, epoch. ARGV: group, a fresh epoch. Makes the group (and the stream)
+/// unless it exists; an existing one is no error (which the link would take for Redis
+/// being away). A group made now gets a new epoch, so that every instance that knew the
+/// old one learns that Redis lost its jobs (restarted without its data). Returns the
+/// epoch.
 static CREATE_GROUP: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+local made = redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+if type(made) == 'table' and made.err then
+  redis.call('SET', KEYS[2], ARGV[2], 'NX')
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return redis.call('GET', KEYS[2])
+",
+    )
+});
+
+/// KEYS: live, queue. ARGV: id, spec. Queues a job unless it is live (queued or claimed)
+/// already: two instances resuming or requeueing the same job queue it once. 1: queued.
+static SUBMIT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'spec', ARGV[2])
 return 1
 ",
     )
 });
 
-/// KEYS: queue. ARGV: group, entry, consumer. 1: renewed; 0: not ours any more.
+/// KEYS: queue. ARGV: group, entry, consumer. 1: renewed; 0: not ours any more (also
+/// when the group is gone: Redis lost it, and the job is requeued from the store).
 static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if p.err or #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
 return 1
 ",
@@ -125,10 +153,18 @@ struct Shared {
     queue_key: String,
     live_key: String,
     cancelled_key: String,
+    epoch_key: String,
     channel: String,
     lease: Duration,
     capacity: usize,
     group_ready: AtomicBool,
+    /// The group's epoch as this instance last saw it (`None` before the first answer).
+    epoch: Mutex<Option<String>>,
+    /// Set when Redis lost the jobs (a new epoch): taken by [`Coordination::forgot_jobs`].
+    forgot: AtomicBool,
+    /// Set when `has_job` could not ask Redis (the start-up resume skipped what it could
+    /// not check): the first epoch seen then counts as a loss too.
+    unsure: AtomicBool,
     /// The cancel tokens of the jobs claimed here.
     tokens: Mutex<HashMap<String, CancelToken>>,
     /// Ids known cancelled (they stay so).
@@ -155,12 +191,16 @@ impl RedisCoordination {
             queue_key: link.key(&["jobs", "queue"]),
             live_key: link.key(&["jobs", "live"]),
             cancelled_key: link.key(&["jobs", "cancelled"]),
+            epoch_key: link.key(&["jobs", "epoch"]),
             channel: link.key(&["events"]),
             link,
             me,
             lease,
             capacity,
             group_ready: AtomicBool::new(false),
+            epoch: Mutex::new(None),
+            forgot: AtomicBool::new(false),
+            unsure: AtomicBool::new(false),
             tokens: Mutex::new(HashMap::new()),
             cancelled: Mutex::new(HashSet::new()),
             depth: AtomicUsize::new(0),
@@ -202,18 +242,45 @@ impl Shared {
         if self.group_ready.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let (key, mut con) = (self.queue_key.clone(), self.link.connection());
-        self.link
+        let (queue, epoch, mut con) = (
+            self.queue_key.clone(),
+            self.epoch_key.clone(),
+            self.link.connection(),
+        );
+        let fresh = crate::catalog::layout::new_id();
+        let epoch = self
+            .link
             .block_on(async move {
                 CREATE_GROUP
-                    .key(key)
+                    .key(queue)
+                    .key(epoch)
                     .arg(GROUP)
-                    .invoke_async::<i64>(&mut con)
+                    .arg(fresh)
+                    .invoke_async::<String>(&mut con)
                     .await
             })
             .map_err(|e| e.to_string())?;
+        self.note_epoch(&epoch);
         self.group_ready.store(true, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Compares the group's epoch with the one last seen: another means Redis lost the
+    /// jobs (restarted empty), and the instance must requeue the unfinished ones.
+    fn note_epoch(&self, epoch: &str) {
+        let mut known = self.epoch.lock();
+        let lost = match known.as_deref() {
+            Some(k) => k != epoch,
+            None => self.unsure.load(Ordering::SeqCst),
+        };
+        if lost {
+            log::warn!(
+                "redis lost the job queue (restarted without its data?): the unfinished jobs \
+                 of the media store are queued again once a lease has passed"
+            );
+            self.forgot.store(true, Ordering::SeqCst);
+        }
+        *known = Some(epoch.to_string());
     }
 
     /// A query that makes the group again when Redis lost it (restarted empty).
@@ -221,11 +288,17 @@ impl Shared {
         self.ensure_group()?;
         let got = self.query::<Value>(cmd);
         if let Err(e) = &got {
-            if e.contains("NOGROUP") {
-                self.group_ready.store(false, Ordering::SeqCst);
-            }
+            self.notice_lost_group(e);
         }
         got
+    }
+
+    /// After an error naming a missing group: make it (and compare epochs) at the next
+    /// call.
+    fn notice_lost_group(&self, error: &str) {
+        if error.contains("NOGROUP") {
+            self.group_ready.store(false, Ordering::SeqCst);
+        }
     }
 
     /// One look at the queue: an entry idle longer than a lease first (its worker is
@@ -316,20 +389,61 @@ impl Shared {
         if self.ensure_group().is_err() {
             return;
         }
+        // The epoch too: every instance (a front that never claims as well) learns within
+        // a second that Redis lost the jobs.
         let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&self.epoch_key);
         pipe.cmd("XLEN").arg(&self.queue_key);
         pipe.cmd("XPENDING").arg(&self.queue_key).arg(GROUP);
         let mut con = self.link.connection();
         let got = self
             .link
-            .block_on(async move { pipe.query_async::<(usize, Value)>(&mut con).await });
-        if let Ok((len, Value::Array(summary))) = got {
-            let pending = match summary.first() {
-                Some(Value::Int(n)) => *n as usize,
-                _ => 0,
-            };
-            self.depth.store(len.saturating_sub(pending), Ordering::Relaxed);
+            .block_on(async move { pipe.query_async::<(Option<String>, usize, Value)>(&mut con).await });
+        match got {
+            Ok((epoch, len, summary)) => {
+                if epoch.is_none() || epoch != *self.epoch.lock() {
+                    self.group_ready.store(false, Ordering::SeqCst);
+                    let _ = self.ensure_group();
+                }
+                let pending = match summary {
+                    Value::Array(summary) => match summary.first() {
+                        Some(Value::Int(n)) => *n as usize,
+                        _ => 0,
+                    },
+                    _ => 0,
+                };
+                self.depth.store(len.saturating_sub(pending), Ordering::Relaxed);
+            }
+            Err(e) => self.notice_lost_group(&e.to_string()),
         }
+    }
+
+    /// Queues a job unless it is live already; `Ok(true)` when queued now.
+    fn submit_once(&self, id: &str, spec: &JobSpec) -> Result<bool, String> {
+        let json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+        self.ensure_group()?;
+        let (live, queue, id, mut con) = (
+            self.live_key.clone(),
+            self.queue_key.clone(),
+            id.to_string(),
+            self.link.connection(),
+        );
+        let queued = self
+            .link
+            .block_on(async move {
+                SUBMIT
+                    .key(live)
+                    .key(queue)
+                    .arg(id)
+                    .arg(json)
+                    .invoke_async::<i64>(&mut con)
+                    .await
+            })
+            .map_err(|e| e.to_string())?;
+        if queued == 1 {
+            self.depth.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(queued == 1)
     }
 }
 
@@ -450,43 +564,18 @@ fn subscribe(shared: Weak<Shared>, out: Sender<CatalogChange>) {
 
 impl Coordination for RedisCoordination {
     fn submit(&self, ticket: Ticket) -> Result<(), Refused> {
-        let shared = &self.shared;
         if self.is_full() {
             return Err(Refused::Full(Box::new(ticket)));
         }
-        let json = match serde_json::to_string(&ticket.spec) {
-            Ok(json) => json,
-            Err(e) => return Err(Refused::Unavailable(Box::new(ticket), e.to_string())),
-        };
-        if let Err(e) = shared.ensure_group() {
-            return Err(Refused::Unavailable(Box::new(ticket), e));
-        }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SADD")
-            .arg(&shared.live_key)
-            .arg(&ticket.id)
-            .ignore()
-            .cmd("XADD")
-            .arg(&shared.queue_key)
-            .arg("*")
-            .arg("id")
-            .arg(&ticket.id)
-            .arg("spec")
-            .arg(json)
-            .ignore();
-        let mut con = shared.link.connection();
-        match shared
-            .link
-            .block_on(async move { pipe.query_async::<()>(&mut con).await })
-        {
-            // The job's files are where every claimer finds them (a shared folder, or the
-            // store): the lock on this machine's copy is not needed any more.
-            Ok(()) => {
-                shared.depth.fetch_add(1, Ordering::Relaxed);
+        // The job's files are where every claimer finds them (a shared folder, or the
+        // store): the lock on this machine's copy is not needed any more once queued.
+        match self.shared.submit_once(&ticket.id, &ticket.spec) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                log::info!("job {} is queued or running already", ticket.id);
                 Ok(())
             }
-            Err(e) => Err(Refused::Unavailable(Box::new(ticket), e.to_string())),
+            Err(e) => Err(Refused::Unavailable(Box::new(ticket), e)),
         }
     }
 
@@ -571,8 +660,12 @@ impl Coordination for RedisCoordination {
         }
         let mut cmd = redis::cmd("SISMEMBER");
         cmd.arg(&self.shared.live_key).arg(id);
-        // Not knowing, say yes: the job is not submitted twice.
-        self.shared.query::<bool>(cmd).unwrap_or(true)
+        // Not knowing, say yes (the job is not submitted twice), and look again once Redis
+        // answers (the first epoch seen then requeues what is unfinished).
+        self.shared.query::<bool>(cmd).unwrap_or_else(|_| {
+            self.shared.unsure.store(true, Ordering::SeqCst);
+            true
+        })
     }
 
     fn queued(&self) -> usize {
@@ -617,6 +710,18 @@ impl Coordination for RedisCoordination {
 
     fn take_missed(&self) -> bool {
         self.shared.missed.swap(false, Ordering::SeqCst)
+    }
+
+    /// A lease: by then every former holder's renewal has failed and it has stopped.
+    fn forgot_jobs(&self) -> Option<Duration> {
+        self.shared
+            .forgot
+            .swap(false, Ordering::SeqCst)
+            .then_some(self.shared.lease)
+    }
+
+    fn requeue(&self, id: &str, spec: &JobSpec) -> Result<bool, Unreachable> {
+        self.shared.submit_once(id, spec).map_err(Unreachable)
     }
 }
 
@@ -877,6 +982,69 @@ mod tests {
             Err(LeaseLost),
             "another worker may have it by now"
         );
+    }
+
+    fn flushall(server: &TestRedis) {
+        let link = RedisLink::connect(&server.url(), None).unwrap();
+        let mut con = link.connection();
+        link.block_on(async move { redis::cmd("FLUSHALL").query_async::<()>(&mut con).await })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_redis_that_lost_its_jobs_is_noticed_everywhere_and_each_job_is_requeued_once() {
+        let Some(server) = TestRedis::start() else { return };
+        let lease = Duration::from_secs(30);
+        let (front, worker) = (instance(&server, lease), instance(&server, lease));
+        front.submit(ticket("job1")).unwrap();
+        // Submitted again (two instances resuming it at once): queued once.
+        front.submit(ticket("job1")).unwrap();
+        front.submit(ticket("job2")).unwrap();
+        let held = worker.claim(Duration::from_secs(2)).unwrap();
+        assert_eq!(held.id, "job1");
+        assert!(front.changes(NOW).is_empty());
+        assert_eq!(front.forgot_jobs(), None, "nothing lost yet");
+
+        flushall(&server); // what a restart without persistence leaves
+        assert_eq!(
+            held.lease.renew(),
+            Err(LeaseLost),
+            "its entry is gone: lost at once"
+        );
+        assert!(worker.claim(Duration::from_millis(300)).is_none());
+        assert_eq!(worker.forgot_jobs(), Some(lease), "a claimer notices");
+        assert_eq!(worker.forgot_jobs(), None, "once");
+        std::thread::sleep(DEPTH_EVERY);
+        front.changes(NOW);
+        assert_eq!(
+            front.forgot_jobs(),
+            Some(lease),
+            "a front that never claims notices too"
+        );
+
+        // Every instance requeues what the store says is unfinished: each job once.
+        assert!(front.requeue("job2", &spec("job2")).unwrap());
+        assert!(!worker.requeue("job2", &spec("job2")).unwrap(), "queued already");
+        assert!(worker.requeue("job1", &spec("job1")).unwrap());
+        let mut claimed: Vec<String> = [
+            worker.claim(Duration::from_secs(2)),
+            front.claim(Duration::from_secs(2)),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            c.lease.finish(Ending::Done);
+            c.id.clone()
+        })
+        .collect();
+        claimed.sort();
+        assert_eq!(claimed, ["job1", "job2"]);
+        assert!(
+            worker.claim(Duration::from_millis(300)).is_none(),
+            "queued once each"
+        );
+        drop(held);
+        assert!(!front.has_job("job1") && !front.has_job("job2"));
     }
 
     #[test]

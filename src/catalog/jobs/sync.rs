@@ -2,7 +2,8 @@
 //! (videos they accepted, their jobs' progress and endings, videos they deleted) are
 //! applied to the [`Store`](crate::catalog::store::Store). Videos whose job runs here, or
 //! that are being deleted here, are this instance's own business and left alone; a
-//! video deleted elsewhere whose job runs here has its job stopped.
+//! video deleted elsewhere whose job runs here has its job stopped. When the coordination
+//! forgot its jobs (Redis came back empty), the unfinished ones are requeued (requeue.rs).
 
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ impl Jobs {
         self.apply(changes);
         if self.inner.coordination.take_missed() {
             self.reread_catalog();
+        }
+        if let Some(wait) = self.inner.coordination.forgot_jobs() {
+            self.requeue_forgotten(wait);
         }
     }
 
