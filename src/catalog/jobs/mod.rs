@@ -38,10 +38,12 @@ mod requeue;
 mod resume;
 pub mod spec;
 mod sync;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,7 +105,12 @@ struct Inner {
     /// Videos this instance is deleting: changes from other instances must not bring them
     /// back while their files are being removed.
     deleting: Mutex<HashSet<String>>,
-    /// Signalled whenever a job leaves `active`.
+    /// Job threads between asking the coordination for a job and having started it (in
+    /// `active`) or given it back: a shutdown waits for them, or a claim that arrives
+    /// as the process exits would wait out its lease before another worker got it.
+    /// Changed under the `active` lock.
+    claiming: AtomicUsize,
+    /// Signalled whenever a job leaves `active`, and when a claim in flight settles.
     finished: Condvar,
     shutting_down: AtomicBool,
     stats: JobStats,
@@ -150,6 +157,7 @@ impl Jobs {
             limits,
             active: Mutex::new(HashMap::new()),
             deleting: Mutex::new(HashSet::new()),
+            claiming: AtomicUsize::new(0),
             finished: Condvar::new(),
             shutting_down: AtomicBool::new(false),
             stats: JobStats::default(),
@@ -237,22 +245,36 @@ impl Jobs {
     }
 
     /// Stops taking work, cancels every running job and waits (up to `patience`) until
-    /// they have recorded themselves as queued again, so that they run again (at the next
-    /// start, with the in-process coordination). Jobs still waiting stay queued.
+    /// they have recorded themselves as queued again and given their leases back, so that
+    /// they run again at once on another instance (or at the next start, with the
+    /// in-process coordination). A claim on its way in is given back too. Jobs still
+    /// waiting stay queued.
     pub fn shutdown(&self, patience: Duration) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         let mut active = self.inner.active.lock();
-        if active.is_empty() {
+        let settled = |active: &HashMap<String, Arc<JobCell>>| {
+            active.is_empty() && self.inner.claiming.load(Ordering::SeqCst) == 0
+        };
+        if settled(&active) {
             return;
         }
-        log::info!("stopping {} job(s); they resume at the next start", active.len());
+        if !active.is_empty() {
+            log::info!(
+                "stopping {} job(s); they run again elsewhere or at the next start",
+                active.len()
+            );
+        }
         for cell in active.values() {
             cell.cancel.cancel();
         }
         let deadline = Instant::now() + patience;
-        while !active.is_empty() {
+        while !settled(&active) {
             if self.inner.finished.wait_until(&mut active, deadline).timed_out() {
-                log::warn!("{} job(s) did not stop in time", active.len());
+                log::warn!(
+                    "{} job(s) and {} claim(s) did not settle in time",
+                    active.len(),
+                    self.inner.claiming.load(Ordering::SeqCst)
+                );
                 break;
             }
         }

@@ -39,13 +39,11 @@ pub(super) fn spawn(inner: &Arc<Inner>, count: usize) {
 fn next_job(coordination: &dyn Coordination, inner: &Weak<Inner>) -> Option<Job> {
     loop {
         // Not a new claim once stopping: the process may end before it could give it back
-        // (with Redis, it would then wait for its lease to run out).
-        if inner.upgrade()?.shutting_down.load(Ordering::SeqCst) {
-            return None;
-        }
+        // (with Redis, it would then wait for its lease to run out). Counted while in
+        // flight, so that a shutdown waits for it to be started or given back.
+        let in_flight = ClaimInFlight::enter(inner.upgrade()?)?;
         let claim = coordination.claim(CLAIM_WAIT);
-        // Gone: a claim in hand goes back (its lease dropped unfinished).
-        let inner = inner.upgrade()?;
+        let inner = in_flight.inner.clone();
         match claim {
             Some(claim) if already_ended(&inner, &claim.id) => {
                 // Its job ended but could not say so (Redis was away when it finished): a
@@ -58,6 +56,33 @@ fn next_job(coordination: &dyn Coordination, inner: &Weak<Inner>) -> Option<Job>
             None if inner.shutting_down.load(Ordering::SeqCst) => return None,
             None => {}
         }
+    }
+}
+
+/// A job thread asking for a job: counted in `Inner::claiming` until dropped (after the
+/// claim is started, given back, or did not come).
+struct ClaimInFlight {
+    inner: Arc<Inner>,
+}
+
+impl ClaimInFlight {
+    /// `None` once the instance is stopping: no new claim.
+    fn enter(inner: Arc<Inner>) -> Option<ClaimInFlight> {
+        let active = inner.active.lock();
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            return None;
+        }
+        inner.claiming.fetch_add(1, Ordering::SeqCst);
+        drop(active);
+        Some(ClaimInFlight { inner })
+    }
+}
+
+impl Drop for ClaimInFlight {
+    fn drop(&mut self) {
+        let _active = self.inner.active.lock();
+        self.inner.claiming.fetch_sub(1, Ordering::SeqCst);
+        self.inner.finished.notify_all();
     }
 }
 
