@@ -162,13 +162,30 @@ pub struct RedisArgs {
 }
 
 impl RedisArgs {
-    /// The link to Redis, when `--redis` is set (Redis need not answer yet).
+    /// The link to Redis, when `--redis` is set (Redis need not answer yet). Refuses a
+    /// Redis that answers and is too old for reel (before 6.2).
     pub fn connect(&self) -> std::io::Result<Option<std::sync::Arc<crate::redis_link::RedisLink>>> {
+        use crate::redis_link::VersionError;
         let Some(url) = self.url.as_deref().filter(|u| !u.is_empty()) else {
             return Ok(None);
         };
         let link = crate::redis_link::RedisLink::connect(url, self.redis_namespace.as_deref())?;
-        log::info!("joined through redis at {}", link.label());
+        match link.check_version() {
+            Ok(version) => log::info!("joined through redis {version} at {}", link.label()),
+            // Started before Redis: it joins once it answers (its version unchecked).
+            Err(VersionError::Unavailable(e)) => {
+                log::warn!("{e}; joining it once it answers (reel needs Redis 6.2 or later)")
+            }
+            Err(e @ VersionError::TooOld { .. }) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    e.to_string(),
+                ))
+            }
+            Err(e @ VersionError::Unreadable { .. }) => {
+                log::warn!("{e}; reel needs Redis 6.2 or later")
+            }
+        }
         Ok(Some(link))
     }
 }

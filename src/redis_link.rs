@@ -47,6 +47,48 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Longest wait for the answer to one command on an open connection.
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// The oldest Redis reel works with (major, minor): `XAUTOCLAIM`, which takes over the
+/// jobs of a worker that died, came in 6.2.
+pub const MIN_VERSION: (u32, u32) = (6, 2);
+
+/// Why [`RedisLink::check_version`] could not approve the server.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VersionError {
+    /// Not answering: the version cannot be known yet.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// Too old for reel.
+    #[error(
+        "redis at {at} is version {found}, and reel needs Redis {}.{} or later (XAUTOCLAIM, \
+         which hands a dead worker's jobs to another): upgrade it (Debian 12 has 7.0) or \
+         use Valkey",
+        MIN_VERSION.0,
+        MIN_VERSION.1
+    )]
+    TooOld { at: String, found: String },
+    /// `INFO server` did not carry a readable `redis_version`.
+    #[error("redis at {at} did not say which version it is (no redis_version in INFO server)")]
+    Unreadable { at: String },
+}
+
+/// `redis_version` of an `INFO server` answer, as (major, minor, patch) and as written.
+pub fn parse_version(info: &str) -> Option<((u32, u32, u32), String)> {
+    let text = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("redis_version:"))?
+        .trim();
+    let mut parts = text.split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some(((major, minor, patch), text.to_string()))
+}
+
+/// True when a server of this version has everything reel uses.
+pub fn new_enough((major, minor, _): (u32, u32, u32)) -> bool {
+    (major, minor) >= MIN_VERSION
+}
+
 /// Redis did not answer a call in time, or refused it; the sentence names where and why.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("redis at {at} is not answering ({detail})")]
@@ -162,6 +204,26 @@ impl RedisLink {
             Err(e) => Err(e.to_string()),
         };
         self.note(outcome)
+    }
+
+    /// Asks the server its version (`INFO server`): `Ok` with it when reel can use it.
+    pub fn check_version(&self) -> Result<String, VersionError> {
+        let mut con = self.connection();
+        let info = self.block_on(async move {
+            redis::cmd("INFO")
+                .arg("server")
+                .query_async::<String>(&mut con)
+                .await
+        })?;
+        let at = self.at.clone();
+        let Some((version, found)) = parse_version(&info) else {
+            return Err(VersionError::Unreadable { at });
+        };
+        if new_enough(version) {
+            Ok(found)
+        } else {
+            Err(VersionError::TooOld { at, found })
+        }
     }
 
     /// Whether the last call got an answer.
@@ -303,6 +365,47 @@ pub(crate) mod test_server {
 mod tests {
     use super::test_server::TestRedis;
     use super::*;
+
+    #[test]
+    fn versions_from_6_2_on_are_new_enough() {
+        let info = "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n";
+        assert_eq!(parse_version(info), Some(((7, 0, 15), "7.0.15".into())));
+        for (text, ok) in [
+            ("6.2.0", true),
+            ("6.2", true),
+            ("7.0.15", true),
+            ("7.2.4", true), // Valkey says 7.2.4 too
+            ("10.0.0", true),
+            ("6.0.16", false),
+            ("5.0.14", false),
+            ("6.1.9", false),
+        ] {
+            let (version, _) = parse_version(&format!("redis_version:{text}")).unwrap();
+            assert_eq!(new_enough(version), ok, "{text}");
+        }
+        assert_eq!(parse_version("# Server\r\nredis_mode:standalone\r\n"), None);
+        assert_eq!(parse_version("redis_version:x.y"), None);
+        let old = VersionError::TooOld {
+            at: "10.0.0.5:6379/0".into(),
+            found: "6.0.16".into(),
+        };
+        assert_eq!(
+            old.to_string(),
+            "redis at 10.0.0.5:6379/0 is version 6.0.16, and reel needs Redis 6.2 or later \
+             (XAUTOCLAIM, which hands a dead worker's jobs to another): upgrade it (Debian 12 \
+             has 7.0) or use Valkey"
+        );
+    }
+
+    #[test]
+    fn the_version_of_a_real_server_is_read() {
+        let Some(server) = TestRedis::start() else { return };
+        let link = RedisLink::connect(&server.url(), None).unwrap();
+        let version = link.check_version().unwrap();
+        assert!(version.starts_with(|c: char| c.is_ascii_digit()), "{version}");
+        let away = RedisLink::connect("redis://127.0.0.1:1/0", None).unwrap();
+        assert!(matches!(away.check_version(), Err(VersionError::Unavailable(_))));
+    }
 
     #[test]
     fn keys_carry_the_prefix_and_namespace() {
