@@ -29,6 +29,10 @@
 //! When Redis is away: `submit` refuses ([`Refused::Unavailable`]: the upload gets 503),
 //! claims find nothing, a running job keeps its lease for as long as a lease lasts since
 //! its last good renewal, then stops (another worker may have it by then).
+//! When it comes back without its data, the first look at the group (a claim's
+//! `NOGROUP`, the depth's epoch) makes it anew with a new epoch; a held lease's next
+//! renewal finds no entry and is lost; [`Coordination::forgot_jobs`] then tells the
+//! instance to requeue, a lease later, what the store says is unfinished.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
