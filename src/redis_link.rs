@@ -218,6 +218,21 @@ async fn bounded<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Result
     }
 }
 
+/// A name for this process among the instances of a deployment: host, process id and a
+/// random part (a restarted process is another instance).
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or_else(|| "reel".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        crate::catalog::layout::new_id()
+    )
+}
+
 /// A namespace goes into every key: letters, digits, `-`, `_` and `.`, 1 to 64 of them.
 pub fn check_namespace(ns: &str) -> Result<(), String> {
     let ok = !ns.is_empty()

@@ -6,6 +6,8 @@
 //!
 //! Skipped (with a line saying so) where `redis-server` is not installed.
 
+mod sessions;
+
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
