@@ -24,6 +24,8 @@
 //! | `channel:{name}:schedule` | hash: `version` (integer), `schedule` (JSON epochs) | a channel's schedule; `HGET version` polled every second, `HMGET` when it moved, replaced by a Lua compare-and-set on `version` (`channel::epochs`) |
 //! | `channel:{name}:likes` | hash: item key → count | `HINCRBY` in `MULTI` with `HGET` of the other count; `HGETALL` every second (`channel::likes`) |
 //! | `channel:{name}:dislikes` | hash: item key → count | the same |
+//! | `session:{id}` | hash: `version`, `fixed`, `controls`, `beat` | a live session (`live::shared`): `HMGET`; changed by a Lua compare-and-set on `version` that renews the expiry and publishes |
+//! | `sessions` | pub/sub | every change of a session's controls, and deletions |
 //!
 //! # Redis going away
 //!
