@@ -179,7 +179,10 @@ async fn vote(
     };
     let index: usize = index.parse().map_err(|_| ApiError::NotFound)?;
     if let Some(peer) = req.peer_addr() {
-        if !state.votes.allow(state.trusted_proxies.client(peer.ip(), req.headers())) {
+        if !state
+            .votes
+            .allow(state.trusted_proxies.client(peer.ip(), req.headers()))
+        {
             return Err(ApiError::TooManyRequests);
         }
     }

@@ -83,6 +83,9 @@ pub struct TrackInfo {
     pub codec: String,
     pub channels: u16,
     pub language: Option<String>,
+    /// What a menu shows: a ready video's rendition name (`English`, `Français`), else
+    /// the stream's title tag, when it has one.
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -287,6 +290,7 @@ impl Session {
                         codec: t.codec.clone(),
                         channels: t.channels,
                         language: t.language.clone(),
+                        name: self.track_name(t.index).or_else(|| t.title.clone()),
                     })
                     .collect(),
             },
@@ -306,6 +310,16 @@ impl Session {
                 stream: format!("/api/sessions/{}/stream", self.id),
                 status: format!("/api/sessions/{}/status", self.id),
             },
+        }
+    }
+
+    /// The name a ready video's ladder gave audio track `index`.
+    fn track_name(&self, index: usize) -> Option<String> {
+        match &self.source {
+            SessionSource::Video { audio, .. } => {
+                audio.iter().find(|a| a.index == index).map(|a| a.name.clone())
+            }
+            SessionSource::Library { .. } => None,
         }
     }
 
