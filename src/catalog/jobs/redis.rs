@@ -5,7 +5,8 @@
 //! ```text
 //! submit ─► SADD jobs:live id; XADD jobs:queue * id ID spec JSON      (one MULTI)
 //! claim  ─► XAUTOCLAIM jobs:queue reel-workers ME lease 0-0 COUNT 1   (takeover of an
-//!           │                                            entry idle longer than a lease)
+//!           │   (again from its cursor: each looks  entry idle longer than a lease)
+//!           │    at 10 pending entries)
 //!           └ else XREADGROUP GROUP reel-workers ME COUNT 1 STREAMS jobs:queue >
 //!           (polled every 200 ms: a BLOCK would hold up the instance's one connection)
 //! renew  ─► script: XPENDING of the entry names ME ? XCLAIM .. 0 entry JUSTID : lost
