@@ -30,6 +30,11 @@
 //! Floors from the issue: two workers finish the four uploads at least 1.7x sooner than
 //! one, and a SIGKILLed worker's job is taken over within lease + 2 s.
 //!
+//! `cargo bench --bench cluster -- spread` (or `-- takeover`) runs one part. The spread
+//! table gives each worker's share of its core (its CPU seconds over the wall time) and
+//! the cores the rest of the machine kept busy meanwhile: on a shared machine the second
+//! worker competes with other work for CPU 1, which the one-worker round leaves alone.
+//!
 //! Logs of every process stay in `target/tmp/cluster-bench/` (`REEL_BENCH_QUIET`, default
 //! 10: before each round, wait up to that many seconds for the rest of the machine to use
 //! under 0.25 cores).
@@ -576,11 +581,26 @@ fn main() -> Res<()> {
         common::cpu_model(),
         common::load_average()
     );
+    // `cargo bench --bench cluster -- spread` (or `takeover`): only that part.
+    let parts: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    if wanted("spread") {
+        spread_part(&env, &clip, seconds, runs)?;
+    }
+    if wanted("takeover") {
+        takeover_part(&env, &long_clip, long, runs)?;
+    }
+    Ok(())
+}
+
+fn spread_part(env: &Env, clip: &Path, seconds: f64, runs: usize) -> Res<()> {
     println!(
         "### Four {seconds} s 1280x720 uploads (default ladder, 4 s segments): first `202` to last `ready`\n"
     );
-    println!("| round | setup | wall | jobs per worker | worker CPU s | front+Redis+s3s-fs CPU s | cores busy elsewhere |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| round | setup | wall | jobs per worker | worker CPU s | share of its core per worker | front+Redis+s3s-fs CPU s | cores busy elsewhere |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let (mut one, mut two) = (Vec::new(), Vec::new());
     for run in 0..runs {
         let order: [&[usize]; 2] = if run % 2 == 0 {
@@ -590,7 +610,7 @@ fn main() -> Res<()> {
         };
         for cpus in order {
             let ns = format!("s{run}w{}", cpus.len());
-            let r = spread(&env, &ns, &clip, cpus)?;
+            let r = spread(env, &ns, clip, cpus)?;
             let setup = if cpus.len() == 1 {
                 "one worker (CPU 0)"
             } else {
@@ -598,10 +618,11 @@ fn main() -> Res<()> {
             };
             let jobs: Vec<String> = r.jobs.iter().map(usize::to_string).collect();
             println!(
-                "| {run} | {setup} | {:.2} s | {} | {:.1} | {:.1} | {:.2} |",
+                "| {run} | {setup} | {:.2} s | {} | {:.1} | {:.0} % | {:.1} | {:.2} |",
                 r.wall,
                 jobs.join(" / "),
                 r.worker_cpu,
+                100.0 * r.worker_cpu / (r.wall * cpus.len() as f64),
                 r.aux_cpu,
                 r.elsewhere
             );
@@ -614,7 +635,11 @@ fn main() -> Res<()> {
          (floor: at least 1.7x).\n",
         a / b
     );
+    Ok(())
+}
 
+fn takeover_part(env: &Env, long_clip: &Path, long: f64, runs: usize) -> Res<()> {
+    let lease = env.lease;
     println!(
         "### Takeover: a {long} s 1280x720 upload, W1 (CPU 0) SIGKILLed at {:.0} % progress, W2 on CPU 1; \
          `--job-lease-seconds {lease}`\n",
@@ -625,7 +650,7 @@ fn main() -> Res<()> {
     let mut taken = Vec::new();
     let mut readies = Vec::new();
     for run in 0..runs {
-        let t = takeover(&env, &format!("k{run}"), &long_clip)?;
+        let t = takeover(env, &format!("k{run}"), long_clip)?;
         println!(
             "| {run} | {:.0} % | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {} |",
             t.progress_at_kill * 100.0,
