@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// Largest accepted upload in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024 * 1024, env = "REEL_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: u64,
+    /// Load balancers or proxies in front (addresses or CIDR ranges, comma-separated)
+    /// whose `X-Forwarded-For` names the client, for the per-client vote limit and the
+    /// access log; other peers' headers are ignored.
+    #[arg(long, default_value = "", env = "REEL_TRUSTED_PROXY", value_parser = crate::http::TrustedProxies::parse)]
+    pub trusted_proxy: crate::http::TrustedProxies,
     /// Value of Access-Control-Allow-Origin.
     #[arg(long, default_value = "*", env = "REEL_CORS_ORIGIN")]
     pub cors_origin: String,

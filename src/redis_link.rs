@@ -24,6 +24,8 @@
 //! | `channel:{name}:schedule` | hash: `version` (integer), `schedule` (JSON epochs) | a channel's schedule; `HGET version` polled every second, `HMGET` when it moved, replaced by a Lua compare-and-set on `version` (`channel::epochs`) |
 //! | `channel:{name}:likes` | hash: item key → count | `HINCRBY` in `MULTI` with `HGET` of the other count; `HGETALL` every second (`channel::likes`) |
 //! | `channel:{name}:dislikes` | hash: item key → count | the same |
+//! | `session:{id}` | hash: `version`, `fixed`, `controls`, `beat` | a live session (`live::shared`): `HMGET`; changed by a Lua compare-and-set on `version` that renews the expiry and publishes |
+//! | `sessions` | pub/sub | every change of a session's controls, and deletions |
 //!
 //! # Redis going away
 //!
@@ -278,6 +280,21 @@ async fn bounded<T>(call: impl Future<Output = redis::RedisResult<T>>) -> Result
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {CALL_TIMEOUT:?}")),
     }
+}
+
+/// A name for this process among the instances of a deployment: host, process id and a
+/// random part (a restarted process is another instance).
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or_else(|| "reel".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        crate::catalog::layout::new_id()
+    )
 }
 
 /// A namespace goes into every key: letters, digits, `-`, `_` and `.`, 1 to 64 of them.

@@ -8,7 +8,7 @@
 //!              Coordination (in-process) ┴► Jobs (workers, resume) ─► upkeep thread
 //!                                                                     (sync, library)
 //!              Channels (schedules and likes: on Redis with --redis; publisher thread),
-//!              Sessions (reaper thread), Pages
+//!              Sessions (in Redis with --redis; reaper and listener threads), Pages
 //!                         └──────────────────────► http::Parts ─► http::serve(parts, bind)
 //! ```
 //!
@@ -29,7 +29,7 @@ use crate::catalog::upkeep;
 use crate::channel::hub::{ChannelStores, Channels};
 use crate::cli::ServeArgs;
 use crate::http::{self, Cors, Pages, StaticRoot};
-use crate::live::{SessionConfig, Sessions, SystemClock};
+use crate::live::{SessionConfig, Sessions, SharedSessions, SystemClock};
 
 /// How long a graceful stop waits for running jobs to record themselves as queued.
 const JOBS_DRAIN: Duration = http::DRAIN;
@@ -134,21 +134,26 @@ fn build_as(args: &ServeArgs, role: Role) -> std::io::Result<http::Parts> {
     let channels = Channels::open(
         ChannelStores::new(&store.layout().root().join(".channels"), redis.as_ref()),
         args.channel_defs()?,
-        Arc::new(SystemClock::default()),
+        Arc::new(SystemClock),
         store.clone(),
     );
     if serving {
         channels.spawn_publisher(Duration::from_secs(1));
     }
-    let sessions = Sessions::new(
-        Arc::new(SystemClock::default()),
-        SessionConfig {
-            idle: Duration::from_secs(args.session_idle_seconds),
-            max_encoders: args.max_live_encoders,
-            max_sessions: args.max_live_sessions,
-            ..SessionConfig::default()
-        },
-    );
+    let session_config = SessionConfig {
+        idle: Duration::from_secs(args.session_idle_seconds),
+        max_encoders: args.max_live_encoders,
+        max_sessions: args.max_live_sessions,
+        ..SessionConfig::default()
+    };
+    let sessions = match &redis {
+        Some(link) => Sessions::shared(
+            Arc::new(SystemClock),
+            session_config.clone(),
+            SharedSessions::new(link.clone(), session_config.idle),
+        ),
+        None => Sessions::new(Arc::new(SystemClock), session_config),
+    };
     if serving {
         sessions.spawn_reaper();
     }
@@ -162,6 +167,7 @@ fn build_as(args: &ServeArgs, role: Role) -> std::io::Result<http::Parts> {
         max_upload_bytes: args.max_upload_bytes,
         api_key: args.api_key.clone(),
         cors: Cors::parse(&args.cors_origin),
+        trusted_proxies: args.trusted_proxy.clone(),
         file_cache_bytes: cache_bytes,
         channels,
         sessions,

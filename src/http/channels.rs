@@ -42,15 +42,17 @@ use crate::engine::ts_remux::Placement;
 use crate::mp4::{self, avc::ParameterSets};
 use crate::time::{Ts90k, HZ};
 
-/// Votes one client address may cast per minute.
+/// Votes one client address may cast per minute (on each instance; behind a proxy,
+/// `--trusted-proxy` lets the limit see the clients rather than the proxy).
 const VOTES_PER_MINUTE: u32 = 30;
 
-/// Per-address vote counter for the current minute.
+/// Per-address vote counter for the current minute, one for the server (not one per
+/// actix worker, which would multiply the limit by the workers).
 #[derive(Default)]
 pub struct VoteLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
 
 impl VoteLimiter {
-    fn allow(&self, addr: IpAddr) -> bool {
+    pub fn allow(&self, addr: IpAddr) -> bool {
         let mut map = self.0.lock();
         let now = Instant::now();
         if map.len() > 10_000 {
@@ -66,8 +68,7 @@ impl VoteLimiter {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::Data::new(VoteLimiter::default()))
-        .service(web::resource("/api/channels").get(list))
+    cfg.service(web::resource("/api/channels").get(list))
         .service(web::resource("/api/channels/{name}").get(get))
         .service(web::resource("/api/channels/{name}/events").get(events))
         .service(web::resource("/api/channels/{name}/items/{index}/{vote}").post(vote))
@@ -169,7 +170,6 @@ async fn vote(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
     state: web::Data<AppState>,
-    limiter: web::Data<VoteLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, index, which) = path.into_inner();
     let vote = match which.as_str() {
@@ -178,8 +178,11 @@ async fn vote(
         _ => return Err(ApiError::NotFound),
     };
     let index: usize = index.parse().map_err(|_| ApiError::NotFound)?;
-    if let Some(addr) = req.peer_addr().map(|a| a.ip()) {
-        if !limiter.allow(addr) {
+    if let Some(peer) = req.peer_addr() {
+        if !state
+            .votes
+            .allow(state.trusted_proxies.client(peer.ip(), req.headers()))
+        {
             return Err(ApiError::TooManyRequests);
         }
     }

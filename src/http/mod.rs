@@ -23,6 +23,7 @@
 mod auth;
 mod body;
 mod channels;
+mod client_addr;
 mod cors;
 pub mod error;
 mod file_cache;
@@ -51,6 +52,7 @@ use crate::catalog::store::Store;
 use crate::channel::hub::Channels;
 use crate::live::Sessions;
 use crate::storage::MediaStore;
+pub use client_addr::TrustedProxies;
 pub use cors::Cors;
 use error::ApiError;
 use metrics::Metrics;
@@ -74,6 +76,10 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     pub api_key: Option<String>,
     pub cors: Cors,
+    /// `--trusted-proxy`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Votes per client and minute.
+    pub votes: channels::VoteLimiter,
     pub metrics: Arc<Metrics>,
     pub moov_checks: media::MoovChecks,
     /// Turns true when the server starts to stop; event streams end on it.
@@ -161,6 +167,7 @@ pub struct Parts {
     /// Required on state-changing requests; `None` (or empty) for an open server.
     pub api_key: Option<String>,
     pub cors: Cors,
+    pub trusted_proxies: TrustedProxies,
     /// Memory for hot blocks of served files; 0 turns the cache off.
     pub file_cache_bytes: u64,
     pub channels: Arc<Channels>,
@@ -189,12 +196,14 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
         max_upload_bytes,
         api_key,
         cors,
+        trusted_proxies,
         file_cache_bytes,
         channels,
         sessions,
         pages,
         health_only,
     } = parts;
+    let proxies = trusted_proxies.clone();
     let pages = web::Data::new(pages);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = web::Data::new(AppState {
@@ -207,6 +216,8 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
         max_upload_bytes,
         api_key: api_key.filter(|k| !k.is_empty()),
         cors,
+        trusted_proxies,
+        votes: Default::default(),
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,
@@ -222,7 +233,7 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
                 .app_data(pages.clone())
                 .wrap(from_fn(auth::require_key))
                 .wrap(from_fn(cors::cors))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .wrap(access_log(proxies.clone()))
                 .configure(if health_only { health_routes } else { routes })
         })
         .on_connect(sessions::remember_socket)
@@ -246,6 +257,17 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
             handle.stop(true).await;
         });
         server.await
+    })
+}
+
+/// One line per request: the client (see [`TrustedProxies`]), the request line, status,
+/// bytes and time.
+fn access_log(proxies: TrustedProxies) -> Logger {
+    Logger::new(r#"%{client}xi "%r" %s %b %Dms"#).custom_request_replace("client", move |req| {
+        match req.peer_addr() {
+            Some(peer) => proxies.client(peer.ip(), req.headers()).to_string(),
+            None => "-".to_string(),
+        }
     })
 }
 

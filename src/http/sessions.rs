@@ -18,6 +18,7 @@
 
 use std::any::Any;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use actix_web::dev::Extensions;
 use actix_web::http::header;
@@ -32,7 +33,7 @@ use super::root::RelPath;
 use super::AppState;
 use crate::catalog::Status;
 use crate::live::stream::ClientGone;
-use crate::live::{NewSession, SessionError, SessionSource};
+use crate::live::{Found, NewSession, Session, SessionError, SessionSource, SourceRef};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -56,6 +57,9 @@ impl From<SessionError> for ApiError {
                 reason,
             },
             SessionError::Full | SessionError::EncodersBusy => ApiError::Busy(e.to_string()),
+            SessionError::Unavailable(detail) => {
+                ApiError::SharedStateUnavailable(format!("a live session: {detail}"))
+            }
         }
     }
 }
@@ -92,61 +96,9 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let req: CreateSession = json(&body)?;
-    let source = match (&req.video, &req.library) {
-        (Some(id), None) => {
-            let video = state
-                .store
-                .get(id)
-                .ok_or_else(|| ApiError::NoSuchVideo(id.clone()))?;
-            if video.status != Status::Ready {
-                return Err(ApiError::BadField {
-                    field: "video",
-                    reason: "the video is not ready yet".into(),
-                });
-            }
-            let top = video
-                .renditions
-                .first()
-                .ok_or_else(|| ApiError::internal("a ready video", "has no renditions"))?;
-            // Several audio tracks are renditions of their own, which only the master names
-            // (libavformat's hls demuxer reads just the variant and rendition it plays).
-            let separate_audio = video.audio.iter().any(|a| a.playlist.is_some());
-            let playlist = match separate_audio {
-                true => "master.m3u8",
-                false => top.playlist.as_str(),
-            };
-            // libavformat reads the playlist from the folder store's files, or from this
-            // server's own `/media` over loopback when the objects are in a bucket.
-            let file = match state.media.folder_root() {
-                Some(root) => root.join(&video.id).join(playlist),
-                None => {
-                    let mut addr = http.app_config().local_addr();
-                    if addr.ip().is_unspecified() {
-                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-                    }
-                    format!("http://{addr}/media/{}/{playlist}", video.id).into()
-                }
-            };
-            SessionSource::Video {
-                id: video.id.clone(),
-                file,
-                media: state.media.clone(),
-                renditions: video.renditions,
-                audio: video.audio,
-            }
-        }
-        (None, Some(path)) => {
-            let root = state.library_root.as_ref().ok_or(ApiError::BadField {
-                field: "library",
-                reason: "this server has no library (start it with --library DIR)".into(),
-            })?;
-            let rel = RelPath::parse(path)?;
-            root.open(&rel)?; // refuses traversal, symlinks out, directories
-            SessionSource::Library {
-                path: path.clone(),
-                file: root.path().join(rel.as_path()),
-            }
-        }
+    let source = match (req.video, req.library) {
+        (Some(id), None) => source_of(&state, &http, &SourceRef::Video(id))?,
+        (None, Some(path)) => source_of(&state, &http, &SourceRef::Library(path))?,
         _ => {
             return Err(ApiError::BadField {
                 field: "body",
@@ -167,24 +119,120 @@ async fn create(
         audio_track: req.audio_track,
         rate: req.rate,
     };
-    let session = state.sessions.create(source, probe, new)?;
+    let sessions = state.sessions.clone();
+    let session = blocking(move || sessions.create(source, probe, new)).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/sessions/{}", session.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(session.status()))
 }
 
+/// Where this instance reads a session's source from.
+///
+/// A ready video is read through its top rung's playlist, or its master's when its audio
+/// tracks are renditions of their own (libavformat's hls demuxer reads just the variant
+/// and rendition it plays, and only the master names them): from the folder store's
+/// files, or from this server's own `/media` over loopback when the objects are in a
+/// bucket. A library file is read from the library folder.
+fn source_of(state: &AppState, http: &HttpRequest, source: &SourceRef) -> Result<SessionSource, ApiError> {
+    match source {
+        SourceRef::Video(id) => {
+            let video = state
+                .store
+                .get(id)
+                .ok_or_else(|| ApiError::NoSuchVideo(id.clone()))?;
+            if video.status != Status::Ready {
+                return Err(ApiError::BadField {
+                    field: "video",
+                    reason: "the video is not ready yet".into(),
+                });
+            }
+            let top = video
+                .renditions
+                .first()
+                .ok_or_else(|| ApiError::internal("a ready video", "has no renditions"))?;
+            let separate_audio = video.audio.iter().any(|a| a.playlist.is_some());
+            let playlist = match separate_audio {
+                true => "master.m3u8",
+                false => top.playlist.as_str(),
+            };
+            let file = match state.media.folder_root() {
+                Some(root) => root.join(&video.id).join(playlist),
+                None => {
+                    let mut addr = http.app_config().local_addr();
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{addr}/media/{}/{playlist}", video.id).into()
+                }
+            };
+            Ok(SessionSource::Video {
+                id: video.id.clone(),
+                file,
+                media: state.media.clone(),
+                renditions: video.renditions,
+                audio: video.audio,
+            })
+        }
+        SourceRef::Library(path) => {
+            let root = state.library_root.as_ref().ok_or(ApiError::BadField {
+                field: "library",
+                reason: "this server has no library (start it with --library DIR)".into(),
+            })?;
+            let rel = RelPath::parse(path)?;
+            root.open(&rel)?; // refuses traversal, symlinks out, directories
+            Ok(SessionSource::Library {
+                path: path.clone(),
+                file: root.path().join(rel.as_path()),
+            })
+        }
+    }
+}
+
+/// Runs a session operation off the actix worker (with `--redis` it waits on Redis).
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, SessionError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(op)
+        .await
+        .map_err(|e| ApiError::internal("a live session operation", e))?
+        .map_err(ApiError::from)
+}
+
+/// The session `id`, from this process or (with `--redis`) from the instance that
+/// created it, whose source this instance then finds for itself.
+async fn session(
+    state: &web::Data<AppState>,
+    http: &HttpRequest,
+    id: String,
+) -> Result<Arc<Session>, ApiError> {
+    let sessions = state.sessions.clone();
+    let wanted = id.clone();
+    match blocking(move || sessions.find(&wanted)).await? {
+        Found::Here(session) => Ok(session),
+        Found::Elsewhere(record) => {
+            let source = source_of(state, http, &record.fixed.source)?;
+            Ok(state.sessions.take_up(&id, *record, source))
+        }
+    }
+}
+
 async fn page(req: HttpRequest, pages: web::Data<Pages>) -> Result<HttpResponse, ApiError> {
     pages.html(&req, "live.html")
 }
 
-async fn status(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let session = state.sessions.get(&id)?;
+async fn status(
+    http: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let session = session(&state, &http, id.into_inner()).await?;
     Ok(no_store(session.status()))
 }
 
 async fn delete(id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.sessions.delete(&id)?;
+    let sessions = state.sessions.clone();
+    blocking(move || sessions.delete(&id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -203,21 +251,37 @@ struct Rate {
     rate: f64,
 }
 
+/// One control, read from its request, to apply to the session.
+type Change = Box<dyn FnOnce(&Session) -> Result<(), SessionError> + Send>;
+
 async fn act(
+    http: HttpRequest,
     path: web::Path<(String, String)>,
     body: Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
-    let session = state.sessions.get(&id)?;
-    match action.as_str() {
-        "pause" => session.pause(),
-        "resume" => session.resume(),
-        "seek" => session.seek(json::<Seek>(&body)?.position)?,
-        "tracks" => session.set_audio_track(json::<Track>(&body)?.audio_track)?,
-        "rate" => session.set_rate(json::<Rate>(&body)?.rate)?,
+    // The body is read before anything is changed: a malformed one changes nothing.
+    let change: Change = match action.as_str() {
+        "pause" => Box::new(|s| s.pause()),
+        "resume" => Box::new(|s| s.resume()),
+        "seek" => {
+            let to = json::<Seek>(&body)?.position;
+            Box::new(move |s| s.seek(to))
+        }
+        "tracks" => {
+            let track = json::<Track>(&body)?.audio_track;
+            Box::new(move |s| s.set_audio_track(track))
+        }
+        "rate" => {
+            let rate = json::<Rate>(&body)?.rate;
+            Box::new(move |s| s.set_rate(rate))
+        }
         _ => return Err(ApiError::NotFound),
-    }
+    };
+    let session = session(&state, &http, id).await?;
+    let changed = session.clone();
+    blocking(move || change(&changed)).await?;
     Ok(no_store(session.status()))
 }
 
@@ -228,8 +292,9 @@ async fn stream(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = state.sessions.get(&id)?;
-    let reader = session.open_stream(watch_socket(&req))?;
+    let session = session(&state, &req, id.into_inner()).await?;
+    let watch = watch_socket(&req);
+    let reader = blocking(move || session.open_stream(watch)).await?;
     let guard = state.metrics.open_stream(StreamKind::Session);
     let metrics = state.metrics.clone();
     let body = futures_util::StreamExt::map(reader.into_stream(), move |chunk| {

@@ -1,36 +1,30 @@
 //! Wall time for sessions, behind a trait so tests can move it by hand.
 //!
 //! Session positions and production pacing are wall-clock quantities, never media
-//! timestamps: they are `Duration`s since an arbitrary monotonic epoch.
+//! timestamps. They are `Duration`s since the Unix epoch: with `--redis` a session's
+//! position model is shared by instances on several machines, which must read the same
+//! clock (NTP-synchronized, as channel schedules already need).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
 pub trait Clock: Send + Sync {
-    /// Monotonic time since the clock's own epoch.
+    /// Wall time since the clock's epoch (the Unix epoch for the real clock).
     fn now(&self) -> Duration;
     /// Milliseconds since the Unix epoch (for `server_time_ms`).
     fn unix_ms(&self) -> u64;
 }
 
-/// The real clock.
-pub struct SystemClock {
-    epoch: Instant,
-}
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        SystemClock {
-            epoch: Instant::now(),
-        }
-    }
-}
+/// The real clock: the system's wall clock.
+#[derive(Default)]
+pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Duration {
-        self.epoch.elapsed()
+        // A clock set before 1970 reads as the epoch rather than failing.
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
     }
     fn unix_ms(&self) -> u64 {
         crate::catalog::video::now_ms()

@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
-/// The playback position model of one session (all times from its [`super::clock::Clock`]).
-#[derive(Debug, Clone, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+/// The playback position model of one session (all times from its [`super::clock::Clock`]:
+/// wall time, so that instances sharing a session through Redis agree on it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     /// Position when the clock last stopped or was re-anchored, in media seconds.
     base: f64,

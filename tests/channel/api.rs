@@ -275,3 +275,57 @@ fn media_variant(server: &Server, channel: &str) -> String {
     };
     format!("/channels/{channel}/{}", m.variants[0].uri)
 }
+
+/// The vote limit counts clients, not the proxy in front of them: behind a trusted proxy
+/// (`--trusted-proxy`) each forwarded address has its own 30 a minute, while an untrusted
+/// peer's `X-Forwarded-For` is ignored (anybody can write one). The access log names the
+/// same client.
+#[test]
+fn the_vote_limit_sees_clients_through_a_trusted_proxy_only() {
+    let vote = |server: &Server, client: &str| {
+        server
+            .request(
+                "POST",
+                "/api/channels/main/items/0/like",
+                &[("X-Forwarded-For", &format!("198.51.100.77, {client}"))],
+                b"",
+            )
+            .status
+    };
+    let (proxied, _) = channel_server_with(
+        Options::args(&["--trusted-proxy", "127.0.0.0/8"]),
+        &[("alpha", 2.0)],
+    );
+    for _ in 0..30 {
+        assert_eq!(vote(&proxied, "203.0.113.1"), 200);
+    }
+    assert_eq!(vote(&proxied, "203.0.113.1"), 429, "the 31st vote in a minute");
+    assert_eq!(
+        vote(&proxied, "203.0.113.2"),
+        200,
+        "another client behind the proxy"
+    );
+    wait_for(
+        "the access log to name the client",
+        Duration::from_secs(5),
+        || {
+            proxied
+                .log_text()
+                .contains("203.0.113.2 \"POST /api/channels/main/items/0/like")
+                .then_some(())
+        },
+    );
+
+    let (direct, _) = channel_server_with(Options::default(), &[("alpha", 2.0)]);
+    for i in 0..30 {
+        assert_eq!(vote(&direct, &format!("203.0.113.{i}")), 200);
+    }
+    let refused = direct.request(
+        "POST",
+        "/api/channels/main/items/0/like",
+        &[("X-Forwarded-For", "203.0.113.200")],
+        b"",
+    );
+    assert_error(&direct, &refused, 429, "too_many_requests");
+    assert!(refused.header("retry-after").is_some());
+}

@@ -7,6 +7,7 @@
 //! Skipped (with a line saying so) where `redis-server` is not installed.
 
 mod redis_restart;
+mod sessions;
 
 use std::time::{Duration, Instant};
 

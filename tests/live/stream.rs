@@ -315,6 +315,18 @@ fn a_session_on_a_video_with_audio_renditions_plays_the_chosen_track() {
     let tracks = session["tracks"]["audio_tracks"].as_array().unwrap();
     let languages: Vec<_> = tracks.iter().map(|t| t["language"].as_str()).collect();
     assert_eq!(languages, [Some("en"), Some("fr")], "{session}");
+    let names: Vec<_> = tracks.iter().map(|t| t["name"].as_str()).collect();
+    let ladder: Vec<_> = video["audio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str())
+        .collect();
+    assert_eq!(
+        names, ladder,
+        "the session names tracks as the ladder does: {session}"
+    );
+    assert!(names.iter().all(Option::is_some), "{session}");
     let sid = session["id"].as_str().unwrap().to_string();
     let path = format!("/api/sessions/{sid}/stream");
     let dir = tempdir().unwrap();

@@ -5,7 +5,8 @@
 //! ```text
 //! submit ─► script: SADD jobs:live id, and if new: XADD jobs:queue * id ID spec JSON
 //! claim  ─► XAUTOCLAIM jobs:queue reel-workers ME lease 0-0 COUNT 1   (takeover of an
-//!           │                                            entry idle longer than a lease)
+//!           │   (again from its cursor: each looks  entry idle longer than a lease)
+//!           │    at 10 pending entries)
 //!           └ else XREADGROUP GROUP reel-workers ME COUNT 1 STREAMS jobs:queue >
 //!           (polled every 200 ms: a BLOCK would hold up the instance's one connection)
 //! renew  ─► script: XPENDING of the entry names ME ? XCLAIM .. 0 entry JUSTID : lost
@@ -58,6 +59,9 @@ const GROUP: &str = "reel-workers";
 const POLL: Duration = Duration::from_millis(200);
 /// How often the queue's depth is read again for `queued` and `is_full`.
 const DEPTH_EVERY: Duration = Duration::from_secs(1);
+/// The most XAUTOCLAIM calls of one look for a lease run out (each looks at 10 pending
+/// entries: jobs running across the service).
+const TAKEOVER_SCANS: usize = 100;
 
 /// KEYS: queue, epoch. ARGV: group, a fresh epoch. Makes the group (and the stream)
 /// unless it exists; an existing one is no error (which the link would take for Redis
@@ -308,21 +312,32 @@ impl Shared {
     /// One look at the queue: an entry idle longer than a lease first (its worker is
     /// gone), else a new one.
     fn try_claim(&self) -> Option<(String, String, Option<JobSpec>)> {
-        let mut takeover = redis::cmd("XAUTOCLAIM");
-        takeover
-            .arg(&self.queue_key)
-            .arg(GROUP)
-            .arg(&self.me)
-            .arg(self.lease.as_millis() as u64)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(1);
-        if let Ok(Value::Array(parts)) = self.group_query(takeover) {
+        // XAUTOCLAIM looks at no more than 10 pending entries per COUNT and answers where
+        // to go on from: the cursor is followed through every pending entry, or a lease
+        // run out behind 10 running jobs would not be taken over while they run.
+        let mut start = "0-0".to_string();
+        for _ in 0..TAKEOVER_SCANS {
+            let mut takeover = redis::cmd("XAUTOCLAIM");
+            takeover
+                .arg(&self.queue_key)
+                .arg(GROUP)
+                .arg(&self.me)
+                .arg(self.lease.as_millis() as u64)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(1);
+            let Ok(Value::Array(parts)) = self.group_query(takeover) else {
+                break;
+            };
             if let Some(Value::Array(entries)) = parts.get(1) {
                 if let Some(entry) = entries.first().and_then(parse_entry) {
                     log::info!("job {}: taken over from a worker whose lease ran out", entry.1);
                     return Some(entry);
                 }
+            }
+            match parts.first().and_then(text) {
+                Some(next) if next != "0-0" => start = next,
+                _ => break,
             }
         }
         let mut read = redis::cmd("XREADGROUP");
@@ -913,6 +928,32 @@ mod tests {
         assert_eq!(new.lease.renew(), Ok(()));
         new.lease.finish(Ending::Done);
         assert!(!a.has_job("job1"));
+    }
+
+    #[test]
+    fn a_lease_run_out_behind_ten_running_jobs_is_taken_over() {
+        let Some(server) = TestRedis::start() else { return };
+        let lease = Duration::from_millis(700);
+        let link = |_| RedisLink::connect(&server.url(), Some("t")).unwrap();
+        let [a, b, c] = [0, 1, 2].map(|n| RedisCoordination::new(link(n), lease, 32));
+        for n in 0..12 {
+            a.submit(ticket(&format!("job{n:02}"))).unwrap();
+        }
+        // A runs the 11 oldest, B the newest; B dies (renews no more), A renews.
+        let running: Vec<Claim> = (0..11)
+            .map(|_| a.claim(Duration::from_secs(2)).unwrap())
+            .collect();
+        let dead = b.claim(Duration::from_secs(2)).unwrap();
+        assert_eq!(dead.id, "job11");
+        std::thread::sleep(lease + Duration::from_millis(200));
+        for claim in &running {
+            assert_eq!(claim.lease.renew(), Ok(()));
+        }
+        let new = c
+            .claim(NOW)
+            .expect("the newest, behind 11 live leases, taken over");
+        assert_eq!(new.id, "job11");
+        assert_eq!(dead.lease.renew(), Err(LeaseLost));
     }
 
     #[test]
