@@ -501,12 +501,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> Res<()> {
-    let var = |k: &str, d: &str| {
-        std::env::var(k)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or(d.into())
-    };
+    let var = common::setting;
     let seconds: f64 = var("REEL_BENCH_SECONDS", "10").parse()?;
     let long: f64 = var("REEL_BENCH_TAKEOVER_SECONDS", &(2.0 * seconds).to_string()).parse()?;
     let runs: usize = var("REEL_BENCH_RUNS", "2").parse()?;

@@ -62,12 +62,7 @@ const POLL: Duration = Duration::from_millis(10);
 const SOURCE_BITRATE: &str = "20M";
 
 fn main() -> Res<()> {
-    let var = |k: &str, default: &str| {
-        std::env::var(k)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or(default.into())
-    };
+    let var = common::setting;
     let seconds: f64 = var("REEL_BENCH_SECONDS", "20").parse()?;
     let runs: usize = var("REEL_BENCH_RUNS", "3").parse()?;
     let quiet: f64 = var("REEL_BENCH_QUIET", "20").parse()?;

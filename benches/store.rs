@@ -102,12 +102,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> Res<()> {
-    let var = |k: &str, d: &str| {
-        std::env::var(k)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or(d.into())
-    };
+    let var = common::setting;
     let seconds: f64 = var("REEL_BENCH_SECONDS", "20").parse()?;
     let runs: usize = var("REEL_BENCH_RUNS", "3").parse()?;
     let wrk_seconds: u64 = var("REEL_BENCH_WRK_SECONDS", "10").parse()?;

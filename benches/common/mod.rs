@@ -270,3 +270,12 @@ pub fn open_file_limit() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024)
 }
+
+/// The setting `key` from the environment (an empty value counts as unset), else `default`.
+#[allow(dead_code)] // not every bench has settings of this kind
+pub fn setting(key: &str, default: &str) -> String {
+    std::env::var(key)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.into())
+}

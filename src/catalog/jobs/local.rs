@@ -297,16 +297,7 @@ mod tests {
     }
 
     fn spec() -> JobSpec {
-        JobSpec {
-            title: "clip".into(),
-            created_at_ms: 1,
-            heights: None,
-            segment_seconds: 4.0,
-            format: SegmentFormat::Fmp4,
-            source: "source.mp4".into(),
-            library: None,
-            subtitle_files: Vec::new(),
-        }
+        JobSpec::example("clip")
     }
 
     /// A job directory, locked as admission leaves it.

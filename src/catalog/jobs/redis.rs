@@ -189,12 +189,7 @@ impl RedisCoordination {
     /// whose lease is not renewed within `lease` is taken over; `capacity` bounds the
     /// jobs waiting across the service.
     pub fn new(link: Arc<RedisLink>, lease: Duration, capacity: usize) -> RedisCoordination {
-        let me = format!(
-            "{}-{}-{}",
-            hostname(),
-            std::process::id(),
-            crate::catalog::layout::new_id()
-        );
+        let me = crate::redis_link::instance_name();
         let shared = Arc::new(Shared {
             queue_key: link.key(&["jobs", "queue"]),
             live_key: link.key(&["jobs", "live"]),
@@ -228,14 +223,6 @@ impl RedisCoordination {
     pub fn consumer(&self) -> &str {
         &self.shared.me
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or_else(|| "reel".into())
 }
 
 impl Shared {
@@ -839,16 +826,7 @@ mod tests {
     use crate::redis_link::test_server::TestRedis;
 
     fn spec(title: &str) -> JobSpec {
-        JobSpec {
-            title: title.into(),
-            created_at_ms: 1,
-            heights: None,
-            segment_seconds: 4.0,
-            format: SegmentFormat::Fmp4,
-            source: "source.mp4".into(),
-            library: None,
-            subtitle_files: Vec::new(),
-        }
+        JobSpec::example(title)
     }
 
     fn ticket(id: &str) -> Ticket {

@@ -40,6 +40,21 @@ pub struct SubtitleFileSpec {
 }
 
 impl JobSpec {
+    /// A plain upload's spec named `title` (unit tests of the coordinations).
+    #[cfg(test)]
+    pub(crate) fn example(title: &str) -> JobSpec {
+        JobSpec {
+            title: title.into(),
+            created_at_ms: 1,
+            heights: None,
+            segment_seconds: 4.0,
+            format: SegmentFormat::Fmp4,
+            source: "source.mp4".into(),
+            library: None,
+            subtitle_files: Vec::new(),
+        }
+    }
+
     /// The engine's options for this job (whose directory is `job_dir`) under the
     /// process's `limits` (those of the process that runs it, which may not be the one
     /// that accepted it).

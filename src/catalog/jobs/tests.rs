@@ -25,16 +25,7 @@ fn coordination(server: &TestRedis) -> RedisCoordination {
 }
 
 fn spec() -> JobSpec {
-    JobSpec {
-        title: "clip".into(),
-        created_at_ms: 1,
-        heights: None,
-        segment_seconds: 4.0,
-        format: SegmentFormat::Fmp4,
-        source: "source.mp4".into(),
-        library: None,
-        subtitle_files: Vec::new(),
-    }
+    JobSpec::example("clip")
 }
 
 /// A ticket as another instance submits it (its lock file in a folder of its own).
