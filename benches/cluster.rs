@@ -50,7 +50,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reel::engine::sample::{write_sample, SampleSpec};
 use serde_json::Value;
 use serve_process::{accepted_id, upload_form, Res};
 
@@ -555,15 +554,7 @@ fn main() -> Res<()> {
     reel::engine::init();
     let sample = |name: &str, seconds: f64| -> Res<PathBuf> {
         let path = dir.join(name);
-        write_sample(
-            &path,
-            &SampleSpec {
-                width: 1280,
-                height: 720,
-                seconds,
-                ..SampleSpec::default()
-            },
-        )?;
+        common::write_720p(&path, seconds)?;
         Ok(path)
     };
     let clip = sample("clip.mp4", seconds)?;

@@ -27,7 +27,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reel::catalog::{Status, Video};
-use reel::engine::sample::{write_sample, SampleSpec};
 use reel::engine::{transcode, CancelToken, LadderState, TranscodeOptions};
 use reel::storage::{Location, MediaStore, VideoObjects};
 
@@ -122,15 +121,7 @@ fn main() -> Res<()> {
 
     reel::engine::init();
     let src = dir.join("clip.mp4");
-    write_sample(
-        &src,
-        &SampleSpec {
-            width: 1280,
-            height: 720,
-            seconds,
-            ..SampleSpec::default()
-        },
-    )?;
+    common::write_720p(&src, seconds)?;
     let folder = MediaStore::folder(&dir.join("media"))?;
     let bucket = MediaStore::open(
         &Location::S3 {

@@ -279,3 +279,18 @@ pub fn setting(key: &str, default: &str) -> String {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| default.into())
 }
+
+/// Writes a generated 1280x720 clip of `seconds` (30 fps, one sine audio track): the
+/// source most benches measure with.
+#[allow(dead_code)] // not every bench makes one
+pub fn write_720p(path: &std::path::Path, seconds: f64) -> Result<(), reel::engine::EngineError> {
+    reel::engine::sample::write_sample(
+        path,
+        &reel::engine::sample::SampleSpec {
+            width: 1280,
+            height: 720,
+            seconds,
+            ..reel::engine::sample::SampleSpec::default()
+        },
+    )
+}
