@@ -184,14 +184,6 @@ impl Sessions {
         session
     }
 
-    /// Finds `id` where [`find`](Self::find) found it [`Found::Here`] (tests, one instance).
-    pub fn get(&self, id: &str) -> Result<Arc<Session>, SessionError> {
-        match self.find(id)? {
-            Found::Here(session) => Ok(session),
-            Found::Elsewhere(_) => Err(SessionError::NotFound(id.to_string())),
-        }
-    }
-
     fn here(&self, id: &str) -> Result<Arc<Session>, SessionError> {
         self.sessions
             .lock()

@@ -249,11 +249,6 @@ impl Session {
         }
     }
 
-    /// What the session plays, as another instance finds it.
-    pub fn source_ref(&self) -> SourceRef {
-        self.source.reference()
-    }
-
     pub fn status(&self) -> SessionStatus {
         let st = self.state.lock();
         let now = self.env.clock.now();

@@ -454,10 +454,25 @@ mod tests {
             .collect();
         assert!(matches!(&notices[1], Notice::Changed { version: 3, controls, .. } if *controls == stored));
 
+        // How long a change takes to reach a listener (printed, not asserted: a figure
+        // for docs/sessions.md).
+        let sent = std::time::Instant::now();
+        a.change("s1", &mut |c| {
+            c.position.pause(Duration::from_secs(1));
+            Ok(())
+        })
+        .unwrap();
+        let changed = sent.elapsed();
+        rx.recv_timeout(Duration::from_secs(2)).unwrap();
+        eprintln!(
+            "a change: {changed:?} to store; {:?} until the listener had it",
+            sent.elapsed()
+        );
+
         // A refused change stores nothing.
         let refused = a.change("s1", &mut |_| Err(SessionError::Invalid("no".into())));
         assert!(matches!(refused, Err(SessionError::Invalid(_))));
-        assert_eq!(a.load("s1").unwrap().unwrap().version, 3);
+        assert_eq!(a.load("s1").unwrap().unwrap().version, 4);
 
         // A beat renews; once deleted, a beat does not bring the session back.
         let beat = Beat {
