@@ -267,6 +267,11 @@ fn a_job_outlives_the_worker_that_dies_running_it() {
     );
     assert_eq!(video, wait_ready(&a, &id), "both fronts show the same video");
     assert!(check_ladder(&b, &video) >= 8);
+    mpv_plays(&format!(
+        "http://{}{}",
+        b.addr,
+        video["links"]["master"].as_str().unwrap()
+    ));
 
     // Redis goes away: what exists is served, uploads are refused with 503 and
     // Retry-After, and nothing of the refused upload stays in the bucket.
@@ -328,6 +333,14 @@ fn a_delete_through_any_front_stops_the_worker_and_leaves_nothing() {
     });
     let res = b.request("DELETE", &format!("/api/videos/{id}"), &[], b"");
     assert_eq!(res.status, 204, "{}", res.text());
+    let deleted = Instant::now();
+    // A hears of it through Redis, not by reading the store: within the second the
+    // issue allows, from B's answer.
+    wait_for("A to forget it", Duration::from_secs(1), || {
+        let listed = a.get("/api/videos").text().contains(id.as_str());
+        (a.get(&format!("/api/videos/{id}")).status == 404 && !listed).then_some(())
+    });
+    eprintln!("A stopped listing it {:?} after B's 204", deleted.elapsed());
     let bucket = s3.client();
     wait_for("nothing of it in the bucket", Duration::from_secs(10), || {
         let left: Vec<String> = bucket
@@ -336,9 +349,6 @@ fn a_delete_through_any_front_stops_the_worker_and_leaves_nothing() {
             .filter(|k| k.contains(id.as_str()))
             .collect();
         left.is_empty().then_some(())
-    });
-    wait_for("A to forget it", Duration::from_secs(3), || {
-        (a.get(&format!("/api/videos/{id}")).status == 404).then_some(())
     });
     assert!(
         !w.log_text().contains(&format!("video {id} ready")),
@@ -411,5 +421,35 @@ fn a_worker_stopped_gracefully_hands_its_job_back_at_once() {
     assert!(check_ladder(&a, &video) >= 8);
     eprintln!(
         "SIGTERM: the worker exited {exited:?} after the signal, the other had the job {handed:?} after it (lease 30 s)"
+    );
+}
+
+/// mpv, a player of nobody's making here, plays `url` headless for two seconds (skipped,
+/// saying so, where mpv is absent).
+fn mpv_plays(url: &str) {
+    if !crate::util::clips::have("mpv") {
+        eprintln!("skipping the mpv part: mpv is absent (scripts/setup --test installs it)");
+        return;
+    }
+    let out = std::process::Command::new("mpv")
+        .args([
+            "--no-config",
+            "--vo=null",
+            "--ao=null",
+            "--length=2",
+            "--term-status-msg=",
+        ])
+        .arg(url)
+        .output()
+        .expect("mpv runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mpv failed on {url}:\n{text}");
+    assert!(
+        text.contains("Video --vid=1") && text.contains("(End of file)"),
+        "mpv did not play {url}:\n{text}"
     );
 }

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::judge;
 use crate::live::{library_clip, position, post, StreamClient};
-use crate::util::clips::have;
 use crate::util::redis::RedisServer;
 use crate::util::*;
 
@@ -197,36 +196,11 @@ fn a_video_session_made_on_one_instance_streams_from_the_other() {
     assert_eq!(status(&b, session)["video"], id.as_str());
 
     // mpv, a player of nobody's making here, plays a session made through B from A.
-    if !have("mpv") {
-        eprintln!("skipping the mpv part: mpv is absent (scripts/setup --test installs it)");
-        return;
-    }
     let (code, created) = post(&b, "/api/sessions", json!({"video": id}));
     assert_eq!(code, 201, "{created}");
-    let url = format!(
+    super::mpv_plays(&format!(
         "http://{}/api/sessions/{}/stream",
         a.addr,
         created["id"].as_str().unwrap()
-    );
-    let out = std::process::Command::new("mpv")
-        .args([
-            "--no-config",
-            "--vo=null",
-            "--ao=null",
-            "--length=2",
-            "--term-status-msg=",
-        ])
-        .arg(&url)
-        .output()
-        .expect("mpv runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "mpv failed:\n{text}");
-    assert!(
-        text.contains("Video --vid=1") && text.contains("(End of file)"),
-        "{text}"
-    );
+    ));
 }
