@@ -22,8 +22,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    Attribute, Attributes, ClientOptions, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
-    PutPayload, RetryConfig, WriteMultipart,
+    Attribute, Attributes, ClientOptions, MultipartUpload, ObjectStore, ObjectStoreExt, PutMultipartOptions,
+    PutOptions, PutPayload, RetryConfig,
 };
 use tokio::io::AsyncReadExt;
 
@@ -68,6 +68,43 @@ fn wait<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
 /// Runs `fut` on the store's runtime; the caller awaits it wherever it is.
 async fn on_runtime<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
     runtime().spawn(fut).await.expect("a store request panicked")
+}
+
+/// Sends `file` as the parts of `upload`, [`PART_BYTES`] each, at most [`PARTS_IN_FLIGHT`]
+/// at once: memory stays at a few parts whatever the file's size.
+async fn send_parts(upload: &mut dyn MultipartUpload, file: &FsPath) -> object_store::Result<()> {
+    let local = |e: io::Error| object_store::Error::Generic {
+        store: "local file",
+        source: Box::new(e),
+    };
+    let mut f = tokio::fs::File::open(file).await.map_err(local)?;
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    loop {
+        let mut part = Vec::with_capacity(PART_BYTES);
+        while part.len() < PART_BYTES {
+            let n = (&mut f)
+                .take((PART_BYTES - part.len()) as u64)
+                .read_to_end(&mut part)
+                .await
+                .map_err(local)?;
+            if n == 0 {
+                break;
+            }
+        }
+        if part.is_empty() {
+            break;
+        }
+        while in_flight.len() >= PARTS_IN_FLIGHT {
+            if let Some(sent) = in_flight.next().await {
+                sent?;
+            }
+        }
+        in_flight.push(upload.put_part(Bytes::from(part).into()));
+    }
+    while let Some(sent) = in_flight.next().await {
+        sent?;
+    }
+    Ok(())
 }
 
 fn attributes(key: &str, freshness: Freshness) -> Attributes {
@@ -173,38 +210,18 @@ impl Bucket {
             ..PutMultipartOptions::default()
         };
         wait(async move {
-            let upload = s3.put_multipart_opts(&path, opts).await?;
-            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-            let mut f = match tokio::fs::File::open(&file).await {
-                Ok(f) => f,
+            let mut upload = s3.put_multipart_opts(&path, opts).await?;
+            match send_parts(upload.as_mut(), &file).await {
+                Ok(()) => upload.complete().await.map(drop),
                 Err(e) => {
-                    let _ = writer.abort().await;
-                    return Err(object_store::Error::Generic {
-                        store: "local file",
-                        source: Box::new(e),
-                    });
-                }
-            };
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match f.read(&mut buf).await {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = writer.abort().await;
-                        return Err(object_store::Error::Generic {
-                            store: "local file",
-                            source: Box::new(e),
-                        });
+                    // The first failure is what the caller hears of; the abort's own
+                    // (object_store's `WriteMultipart` would report that one instead).
+                    if let Err(abort) = upload.abort().await {
+                        log::warn!("abandoning the multipart upload of {path} failed too: {abort}");
                     }
-                };
-                if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                    let _ = writer.abort().await;
-                    return Err(e);
+                    Err(e)
                 }
-                writer.write(&buf[..n]);
             }
-            writer.finish().await.map(drop)
         })
         .map_err(|e| self.error("uploading a file", e))
     }

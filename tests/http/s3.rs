@@ -68,7 +68,12 @@ fn long_clip() -> std::path::PathBuf {
 /// Uploads the long clip (two rungs) and waits until its job has stored a segment; returns
 /// the video's id.
 fn start_long_job(server: &Server, bucket: &Bucket) -> String {
-    let id = upload_ok(server, &long_clip(), &fields("720,360", "fmp4"));
+    start_job(server, bucket, &long_clip())
+}
+
+/// [`start_long_job`] with another source.
+fn start_job(server: &Server, bucket: &Bucket, source: &std::path::Path) -> String {
+    let id = upload_ok(server, source, &fields("720,360", "fmp4"));
     wait_for("a first segment in the bucket", READY_TIMEOUT, || {
         let v = video(server, &id);
         assert!(
@@ -82,6 +87,18 @@ fn start_long_job(server: &Server, bucket: &Bucket) -> String {
             .then_some(())
     });
     id
+}
+
+/// A copy of the MP4 `clip` with a `free` box of `extra` bytes after its boxes (every
+/// reader skips it): a bigger source of the same media.
+fn padded(clip: &std::path::Path, extra: usize) -> std::path::PathBuf {
+    let out = clip.with_file_name(format!("padded-{extra}.mp4"));
+    let mut bytes = std::fs::read(clip).unwrap();
+    bytes.extend_from_slice(&u32::try_from(extra + 8).unwrap().to_be_bytes());
+    bytes.extend_from_slice(b"free");
+    bytes.resize(bytes.len() + extra, 0);
+    std::fs::write(&out, bytes).unwrap();
+    out
 }
 
 /// The key of a path below a video's directory.
@@ -652,12 +669,26 @@ fn a_job_killed_mid_transcode_resumes_from_the_bucket_after_a_restart_elsewhere(
     let Some((s3, mut first, bucket)) = s3_and_reel("the S3 resume test", &[]) else {
         return;
     };
-    let id = start_long_job(&first, &bucket);
+    // Padded past the size where sources go up in parts (16 MiB, 8 MiB parts): the copy
+    // the second process resumes from is a multipart upload of four parts.
+    let source = padded(&long_clip(), 26 << 20);
+    let id = start_job(&first, &bucket, &source);
+    // The copy goes up beside the transcode; `job.json` follows the source.
+    wait_for("the job's files in the bucket", READY_TIMEOUT, || {
+        bucket.exists(&format!("{PREFIX}/.jobs/{id}/job.json")).then_some(())
+    });
     first.kill();
+    let copy = bucket
+        .get(&format!("{PREFIX}/.jobs/{id}/source.mp4"))
+        .unwrap_or_else(|| {
+            panic!(
+                "the interrupted job's source is not in the bucket: {:?}",
+                bucket.keys(&format!("{PREFIX}/.jobs"))
+            )
+        });
     assert!(
-        bucket.exists(&format!("{PREFIX}/.jobs/{id}/source.mp4")),
-        "the interrupted job's source is not in the bucket: {:?}",
-        bucket.keys(&format!("{PREFIX}/.jobs"))
+        copy.bytes == std::fs::read(&source).unwrap(),
+        "the bucket's copy differs"
     );
 
     let second = reel_on(&s3, &[]);
