@@ -675,7 +675,9 @@ fn a_job_killed_mid_transcode_resumes_from_the_bucket_after_a_restart_elsewhere(
     let id = start_job(&first, &bucket, &source);
     // The copy goes up beside the transcode; `job.json` follows the source.
     wait_for("the job's files in the bucket", READY_TIMEOUT, || {
-        bucket.exists(&format!("{PREFIX}/.jobs/{id}/job.json")).then_some(())
+        bucket
+            .exists(&format!("{PREFIX}/.jobs/{id}/job.json"))
+            .then_some(())
     });
     first.kill();
     let copy = bucket

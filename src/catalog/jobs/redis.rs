@@ -182,6 +182,9 @@ struct Shared {
     depth_read: Mutex<Option<Instant>>,
     /// Set when the events subscription came back after a loss: changes were missed.
     missed: AtomicBool,
+    /// Set once Redis refused XAUTOCLAIM (older than 6.2, not checked at a start it
+    /// missed), so the error is logged once.
+    refused_takeover: AtomicBool,
 }
 
 impl RedisCoordination {
@@ -209,6 +212,7 @@ impl RedisCoordination {
             depth: AtomicUsize::new(0),
             depth_read: Mutex::new(None),
             missed: AtomicBool::new(false),
+            refused_takeover: AtomicBool::new(false),
         });
         let (tx, events) = unbounded();
         let weak = Arc::downgrade(&shared);
@@ -313,8 +317,19 @@ impl Shared {
                 .arg(&start)
                 .arg("COUNT")
                 .arg(1);
-            let Ok(Value::Array(parts)) = self.group_query(takeover) else {
-                break;
+            let parts = match self.group_query(takeover) {
+                Ok(Value::Array(parts)) => parts,
+                Err(e) if e.contains("unknown command") => {
+                    if !self.refused_takeover.swap(true, Ordering::Relaxed) {
+                        log::error!(
+                            "redis at {} refuses XAUTOCLAIM ({e}): it is older than 6.2, and a dead \
+                             worker's jobs will never be taken over; upgrade it",
+                            self.link.label()
+                        );
+                    }
+                    break;
+                }
+                _ => break,
             };
             if let Some(Value::Array(entries)) = parts.get(1) {
                 if let Some(entry) = entries.first().and_then(parse_entry) {
