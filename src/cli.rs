@@ -273,8 +273,42 @@ pub struct TranscodeArgs {
     /// x264 preset.
     #[arg(long, default_value = engine::DEFAULT_PRESET)]
     pub preset: String,
+    /// A SubRip or WebVTT file to add as a subtitle rendition (repeat for more), as an
+    /// upload's `subtitles` field does: `film.fr.srt` takes the language its name ends
+    /// in, `film.srt:pt-BR` the one given.
+    #[arg(long = "subtitles", value_name = "FILE[:LANG]", value_parser = parse_subtitle_file)]
+    pub subtitles: Vec<engine::SubtitleFile>,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// `FILE[:LANG]` of `--subtitles`: the file must exist; a language after the last `:`
+/// must be a language tag (else the `:` belongs to the path).
+fn parse_subtitle_file(arg: &str) -> Result<engine::SubtitleFile, String> {
+    let (path, language) = match arg.rsplit_once(':') {
+        Some((path, tag)) if !path.is_empty() => match crate::hls::language::bcp47(tag) {
+            Some(language) if tag.len() <= 8 => (path, Some(language)),
+            _ => (arg, None),
+        },
+        _ => (arg, None),
+    };
+    let path = PathBuf::from(path);
+    if !path.is_file() {
+        return Err(format!("{}: no such file", path.display()));
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "subtitles".into());
+    let language = language.or_else(|| {
+        let stem = file_name.rsplit_once('.').map_or(file_name.as_str(), |(s, _)| s);
+        crate::hls::language::of_file_stem(stem)
+    });
+    Ok(engine::SubtitleFile {
+        path,
+        language,
+        file_name,
+    })
 }
 
 #[derive(Args, Debug)]
@@ -418,7 +452,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         format: a.format,
         preset: a.preset,
         limits: a.limits.limits(),
-        subtitle_files: Vec::new(),
+        subtitle_files: a.subtitles,
     };
     // A tree of its own (`--out DIR`), or a video under `{id}/` of a store.
     let (store, id, dir, shown) = match &a.out {

@@ -74,6 +74,14 @@ pub fn bcp47(tag: &str) -> Option<String> {
     )
 }
 
+/// The language a subtitle file's name ends in (`film.fr` → `fr`, `film.fra` → `fr`),
+/// when it is one this module knows (`film.final` is no language).
+pub fn of_file_stem(stem: &str) -> Option<String> {
+    stem.rsplit_once('.')
+        .and_then(|(_, l)| bcp47(l))
+        .filter(|l| name(l).is_some())
+}
+
 /// An English name for a BCP 47 tag this module knows (`fr` → `French`).
 pub fn name(bcp47: &str) -> Option<&'static str> {
     LANGUAGES

@@ -223,12 +223,9 @@ async fn receive_and_accept(
                 .take(200)
                 .collect();
             let (stem, ext) = split_file_name(Some(&name));
-            let language = languages.next().or_else(|| {
-                // `film.fr.srt`: the language its name ends in (one the table knows).
-                stem.rsplit_once('.')
-                    .and_then(|(_, l)| crate::hls::language::bcp47(l))
-                    .filter(|l| crate::hls::language::name(l).is_some())
-            });
+            let language = languages
+                .next()
+                .or_else(|| crate::hls::language::of_file_stem(&stem));
             UploadedSubtitles {
                 file: s.file,
                 extension: if ext == "vtt" { "vtt" } else { "srt" },

@@ -155,3 +155,70 @@ fn a_transcode_does_not_keep_its_input_in_memory() {
          ({extra_input_kib} KiB more)"
     );
 }
+
+/// `reel transcode --subtitles` adds subtitle renditions as an upload's `subtitles` fields
+/// do: the language from the name (`film.fr.srt`) or after a colon (`notes.srt:pt-BR`);
+/// a missing file is refused before anything is written.
+#[test]
+fn transcode_takes_subtitle_files() {
+    let dir = tempdir().unwrap();
+    let clip = dir.path().join("clip.mp4");
+    let st = reel()
+        .args(["sample"])
+        .arg(&clip)
+        .args(["--size", "320x180", "--seconds", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let srt = "1\n00:00:00,500 --> 00:00:02,000\nBonjour\n\n";
+    std::fs::write(dir.path().join("film.fr.srt"), srt).unwrap();
+    std::fs::write(dir.path().join("notes.srt"), srt.replace("Bonjour", "Olá")).unwrap();
+
+    let tree = dir.path().join("tree");
+    let out = reel()
+        .arg("transcode")
+        .arg(&clip)
+        .arg("--out")
+        .arg(&tree)
+        .args(["--heights", "180", "--segment-seconds", "1", "--subtitles"])
+        .arg(dir.path().join("film.fr.srt"))
+        .arg("--subtitles")
+        .arg(format!("{}:pt-BR", dir.path().join("notes.srt").display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: reel::catalog::Video =
+        serde_json::from_slice(&std::fs::read(tree.join("manifest.json")).unwrap()).unwrap();
+    let got: Vec<(Option<&str>, &str)> = manifest
+        .subtitles
+        .iter()
+        .map(|s| (s.language.as_deref(), s.file.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(got, [(Some("fr"), "film.fr.srt"), (Some("pt-br"), "notes.srt")]);
+    let master = std::fs::read_to_string(tree.join("master.m3u8")).unwrap();
+    assert!(
+        master.contains("TYPE=SUBTITLES") && master.contains("LANGUAGE=\"fr\""),
+        "{master}"
+    );
+    let first = &manifest.subtitles[1].playlist;
+    let playlist = std::fs::read_to_string(tree.join(first)).unwrap();
+    let segment = playlist
+        .lines()
+        .find(|l| l.ends_with(".vtt"))
+        .expect("a WebVTT segment");
+    let dir_of = std::path::Path::new(first).parent().unwrap();
+    let cue = std::fs::read_to_string(tree.join(dir_of).join(segment)).unwrap();
+    assert!(cue.contains("Olá"), "{cue}");
+
+    let out = reel()
+        .arg("transcode")
+        .arg(&clip)
+        .arg("--out")
+        .arg(dir.path().join("other"))
+        .args(["--subtitles", "/nowhere/film.srt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nowhere/film.srt: no such file"));
+    assert!(!dir.path().join("other").exists());
+}
