@@ -86,7 +86,19 @@ impl Drop for StreamGuard {
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = render(&state.metrics, state.jobs.stats(), state.jobs.queued());
-    text.push_str(&render_cache(state.file_cache.stats()));
+    text.push_str(&render_cache(
+        "file_cache",
+        "blocks",
+        "Blocks of served files",
+        state.file_cache.stats(),
+    ));
+    text.push_str(&render_cache(
+        "store_cache",
+        "objects",
+        "Objects of the bucket",
+        state.media.cache_stats(),
+    ));
+    text.push_str(&render_outage(state.media.in_outage()));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
@@ -201,16 +213,27 @@ fn render(m: &Metrics, jobs: &JobStats, queued: usize) -> String {
     out
 }
 
-/// The file cache's counters: `(hits, misses, bytes held)`.
-fn render_cache((hits, misses, bytes): (u64, u64, u64)) -> String {
+/// A memory cache's counters `(hits, misses, bytes held)` as the family `reel_{name}`:
+/// `reel_{name}_{unit}_total` by result and `reel_{name}_bytes`.
+fn render_cache(name: &str, unit: &str, what: &str, (hits, misses, bytes): (u64, u64, u64)) -> String {
     format!(
-        "# HELP reel_file_cache_blocks_total Blocks of served files looked up in the memory cache, by result.\n\
-         # TYPE reel_file_cache_blocks_total counter\n\
-         reel_file_cache_blocks_total{{result=\"hit\"}} {hits}\n\
-         reel_file_cache_blocks_total{{result=\"miss\"}} {misses}\n\
-         # HELP reel_file_cache_bytes Bytes of file blocks held in the memory cache.\n\
-         # TYPE reel_file_cache_bytes gauge\n\
-         reel_file_cache_bytes {bytes}\n"
+        "# HELP reel_{name}_{unit}_total {what} looked up in the memory cache, by result.\n\
+         # TYPE reel_{name}_{unit}_total counter\n\
+         reel_{name}_{unit}_total{{result=\"hit\"}} {hits}\n\
+         reel_{name}_{unit}_total{{result=\"miss\"}} {misses}\n\
+         # HELP reel_{name}_bytes Bytes of {unit} held in the memory cache.\n\
+         # TYPE reel_{name}_bytes gauge\n\
+         reel_{name}_bytes {bytes}\n"
+    )
+}
+
+/// Whether a bucket's reads fail fast because it is away (0 for a folder store).
+fn render_outage(outage: bool) -> String {
+    format!(
+        "# HELP reel_store_outage 1 while the bucket does not answer and its reads fail at once.\n\
+         # TYPE reel_store_outage gauge\n\
+         reel_store_outage {}\n",
+        u8::from(outage)
     )
 }
 

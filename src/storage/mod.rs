@@ -19,6 +19,7 @@
 pub mod cache;
 pub mod headers;
 pub mod location;
+pub mod outage;
 pub mod remote;
 
 use std::io;
@@ -262,6 +263,14 @@ impl MediaStore {
                 Ok(())
             }
             Backend::Bucket(b) => b.delete(doomed),
+        }
+    }
+
+    /// Whether reads of a bucket fail fast now (see [`outage`]); never for a folder.
+    pub fn in_outage(&self) -> bool {
+        match &*self.backend {
+            Backend::Folder(_) => false,
+            Backend::Bucket(b) => b.in_outage(),
         }
     }
 

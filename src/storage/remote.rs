@@ -29,6 +29,7 @@ use tokio::io::AsyncReadExt;
 
 use super::cache::ObjectCache;
 use super::headers::{content_type, Freshness};
+use super::outage::Outage;
 use super::StoredObject;
 
 /// Parts of a multipart upload (S3 wants at least 5 MiB but the last).
@@ -44,6 +45,8 @@ pub struct Bucket {
     prefix: String,
     label: String,
     cache: ObjectCache,
+    /// Reads fail fast while the bucket is away.
+    outage: Outage,
 }
 
 /// The runtime every request runs on.
@@ -163,6 +166,7 @@ impl Bucket {
             },
             label,
             cache: ObjectCache::new(cache_bytes),
+            outage: Outage::default(),
         })
     }
 
@@ -257,10 +261,15 @@ impl Bucket {
 
     /// The object as the bucket holds it now, past the cache (which is left as it is).
     async fn fetch_uncached(&self, key: &str) -> io::Result<Option<StoredObject>> {
+        let label = self.label.clone();
+        if !self.outage.admit() {
+            return Err(io::Error::other(format!(
+                "the media store {label} is not answering (reads fail at once for now; one a second tries it again)"
+            )));
+        }
         let s3 = self.s3.clone();
         let path = self.path(key);
-        let label = self.label.clone();
-        on_runtime(async move {
+        let got = on_runtime(async move {
             let result = s3.get(&path).await?;
             let meta = result.meta.clone();
             let bytes = result.bytes().await?;
@@ -272,14 +281,23 @@ impl Bucket {
                 bytes,
             })
         })
-        .await
-        .map(Some)
-        .or_else(|e| match e {
-            object_store::Error::NotFound { .. } => Ok(None),
-            e => Err(io::Error::other(format!(
-                "the media store {label} failed reading an object: {e}"
-            ))),
-        })
+        .await;
+        match got {
+            Ok(object) => {
+                self.outage.answered();
+                Ok(Some(object))
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                self.outage.answered();
+                Ok(None)
+            }
+            Err(e) => {
+                self.outage.failed();
+                Err(io::Error::other(format!(
+                    "the media store {label} failed reading an object: {e}"
+                )))
+            }
+        }
     }
 
     /// [`fetch`](Self::fetch) for threads that may block.
@@ -356,5 +374,9 @@ impl Bucket {
 
     pub fn cache_stats(&self) -> (u64, u64, u64) {
         self.cache.stats()
+    }
+
+    pub fn in_outage(&self) -> bool {
+        self.outage.is_on()
     }
 }

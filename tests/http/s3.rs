@@ -760,3 +760,63 @@ fn a_file_store_url_is_the_media_root() {
     wait_ready(&second, &id);
     assert!(first.media.join(&id).join("master.m3u8").is_file());
 }
+
+/// A bucket that goes away while players read: the first read that fails waits out the
+/// store's retries, the next ones answer 503 at once (not each after the same wait), what
+/// the memory cache holds is served all along, `/metrics` says so, and reads work again
+/// within about a second of the bucket's return.
+#[test]
+fn media_reads_fail_at_once_while_the_bucket_is_away_and_come_back_with_it() {
+    let store_timeout = ["--store-timeout-seconds", "3"];
+    let Some((mut s3, server, _bucket)) = s3_and_reel("the S3 outage test", &store_timeout) else {
+        return;
+    };
+    let id = upload_ok(&server, &short_clip(), &fields("240", "fmp4"));
+    let video = wait_ready(&server, &id);
+    let master = video["links"]["master"].as_str().unwrap().to_string();
+    let segment = format!("/media/{id}/240p/seg00000.m4s");
+    assert_eq!(server.get(&segment).status, 200); // now in the memory cache
+    let outage = || crate::live::metric(&server, "reel_store_outage");
+    assert_eq!(outage(), 0.0);
+
+    s3.kill();
+    std::thread::sleep(Duration::from_millis(1200)); // past the playlist's second in cache
+    let asked = Instant::now();
+    let first = server.get(&master);
+    let first_took = asked.elapsed();
+    assert_error(&server, &first, 503, "store_unavailable");
+    let mut fast = Vec::new();
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let res = server.get(&master);
+        fast.push(asked.elapsed());
+        assert_error(&server, &res, 503, "store_unavailable");
+        assert!(res.header("retry-after").is_some());
+    }
+    eprintln!("bucket away: the first read failed after {first_took:?}, the next ones after {fast:?}");
+    assert!(
+        first_took >= Duration::from_secs(2),
+        "{first_took:?}: the store's retries"
+    );
+    assert!(
+        fast.iter().all(|t| *t < Duration::from_millis(500)),
+        "reads should fail at once during an outage: {fast:?}"
+    );
+    assert_eq!(
+        server.get(&segment).status,
+        200,
+        "the cached segment is still served"
+    );
+    assert_eq!(outage(), 1.0);
+
+    s3.restart();
+    let back = Instant::now();
+    wait_for("the master again", Duration::from_secs(10), || {
+        (server.get(&master).status == 200).then_some(())
+    });
+    eprintln!(
+        "reads worked again {:?} after the bucket's return",
+        back.elapsed()
+    );
+    assert_eq!(outage(), 0.0);
+}
