@@ -26,6 +26,7 @@
 //! | `channel:{name}:dislikes` | hash: item key → count | the same |
 //! | `session:{id}` | hash: `version`, `fixed`, `controls`, `beat` | a live session (`live::shared`): `HMGET`; changed by a Lua compare-and-set on `version` that renews the expiry and publishes |
 //! | `sessions` | pub/sub | every change of a session's controls, and deletions |
+//! | `votes:{address}:{minute}` | counter | a client's votes in one Unix minute: `INCR` and `EXPIRE` in `MULTI` (`channel::vote_limit`) |
 //!
 //! # Redis going away
 //!

@@ -33,6 +33,7 @@ use super::guide::{self, LineupEntry, Programme};
 use super::likes::{FileLikes, Likes, RedisLikes, Vote, Votes};
 use super::live_playlist::ItemMedia;
 use super::schedule::{Schedule, ScheduleItem};
+use super::vote_limit::VoteLimit;
 use super::PersistError;
 use crate::live::Clock;
 use crate::redis_link::RedisLink;
@@ -50,6 +51,8 @@ const STORE_ATTEMPTS: usize = 3;
 pub struct ChannelStores {
     pub schedules: Arc<dyn ScheduleStore>,
     pub likes: Arc<dyn Likes>,
+    /// Votes per client and minute.
+    pub votes: VoteLimit,
 }
 
 impl ChannelStores {
@@ -58,6 +61,7 @@ impl ChannelStores {
         ChannelStores {
             schedules: Arc::new(FileSchedules::new(dir)),
             likes: Arc::new(FileLikes::open(dir.join("likes.json"))),
+            votes: VoteLimit::in_memory(),
         }
     }
 
@@ -66,6 +70,7 @@ impl ChannelStores {
         ChannelStores {
             schedules: Arc::new(RedisSchedules::new(link.clone())),
             likes: Arc::new(RedisLikes::new(link.clone())),
+            votes: VoteLimit::in_redis(link.clone()),
         }
     }
 
@@ -243,6 +248,7 @@ pub struct Channels {
     source: Arc<dyn ItemSource>,
     schedules: Arc<dyn ScheduleStore>,
     likes: Arc<dyn Likes>,
+    votes: VoteLimit,
     channels: RwLock<BTreeMap<String, ChannelState>>,
     /// channel-sync tells channel-events that a schedule changed.
     wake: (Sender<()>, Receiver<()>),
@@ -295,6 +301,7 @@ impl Channels {
             source,
             schedules: stores.schedules,
             likes: stores.likes,
+            votes: stores.votes,
             channels: RwLock::new(channels),
             wake: crossbeam_channel::bounded(1),
         });
@@ -480,6 +487,11 @@ impl Channels {
 
     /// Records a like or dislike of item `index` of channel `name`. Blocks (the disk, or
     /// Redis), without holding the hub's lock.
+    /// Counts a vote of `client` against its limit; false past it. Blocks (Redis).
+    pub fn allow_vote(&self, client: std::net::IpAddr) -> bool {
+        self.votes.allow(client)
+    }
+
     pub fn vote(&self, name: &str, index: usize, vote: Vote) -> Option<Result<Votes, PersistError>> {
         let key = self.channels.read().get(name)?.items.get(index)?.key.clone();
         Some(self.likes.vote(name, &key, vote))

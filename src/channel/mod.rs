@@ -18,6 +18,7 @@ pub mod likes;
 pub mod live_playlist;
 pub mod schedule;
 pub mod ts_stream;
+pub mod vote_limit;
 
 /// Why channel state (likes, schedules) could not be read or saved.
 #[derive(Debug, thiserror::Error)]

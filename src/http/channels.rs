@@ -15,17 +15,14 @@
 //! GET  /channels/{name}          /ambient          the pages (web/channel.html, ambient.html)
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::stream;
 use m3u8_rs::{MasterPlaylist, Resolution, VariantStream};
-use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -41,31 +38,6 @@ use crate::channel::PersistError;
 use crate::engine::ts_remux::Placement;
 use crate::mp4::{self, avc::ParameterSets};
 use crate::time::{Ts90k, HZ};
-
-/// Votes one client address may cast per minute (on each instance; behind a proxy,
-/// `--trusted-proxy` lets the limit see the clients rather than the proxy).
-const VOTES_PER_MINUTE: u32 = 30;
-
-/// Per-address vote counter for the current minute, one for the server (not one per
-/// actix worker, which would multiply the limit by the workers).
-#[derive(Default)]
-pub struct VoteLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
-
-impl VoteLimiter {
-    pub fn allow(&self, addr: IpAddr) -> bool {
-        let mut map = self.0.lock();
-        let now = Instant::now();
-        if map.len() > 10_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let entry = map.entry(addr).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= VOTES_PER_MINUTE
-    }
-}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/channels").get(list))
@@ -178,22 +150,23 @@ async fn vote(
         _ => return Err(ApiError::NotFound),
     };
     let index: usize = index.parse().map_err(|_| ApiError::NotFound)?;
-    if let Some(peer) = req.peer_addr() {
-        if !state
-            .votes
-            .allow(state.trusted_proxies.client(peer.ip(), req.headers()))
-        {
-            return Err(ApiError::TooManyRequests);
-        }
-    }
+    let client = req
+        .peer_addr()
+        .map(|peer| state.trusted_proxies.client(peer.ip(), req.headers()));
     let hub = hub(&state).clone();
     if hub.view(&name).is_none() {
         return Err(ApiError::NoSuchChannel(name));
     }
     let n = name.clone();
-    let votes = web::block(move || hub.vote(&n, index, vote))
-        .await
-        .map_err(|e| ApiError::internal("voting", e))?
+    // Both may wait on Redis: off the actix worker.
+    let voted = web::block(move || match client {
+        Some(client) if !hub.allow_vote(client) => None,
+        _ => Some(hub.vote(&n, index, vote)),
+    })
+    .await
+    .map_err(|e| ApiError::internal("voting", e))?;
+    let votes = voted
+        .ok_or(ApiError::TooManyRequests)?
         .ok_or(ApiError::NoSuchItem { channel: name, index })?
         .map_err(|e| match e {
             PersistError::Unavailable(e) => ApiError::SharedStateUnavailable(format!("counting a vote: {e}")),

@@ -78,8 +78,6 @@ pub struct AppState {
     pub cors: Cors,
     /// `--trusted-proxy`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
-    /// Votes per client and minute.
-    pub votes: channels::VoteLimiter,
     pub metrics: Arc<Metrics>,
     pub moov_checks: media::MoovChecks,
     /// Turns true when the server starts to stop; event streams end on it.
@@ -217,7 +215,6 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
         api_key: api_key.filter(|k| !k.is_empty()),
         cors,
         trusted_proxies,
-        votes: Default::default(),
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,

@@ -453,3 +453,59 @@ fn mpv_plays(url: &str) {
         "mpv did not play {url}:\n{text}"
     );
 }
+
+/// One client has 30 votes a minute across the instances, not 30 on each: the limit is
+/// counted in Redis (behind a trusted proxy, per forwarded address).
+#[test]
+fn the_vote_limit_is_one_across_instances() {
+    let Some(redis) = RedisServer::start() else { return };
+    let store = tempfile::Builder::new().prefix("reel-store-").tempdir().unwrap();
+    let url = format!("file://{}", store.path().display());
+    let options = || {
+        Options::args(&[
+            "--store",
+            &url,
+            "--redis",
+            &redis.url(),
+            "--trusted-proxy",
+            "127.0.0.1",
+        ])
+    };
+    let pair = Pair {
+        a: Server::start(options()),
+        b: Server::start(options()),
+        _store: store,
+    };
+    let id = upload_item(&pair.a, "alpha", 2.0);
+    wait_ready(&pair.a, &id);
+    wait_both_list(&pair, 1);
+    let vote_as = |server: &Server, client: &str| {
+        server
+            .request(
+                "POST",
+                "/api/channels/main/items/0/like",
+                &[("X-Forwarded-For", client)],
+                b"",
+            )
+            .status
+    };
+    // The counters are per Unix minute: start well inside one.
+    let into_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 60_000;
+    if into_minute > 50_000 {
+        std::thread::sleep(Duration::from_millis(60_500 - into_minute as u64));
+    }
+    for i in 0..30 {
+        let server = if i % 3 == 0 { &pair.b } else { &pair.a };
+        assert_eq!(vote_as(server, "203.0.113.5"), 200, "vote {i}");
+    }
+    assert_eq!(vote_as(&pair.a, "203.0.113.5"), 429);
+    assert_eq!(vote_as(&pair.b, "203.0.113.5"), 429);
+    assert_eq!(vote_as(&pair.b, "203.0.113.6"), 200, "another client");
+    wait_for("A to show every counted vote", Duration::from_secs(5), || {
+        (counts(&pair.a).0 == 31).then_some(())
+    });
+}
