@@ -28,9 +28,20 @@ struct Pair {
 }
 
 fn pair(redis: &RedisServer) -> Pair {
+    pair_with(redis, &[])
+}
+
+/// [`pair`] with more options for both.
+fn pair_with(redis: &RedisServer, extra: &[&str]) -> Pair {
     let store = tempfile::Builder::new().prefix("reel-store-").tempdir().unwrap();
     let url = format!("file://{}", store.path().display());
-    let options = || Options::args(&["--store", &url, "--redis", &redis.url()]);
+    let options = || {
+        let mut args = vec!["--store", &url, "--redis"];
+        let redis_url = redis.url();
+        args.push(&redis_url);
+        args.extend_from_slice(extra);
+        Options::args(&args)
+    };
     Pair {
         a: Server::start(options()),
         b: Server::start(options()),
@@ -459,23 +470,7 @@ fn mpv_plays(url: &str) {
 #[test]
 fn the_vote_limit_is_one_across_instances() {
     let Some(redis) = RedisServer::start() else { return };
-    let store = tempfile::Builder::new().prefix("reel-store-").tempdir().unwrap();
-    let url = format!("file://{}", store.path().display());
-    let options = || {
-        Options::args(&[
-            "--store",
-            &url,
-            "--redis",
-            &redis.url(),
-            "--trusted-proxy",
-            "127.0.0.1",
-        ])
-    };
-    let pair = Pair {
-        a: Server::start(options()),
-        b: Server::start(options()),
-        _store: store,
-    };
+    let pair = pair_with(&redis, &["--trusted-proxy", "127.0.0.1"]);
     let id = upload_item(&pair.a, "alpha", 2.0);
     wait_ready(&pair.a, &id);
     wait_both_list(&pair, 1);

@@ -13,20 +13,8 @@ use crate::util::redis::RedisServer;
 use crate::util::*;
 
 /// Two instances on one folder store, one Redis and the same library folder.
-fn pair_with_library(redis: &RedisServer, library: &std::path::Path) -> (Server, Server, tempfile::TempDir) {
-    let store = tempfile::Builder::new().prefix("reel-store-").tempdir().unwrap();
-    let url = format!("file://{}", store.path().display());
-    let options = || {
-        Options::args(&[
-            "--store",
-            &url,
-            "--redis",
-            &redis.url(),
-            "--library",
-            &library.to_string_lossy(),
-        ])
-    };
-    (Server::start(options()), Server::start(options()), store)
+fn pair_with_library(redis: &RedisServer, library: &std::path::Path) -> super::Pair {
+    super::pair_with(redis, &["--library", &library.to_string_lossy()])
 }
 
 fn status(server: &Server, id: &str) -> Value {
@@ -65,7 +53,7 @@ fn a_session_is_controlled_through_any_instance_and_its_stream_follows() {
         return;
     };
     let clip = library_clip("cluster-session.mp4", 640, 360, 40.0, 1);
-    let (a, b, _store) = pair_with_library(&redis, clip.parent().unwrap());
+    let super::Pair { a, b, _store } = pair_with_library(&redis, clip.parent().unwrap());
     let name = clip.file_name().unwrap().to_string_lossy().into_owned();
     let (code, created) = post(&a, "/api/sessions", json!({"library": name, "height": 360}));
     assert_eq!(code, 201, "{created}");
@@ -179,7 +167,7 @@ fn a_video_session_made_on_one_instance_streams_from_the_other() {
         return;
     };
     let clip = library_clip("cluster-session-video.mp4", 640, 360, 6.0, 1);
-    let (a, b, _store) = pair_with_library(&redis, clip.parent().unwrap());
+    let super::Pair { a, b, _store } = pair_with_library(&redis, clip.parent().unwrap());
     let id = upload_ok(&a, &clip, &[("segment_seconds", "2")]);
     wait_ready(&a, &id);
     wait_ready(&b, &id);
