@@ -140,7 +140,16 @@ impl Sessions {
             version,
             self.env.clone(),
         ));
-        self.sessions.lock().insert(id, session.clone());
+        let mut map = self.sessions.lock();
+        if map.len() >= self.env.config.max_sessions {
+            // Another request took the last place meanwhile.
+            drop(map);
+            if let Some(shared) = &self.env.shared {
+                let _ = shared.delete(&id);
+            }
+            return Err(SessionError::Full);
+        }
+        map.insert(id, session.clone());
         Ok(session)
     }
 
