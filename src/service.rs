@@ -168,6 +168,7 @@ fn build_as(args: &ServeArgs, role: Role) -> std::io::Result<http::Parts> {
         api_key: args.api_key.clone(),
         cors: Cors::parse(&args.cors_origin),
         trusted_proxies: args.trusted_proxy.clone(),
+        redis: redis.clone(),
         file_cache_bytes: cache_bytes,
         channels,
         sessions,

@@ -51,6 +51,7 @@ use crate::catalog::jobs::Jobs;
 use crate::catalog::store::Store;
 use crate::channel::hub::Channels;
 use crate::live::Sessions;
+use crate::redis_link::RedisLink;
 use crate::storage::MediaStore;
 pub use client_addr::TrustedProxies;
 pub use cors::Cors;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub cors: Cors,
     /// `--trusted-proxy`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// `--redis`: the link, for `/healthz`.
+    pub redis: Option<Arc<RedisLink>>,
     pub metrics: Arc<Metrics>,
     pub moov_checks: media::MoovChecks,
     /// Turns true when the server starts to stop; event streams end on it.
@@ -136,10 +139,22 @@ fn health_and_metrics(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn health() -> HttpResponse {
+/// `{"status":"ok"}` while the process serves; with a bucket store or `--redis`, also
+/// whether each answered lately (`"store"`, `"redis"`: `"ok"` or `"away"`). The status
+/// stays `ok` while one is away: the instance still serves everything that exists, so a
+/// load balancer should keep sending it requests (docs/scaling.md).
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let mut body = serde_json::json!({"status": "ok"});
+    let word = |up: bool| if up { "ok" } else { "away" };
+    if state.media.folder_root().is_none() {
+        body["store"] = word(!state.media.in_outage()).into();
+    }
+    if let Some(link) = &state.redis {
+        body["redis"] = word(link.answering()).into();
+    }
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({"status": "ok"}))
+        .json(body)
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -166,6 +181,7 @@ pub struct Parts {
     pub api_key: Option<String>,
     pub cors: Cors,
     pub trusted_proxies: TrustedProxies,
+    pub redis: Option<Arc<RedisLink>>,
     /// Memory for hot blocks of served files; 0 turns the cache off.
     pub file_cache_bytes: u64,
     pub channels: Arc<Channels>,
@@ -195,6 +211,7 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
         api_key,
         cors,
         trusted_proxies,
+        redis,
         file_cache_bytes,
         channels,
         sessions,
@@ -215,6 +232,7 @@ pub fn serve(parts: Parts, bind: &str) -> std::io::Result<()> {
         api_key: api_key.filter(|k| !k.is_empty()),
         cors,
         trusted_proxies,
+        redis,
         metrics: Arc::new(Metrics::default()),
         moov_checks: Default::default(),
         shutdown: shutdown_rx,

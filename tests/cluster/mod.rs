@@ -149,6 +149,10 @@ fn likes_through_two_instances_add_up_and_survive_redis_going_away() {
         assert_eq!(counts(&pair.a), (4, 1));
         std::thread::sleep(Duration::from_millis(300));
     }
+    assert_eq!(
+        pair.a.get("/healthz").json(),
+        serde_json::json!({"status": "ok", "redis": "away"})
+    );
     let live = pair.b.get("/channels/main/live.m3u8");
     assert_eq!(live.status, 200, "{}", live.text());
     let asked = Instant::now();
@@ -165,6 +169,7 @@ fn likes_through_two_instances_add_up_and_survive_redis_going_away() {
         (res.status == 200).then_some(res)
     });
     assert_eq!(res.json()["likes"], 5);
+    assert_eq!(pair.a.get("/healthz").json()["redis"], "ok");
     wait_for("B to show the new count", Duration::from_secs(5), || {
         (counts(&pair.b) == (5, 1)).then_some(())
     });

@@ -778,6 +778,8 @@ fn media_reads_fail_at_once_while_the_bucket_is_away_and_come_back_with_it() {
     assert_eq!(server.get(&segment).status, 200); // now in the memory cache
     let outage = || crate::live::metric(&server, "reel_store_outage");
     assert_eq!(outage(), 0.0);
+    let health = || server.get("/healthz").json();
+    assert_eq!(health(), serde_json::json!({"status": "ok", "store": "ok"}));
 
     s3.kill();
     std::thread::sleep(Duration::from_millis(1200)); // past the playlist's second in cache
@@ -795,10 +797,6 @@ fn media_reads_fail_at_once_while_the_bucket_is_away_and_come_back_with_it() {
     }
     eprintln!("bucket away: the first read failed after {first_took:?}, the next ones after {fast:?}");
     assert!(
-        first_took >= Duration::from_secs(2),
-        "{first_took:?}: the store's retries"
-    );
-    assert!(
         fast.iter().all(|t| *t < Duration::from_millis(500)),
         "reads should fail at once during an outage: {fast:?}"
     );
@@ -808,6 +806,11 @@ fn media_reads_fail_at_once_while_the_bucket_is_away_and_come_back_with_it() {
         "the cached segment is still served"
     );
     assert_eq!(outage(), 1.0);
+    assert_eq!(
+        health(),
+        serde_json::json!({"status": "ok", "store": "away"}),
+        "still ok: what exists is served"
+    );
 
     s3.restart();
     let back = Instant::now();
