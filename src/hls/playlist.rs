@@ -402,6 +402,64 @@ mod tests {
     }
 
     #[test]
+    fn surround_renditions_get_a_group_and_a_second_listing_of_every_variant() {
+        let stereo = audio(0, "en", "English", Some("audio0/index.m3u8"));
+        let surround = AudioRendition {
+            codec: "ac3".into(),
+            channels: 6,
+            group: SURROUND_GROUP.into(),
+            playlist: Some("audio0-surround/index.m3u8".into()),
+            codecs: "ac-3".into(),
+            bandwidth: 390_000,
+            ..stereo.clone()
+        };
+        let mut small = rendition();
+        small.playlist = "240p/index.m3u8".into();
+        small.codecs = "avc1.640015,mp4a.40.2".into();
+        let text = master_playlist(
+            &[rendition(), small],
+            &[stereo, surround],
+            &[],
+            SegmentFormat::Fmp4,
+        );
+        let Ok(m3u8_rs::Playlist::MasterPlaylist(m)) = m3u8_rs::parse_playlist_res(&text) else {
+            panic!("not a master playlist");
+        };
+        let groups: Vec<_> = m
+            .alternatives
+            .iter()
+            .map(|a| (a.group_id.as_str(), a.channels.as_deref(), a.default))
+            .collect();
+        assert_eq!(
+            groups,
+            [(AUDIO_GROUP, Some("2"), true), (SURROUND_GROUP, Some("6"), true)]
+        );
+        let variants: Vec<_> = m
+            .variants
+            .iter()
+            .map(|v| {
+                (
+                    v.uri.as_str(),
+                    v.codecs.as_deref().unwrap(),
+                    v.audio.as_deref().unwrap(),
+                    v.bandwidth,
+                )
+            })
+            .collect();
+        // The stereo listing first (its BANDWIDTH as measured, stereo audio in it), then
+        // the surround one: the stereo rendition's 130 000 swapped for 390 000.
+        assert_eq!(
+            variants,
+            [
+                ("360p/index.m3u8", "avc1.64001e,mp4a.40.2", AUDIO_GROUP, 900_000),
+                ("240p/index.m3u8", "avc1.640015,mp4a.40.2", AUDIO_GROUP, 900_000),
+                ("360p/index.m3u8", "avc1.64001e,ac-3", SURROUND_GROUP, 1_160_000),
+                ("240p/index.m3u8", "avc1.640015,ac-3", SURROUND_GROUP, 1_160_000),
+            ]
+        );
+    }
+
+    #[test]
     fn a_subtitle_playlist_lists_webvtt_segments() {
         let s = SubtitleRendition {
             index: 0,
