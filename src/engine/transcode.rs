@@ -193,9 +193,9 @@ impl TrackPlan {
                 .collect::<Vec<_>>(),
             "Audio",
         );
-        let is_surround =
-            |t: &&&crate::engine::probe::AudioTrack| surround && t.channels >= SURROUND_CHANNELS;
-        let separate = kept.len() > 1 || kept.iter().any(|t| is_surround(&t));
+        // Tracks of 6 or more channels also get a surround rendition (when asked for).
+        let is_surround = |channels: u16| surround && channels >= SURROUND_CHANNELS;
+        let separate = kept.len() > 1 || kept.iter().any(|t| is_surround(t.channels));
         let mut audio: Vec<AudioRendition> = kept
             .iter()
             .zip(languages)
@@ -222,7 +222,7 @@ impl TrackPlan {
         let surrounds: Vec<AudioRendition> = kept
             .iter()
             .zip(audio.clone())
-            .filter(|(t, _)| is_surround(t))
+            .filter(|(t, _)| is_surround(t.channels))
             .enumerate()
             .map(|(k, (t, stereo))| AudioRendition {
                 codec: "ac3".into(),
