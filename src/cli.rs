@@ -278,6 +278,10 @@ pub struct TranscodeArgs {
     /// in, `film.srt:pt-BR` the one given.
     #[arg(long = "subtitles", value_name = "FILE[:LANG]", value_parser = parse_subtitle_file)]
     pub subtitles: Vec<engine::SubtitleFile>,
+    /// No surround (AC-3 5.1) rendition of audio tracks of 6 or more channels: only the
+    /// stereo AAC ones.
+    #[arg(long)]
+    pub no_surround: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -327,6 +331,9 @@ pub struct SampleArgs {
     /// Pitch step between audio tracks in Hz: track n is a sine at 440 + n x step.
     #[arg(long, default_value_t = 220)]
     pub tone_step: u32,
+    /// Channels of each audio track: 2 (stereo), 6 (5.1) or 8 (7.1).
+    #[arg(long, default_value_t = 2)]
+    pub audio_channels: u16,
     /// Number of SubRip subtitle tracks (a container that holds them: .mkv), each with a
     /// cue from 0.5 s to 1.5 s of every 2 s.
     #[arg(long, default_value_t = 0)]
@@ -432,6 +439,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 fps: a.fps,
                 audio_tracks: a.audio_tracks,
                 tone_step: a.tone_step,
+                audio_channels: a.audio_channels,
                 subtitle_tracks: a.subtitle_tracks,
                 pix_fmt: a.pix_fmt,
                 rotation: a.rotation,
@@ -453,6 +461,7 @@ fn transcode(a: TranscodeArgs) -> Result<(), String> {
         preset: a.preset,
         limits: a.limits.limits(),
         subtitle_files: a.subtitles,
+        surround: !a.no_surround,
     };
     // A tree of its own (`--out DIR`), or a video under `{id}/` of a store.
     let (store, id, dir, shown) = match &a.out {

@@ -51,7 +51,12 @@ fn item(v: Video) -> ChannelItem {
         media: ItemMedia {
             media_id: v.id,
             renditions: v.renditions,
-            audio: v.audio.into_iter().find(|a| a.playlist.is_some()),
+            // The first stereo rendition (AAC, what MPEG-TS channels mux); never a
+            // surround (AC-3) one.
+            audio: v
+                .audio
+                .into_iter()
+                .find(|a| a.playlist.is_some() && !a.is_surround()),
         },
     }
 }

@@ -1,4 +1,5 @@
-//! The two encoders a ladder uses: one H.264 (libx264) per rung, one AAC shared by all.
+//! The encoders a ladder uses: one H.264 (libx264) per rung, one AAC per audio track
+//! shared by all, and one AC-3 5.1 per surround track (libavcodec's native `ac3`).
 //!
 //! Both are opened with `GLOBAL_HEADER`, so SPS/PPS and the AudioSpecificConfig land in
 //! extradata: the fMP4 muxer needs them in `avcC`/`esds`, the TS muxer inserts SPS/PPS
@@ -9,8 +10,8 @@ use ffmpeg_next::{codec, encoder, format, frame, picture, Dictionary, Packet, Ra
 
 use super::error::{EngineError, Result};
 use super::ffi;
-use super::filters::AUDIO_RATE;
-use super::ladder::{Rung, AUDIO_BITRATE, CRF};
+use super::filters::{AUDIO_RATE, SURROUND_FRAME_SIZE};
+use super::ladder::{Rung, AUDIO_BITRATE, CRF, SURROUND_BITRATE};
 use super::limits;
 use crate::time::{Ts90k, TIME_BASE_90K};
 
@@ -151,31 +152,90 @@ impl VideoEncoder {
     }
 }
 
-/// Encodes the shared audio track to AAC-LC, stereo, 48 kHz.
+/// Encodes an audio track: AAC-LC stereo ([`AudioEncoder::aac`]) or AC-3 5.1
+/// ([`AudioEncoder::ac3`]), 48 kHz.
 pub struct AudioEncoder {
     encoder: encoder::Audio,
     codecs: String,
+    /// A sync frame's header, for a muxer's extradata (AC-3 only: the fMP4 muxer writes
+    /// `dac3` from it before any packet exists).
+    header: Vec<u8>,
 }
 
 impl AudioEncoder {
-    pub fn open() -> Result<AudioEncoder> {
+    /// AAC-LC, stereo, 48 kHz at [`AUDIO_BITRATE`]: every track's rendition.
+    pub fn aac() -> Result<AudioEncoder> {
         let codec = encoder::find(codec::Id::AAC)
             .ok_or_else(|| EngineError::Internal("libavcodec has no AAC encoder".into()))?;
-        let mut enc = codec::Context::new_with_codec(codec)
-            .encoder()
-            .audio()
-            .map_err(EngineError::ffmpeg("creating the AAC encoder"))?;
-        enc.set_rate(AUDIO_RATE as i32);
-        enc.set_format(format::Sample::F32(format::sample::Type::Planar));
-        enc.set_channel_layout(ffmpeg_next::ChannelLayout::STEREO);
-        enc.set_bit_rate(AUDIO_BITRATE);
-        enc.set_time_base(Rational(1, AUDIO_RATE as i32));
-        enc.set_flags(codec::Flags::GLOBAL_HEADER);
-        let encoder = enc
-            .open_as(codec)
-            .map_err(EngineError::ffmpeg("opening the AAC encoder"))?;
+        let encoder = open_audio(
+            codec,
+            ffmpeg_next::ChannelLayout::STEREO,
+            AUDIO_BITRATE,
+            "opening the AAC encoder",
+        )?;
         let codecs = crate::hls::codecs::mp4a(&ffi::extradata(&encoder));
-        Ok(AudioEncoder { encoder, codecs })
+        Ok(AudioEncoder {
+            encoder,
+            codecs,
+            header: Vec::new(),
+        })
+    }
+
+    /// AC-3 5.1 (`FL FR FC LFE BL BR`), 48 kHz at [`SURROUND_BITRATE`]: the surround
+    /// rendition of a track of 6 or more channels. libavcodec's native (float) encoder.
+    pub fn ac3() -> Result<AudioEncoder> {
+        let open = || {
+            let codec = encoder::find_by_name("ac3")
+                .ok_or_else(|| EngineError::Internal("libavcodec has no AC-3 encoder".into()))?;
+            open_audio(
+                codec,
+                ffmpeg_next::ChannelLayout::_5POINT1_BACK,
+                SURROUND_BITRATE,
+                "opening the AC-3 encoder",
+            )
+        };
+        let encoder = open()?;
+        if encoder.frame_size() != SURROUND_FRAME_SIZE {
+            return Err(EngineError::Internal(format!(
+                "the AC-3 encoder wants {} samples a frame",
+                encoder.frame_size()
+            )));
+        }
+        // Every frame of a stream shares its header's fields (rate, bit rate, channels):
+        // one frame of silence from a twin encoder gives them before the real first one.
+        let mut twin = open()?;
+        let mut packets = Vec::new();
+        let silence = silence(SURROUND_FRAME_SIZE, 0, ffmpeg_next::ChannelLayout::_5POINT1_BACK);
+        twin.send_frame(&silence)
+            .map_err(EngineError::ffmpeg("encoding AC-3"))?;
+        twin.send_eof()
+            .map_err(EngineError::ffmpeg("flushing the AC-3 encoder"))?;
+        receive_packets(&mut twin, &mut packets)?;
+        let header = packets
+            .first()
+            .and_then(|p| p.data())
+            .map(|d| d[..d.len().min(16)].to_vec())
+            .ok_or_else(|| EngineError::Internal("the AC-3 encoder gave no frame".into()))?;
+        Ok(AudioEncoder {
+            encoder,
+            codecs: crate::hls::codecs::AC3.into(),
+            header,
+        })
+    }
+
+    /// The encoder's parameters for a muxer's stream (with extradata).
+    pub fn parameters(&self) -> Result<codec::Parameters> {
+        let mut p = codec::Parameters::from(self.encoder());
+        if !self.header.is_empty() {
+            ffi::set_extradata(&mut p, &self.header)
+                .map_err(EngineError::ffmpeg("copying the AC-3 header"))?;
+        }
+        Ok(p)
+    }
+
+    /// `samples` of silence at `pts` (1/48000 s) in the format and layout it takes.
+    pub fn silence(&self, pts: i64) -> frame::Audio {
+        silence(self.frame_size(), pts, self.encoder.channel_layout())
     }
 
     pub fn codecs(&self) -> &str {
@@ -212,6 +272,41 @@ impl AudioEncoder {
     pub fn receive_packets(&mut self, out: &mut Vec<Packet>) -> Result<()> {
         receive_packets(&mut self.encoder, out)
     }
+}
+
+/// Opens an audio encoder: planar float, 48 kHz, `layout`, `bit_rate`, global header.
+fn open_audio(
+    codec: ffmpeg_next::Codec,
+    layout: ffmpeg_next::ChannelLayout,
+    bit_rate: usize,
+    context: &'static str,
+) -> Result<encoder::Audio> {
+    let mut enc = codec::Context::new_with_codec(codec)
+        .encoder()
+        .audio()
+        .map_err(EngineError::ffmpeg(context))?;
+    enc.set_rate(AUDIO_RATE as i32);
+    enc.set_format(format::Sample::F32(format::sample::Type::Planar));
+    enc.set_channel_layout(layout);
+    enc.set_bit_rate(bit_rate);
+    enc.set_time_base(Rational(1, AUDIO_RATE as i32));
+    enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    enc.open_as(codec).map_err(EngineError::ffmpeg(context))
+}
+
+/// `samples` of 48 kHz silence (planar float) in `layout` at `pts` (1/48000 s).
+fn silence(samples: u32, pts: i64, layout: ffmpeg_next::ChannelLayout) -> frame::Audio {
+    let mut f = frame::Audio::new(
+        format::Sample::F32(format::sample::Type::Planar),
+        samples as usize,
+        layout,
+    );
+    f.set_rate(AUDIO_RATE);
+    f.set_pts(Some(pts));
+    for plane in 0..f.planes() {
+        f.data_mut(plane).fill(0);
+    }
+    f
 }
 
 fn receive_packets(encoder: &mut encoder::Encoder, out: &mut Vec<Packet>) -> Result<()> {

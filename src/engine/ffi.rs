@@ -87,6 +87,34 @@ pub fn extradata(ctx: &codec::Context) -> Vec<u8> {
     }
 }
 
+/// Replaces the codec parameters' `extradata` with a copy of `bytes` (what a muxer's
+/// stream takes them from). For AC-3, whose encoder has no global header, the fMP4
+/// muxer reads its `dac3` box from the first 7+ bytes of a sync frame held there.
+pub fn set_extradata(params: &mut codec::Parameters, bytes: &[u8]) -> Result<(), Error> {
+    // SAFETY: `params` owns a live AVCodecParameters, borrowed mutably for the call. The
+    // old extradata (null, or allocated by libav*) is freed with `av_freep`, which nulls
+    // the pointer; the new buffer comes from `av_mallocz` with the padding libavcodec
+    // requires, is filled from `bytes` (non-overlapping, `len` bytes), and from then on
+    // is owned (and freed) by the parameters.
+    unsafe {
+        let raw = params.as_mut_ptr();
+        ffi::av_freep(std::ptr::addr_of_mut!((*raw).extradata).cast());
+        (*raw).extradata_size = 0;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let size = bytes.len() + ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+        let buf = ffi::av_mallocz(size).cast::<u8>();
+        if buf.is_null() {
+            return Err(Error::from(ffi::AVERROR(ffi::ENOMEM)));
+        }
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
+        (*raw).extradata = buf;
+        (*raw).extradata_size = bytes.len() as i32;
+    }
+    Ok(())
+}
+
 /// Marks an output stream as to be displayed rotated by `clockwise` degrees (writes a
 /// display matrix into the stream's side data, as a phone does for portrait video). Used
 /// by `reel sample` to make rotated test sources. Call before `write_header`.

@@ -2,16 +2,43 @@
 //!
 //! * [`Rotate`]: applies a display-matrix rotation (`transpose`, `hflip,vflip`) right
 //!   after decoding, so every rung scales an upright picture.
-//! * [`AudioConform`]: resamples any audio to stereo 48 kHz planar float in frames of
-//!   exactly the AAC encoder's frame size, padding or trimming against timestamps so
-//!   audio stays in sync with video (`aresample` with `async` and `first_pts`).
+//! * [`AudioConform`]: resamples any audio to stereo (or 5.1, [`Mix`]) 48 kHz planar
+//!   float in frames of exactly the encoder's frame size, padding or trimming against
+//!   timestamps so audio stays in sync with video (`aresample` with `async` and
+//!   `first_pts`).
 
 use ffmpeg_next::{filter, format, frame, Rational};
 
 use super::error::{EngineError, Result};
 
-/// Output sample rate of the shared AAC track.
+/// Output sample rate of the shared AAC track (and of the AC-3 surround one).
 pub const AUDIO_RATE: u32 = 48_000;
+
+/// Samples per frame of the AC-3 encoder (6 blocks of 256), what a surround track's
+/// conform graph hands out.
+pub const SURROUND_FRAME_SIZE: u32 = 1536;
+
+/// The channels an audio track is conformed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// Stereo: every track's AAC rendition (5.1 and 7.1 downmixed by swresample).
+    Stereo,
+    /// 5.1 (`FL FR FC LFE BL BR`; a `5.1(side)` source's side surrounds map onto the
+    /// back ones as they are, a 7.1 source's four surrounds are mixed into two): a
+    /// 6-or-more-channel track's AC-3 rendition (AC-3's 3/2 mode has one pair of
+    /// surrounds, either way).
+    Surround,
+}
+
+impl Mix {
+    /// `aformat`'s `channel_layouts`.
+    fn layouts(self) -> &'static str {
+        match self {
+            Mix::Stereo => "stereo",
+            Mix::Surround => "5.1",
+        }
+    }
+}
 
 fn graph_error(context: &'static str) -> impl FnOnce(ffmpeg_next::Error) -> EngineError {
     EngineError::ffmpeg(context)
@@ -92,6 +119,7 @@ impl AudioConform {
         time_base: Rational,
         frame_size: u32,
         first_pts: i64,
+        mix: Mix,
     ) -> Result<AudioConform> {
         let layout = if decoder.channel_layout().is_empty() {
             ffmpeg_next::ChannelLayout::default(i32::from(decoder.channels()))
@@ -114,7 +142,8 @@ impl AudioConform {
             .add(&find("abuffersink")?, "out", "")
             .map_err(graph_error("audio filter sink"))?;
         let spec = format!(
-            "aresample={AUDIO_RATE}:async=1:first_pts={first_pts},aformat=sample_fmts=fltp:channel_layouts=stereo:sample_rates={AUDIO_RATE}"
+            "aresample={AUDIO_RATE}:async=1:first_pts={first_pts},aformat=sample_fmts=fltp:channel_layouts={}:sample_rates={AUDIO_RATE}",
+            mix.layouts()
         );
         graph
             .output("in", 0)

@@ -36,6 +36,10 @@ pub const CRF: u32 = 23;
 /// AAC bitrate (bits/s) for the shared stereo audio track.
 pub const AUDIO_BITRATE: usize = 128_000;
 
+/// AC-3 bitrate (bits/s) of a 5.1 surround rendition: what Apple's HLS authoring
+/// specification asks of AC-3 5.1 (384 kb/s).
+pub const SURROUND_BITRATE: usize = 384_000;
+
 /// Standard short sides and their caps in kbit/s, largest first.
 const CAPS_KBPS: [(u32, u32); 7] = [
     (2160, 16000),

@@ -80,7 +80,7 @@ pub fn stream_fmp4<W: Write>(
 
     let has_audio = req.audio_track < source_info.audio_tracks.len();
     let mut audio = if has_audio {
-        Some(AudioEncoder::open()?)
+        Some(AudioEncoder::aac()?)
     } else {
         None
     };
@@ -106,6 +106,7 @@ pub fn stream_fmp4<W: Write>(
         } else {
             Vec::new()
         },
+        surround_tracks: Vec::new(),
         start: Some(Ts90k::from_secs(req.start.max(0.0))),
         origin: Origin::ContainerStart,
         limits: SourceLimits::default(),

@@ -29,6 +29,10 @@ pub struct SampleSpec {
     pub audio_tracks: u32,
     /// Track `n` is a sine at `440 + n * tone_step` Hz.
     pub tone_step: u32,
+    /// Channels of every audio track: 2 (stereo), 6 (5.1) or 8 (7.1). Each channel of a
+    /// surround track has a pitch of its own (`aevalsrc`), so a downmix or a channel
+    /// mix-up shows.
+    pub audio_channels: u16,
     /// Number of SubRip subtitle tracks (the container must hold them: `.mkv`).
     pub subtitle_tracks: u32,
     /// Pixel format of the encoded picture: `yuv420p`, `yuv420p10le`, `yuv444p`...
@@ -53,6 +57,7 @@ impl Default for SampleSpec {
             fps: 30,
             audio_tracks: 1,
             tone_step: 220,
+            audio_channels: 2,
             subtitle_tracks: 0,
             pix_fmt: "yuv420p".into(),
             rotation: 0,
@@ -97,17 +102,45 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
     };
     // Audio: one sine per track → AAC.
     let mut tracks = Vec::new();
+    let layout = match spec.audio_channels {
+        2 => ffmpeg_next::ChannelLayout::STEREO,
+        6 => ffmpeg_next::ChannelLayout::_5POINT1_BACK,
+        8 => ffmpeg_next::ChannelLayout::_7POINT1,
+        n => {
+            return Err(EngineError::InvalidOption(format!(
+                "a sample's audio has 2, 6 or 8 channels, not {n}"
+            )))
+        }
+    };
+    let layout_name = match spec.audio_channels {
+        2 => "stereo",
+        6 => "5.1",
+        _ => "7.1",
+    };
     for t in 0..spec.audio_tracks {
         let mut g = filter::Graph::new();
         let freq = 440 + spec.tone_step * t;
-        let src = format!(
-            "sine=frequency={freq}:sample_rate=48000:duration={}",
-            spec.seconds
-        );
+        let src = match spec.audio_channels {
+            2 => format!(
+                "sine=frequency={freq}:sample_rate=48000:duration={}",
+                spec.seconds
+            ),
+            n => {
+                // One pitch per channel, a fifth of an octave apart.
+                let exprs: Vec<String> = (0..u32::from(n))
+                    .map(|c| format!("0.25*sin({}*2*PI*t)", freq + 110 * c))
+                    .collect();
+                format!(
+                    "aevalsrc=exprs={}:channel_layout={layout_name}:sample_rate=48000:duration={}",
+                    exprs.join("|"),
+                    spec.seconds
+                )
+            }
+        };
         build_source_graph(
             &mut g,
             "abuffersink",
-            &format!("{src},aformat=sample_fmts=fltp:channel_layouts=stereo"),
+            &format!("{src},aformat=sample_fmts=fltp:channel_layouts={layout_name}"),
         )?;
         let acodec =
             encoder::find(codec::Id::AAC).ok_or_else(|| EngineError::Internal("no AAC encoder".into()))?;
@@ -117,8 +150,8 @@ pub fn write_sample(out: &Path, spec: &SampleSpec) -> Result<()> {
             .map_err(EngineError::ffmpeg("sample audio encoder"))?;
         aenc.set_rate(48000);
         aenc.set_format(format::Sample::F32(format::sample::Type::Planar));
-        aenc.set_channel_layout(ffmpeg_next::ChannelLayout::STEREO);
-        aenc.set_bit_rate(96_000);
+        aenc.set_channel_layout(layout);
+        aenc.set_bit_rate(96_000 * usize::from(spec.audio_channels) / 2);
         aenc.set_time_base(Rational(1, 48000));
         if global {
             aenc.set_flags(codec::Flags::GLOBAL_HEADER);

@@ -429,6 +429,10 @@ pub trait SideTrack {
     /// The bytes of segment `[start, end)`, whose timestamps carry the video muxer's
     /// `offset`; `last`: nothing follows it.
     fn segment(&mut self, start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>>;
+    /// Init bytes that only the first segment's cut made (an AC-3 track's fMP4 `moov`).
+    fn take_init(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Cuts a rendition beside the video (an audio track, a subtitle track) on the video's
@@ -520,6 +524,9 @@ impl<S: SegmentSink, T: SideTrack> SideSegmenter<S, T> {
     fn cut(&mut self, start: Ts90k, end: Ts90k, last: bool) -> Result<()> {
         let offset = self.offset.unwrap_or(Ts90k::ZERO);
         let bytes = self.track.segment(start, end, offset, last)?;
+        if let Some(init) = self.track.take_init() {
+            self.sink.init(init)?;
+        }
         self.cuts += 1;
         self.sink.segment(start, end, bytes)
     }
@@ -536,6 +543,10 @@ impl<S: SegmentSink, T: SideTrack> SideSegmenter<S, T> {
 /// pts fall in `[t_k, t_k+1)`; the last one ends at the video's end (audio past it is
 /// dropped, but the last segment always gets a packet when one is left: a last video
 /// segment shorter than an AAC frame).
+///
+/// AC-3 in fMP4: libavformat writes the `dac3` box from a packet it has parsed, so the
+/// `moov` waits for the first cut (`delay_moov`) and the init reaches the sink then,
+/// just before the first segment.
 pub type AudioSegmenter<S> = SideSegmenter<S, AudioTrack>;
 
 /// The muxer and the waiting packets of an [`AudioSegmenter`].
@@ -550,6 +561,10 @@ pub struct AudioTrack {
     /// The end of the latest packet seen: audio before this instant is complete.
     reached: Ts90k,
     done: bool,
+    /// The fMP4 `moov` is written at the first cut (AC-3): not yet.
+    init_pending: bool,
+    /// The init bytes that cut made, for the sink.
+    init: Option<Vec<u8>>,
 }
 
 impl<S: SegmentSink> AudioSegmenter<S> {
@@ -568,17 +583,22 @@ impl<S: SegmentSink> AudioSegmenter<S> {
             .set_time_base(input_tb);
         let mut opts = Dictionary::new();
         opts.set("avoid_negative_ts", "disabled");
+        let delay_moov =
+            format == SegmentFormat::Fmp4 && matches!(encoder.id(), codec::Id::AC3 | codec::Id::EAC3);
         if format == SegmentFormat::Fmp4 {
             opts.set(
                 "movflags",
-                "frag_custom+empty_moov+default_base_moof+skip_trailer+frag_discont",
+                &format!(
+                    "frag_custom+empty_moov+default_base_moof+skip_trailer+frag_discont{}",
+                    if delay_moov { "+delay_moov" } else { "" }
+                ),
             );
         }
         output
             .write_header_with(opts)
             .map_err(EngineError::ffmpeg("writing the audio muxer header"))?;
         let stream_tb = output.stream(0).expect("audio stream").time_base();
-        if format == SegmentFormat::Fmp4 {
+        if format == SegmentFormat::Fmp4 && !delay_moov {
             ffi::flush_fragment(&mut output).map_err(EngineError::ffmpeg("flushing the init segment"))?;
             sink.init(buffer.take())?;
         }
@@ -591,6 +611,8 @@ impl<S: SegmentSink> AudioSegmenter<S> {
             queue: VecDeque::new(),
             reached: Ts90k(i64::MIN),
             done: false,
+            init_pending: delay_moov,
+            init: None,
         };
         Ok(SideSegmenter::new(sink, track))
     }
@@ -620,6 +642,23 @@ impl SideTrack for AudioTrack {
 
     fn segment(&mut self, _start: Ts90k, end: Ts90k, offset: Ts90k, last: bool) -> Result<Vec<u8>> {
         self.write_before(end, offset)?;
+        let mut head = Vec::new();
+        if self.init_pending {
+            // The delayed `moov` (with `ftyp`): everything before the first `moof`.
+            ffi::flush_fragment(&mut self.output)
+                .map_err(EngineError::ffmpeg("flushing the init segment"))?;
+            let mut bytes = self.buffer.take();
+            let found = |bytes: &[u8], kind: &[u8; 4]| {
+                crate::mp4::find(bytes, crate::mp4::BoxType(*kind)).ok().flatten()
+            };
+            if let Some(moof) = found(&bytes, b"moof") {
+                head = bytes.split_off(moof.start);
+            }
+            if found(&bytes, b"moov").is_some() {
+                self.init_pending = false;
+                self.init = Some(bytes);
+            }
+        }
         ffi::flush_fragment(&mut self.output).map_err(EngineError::ffmpeg("flushing an audio segment"))?;
         if last {
             self.output
@@ -628,7 +667,12 @@ impl SideTrack for AudioTrack {
         } else if self.format == SegmentFormat::Ts {
             ffi::resend_ts_headers(&mut self.output).map_err(EngineError::ffmpeg("asking for PAT/PMT"))?;
         }
-        Ok(self.buffer.take())
+        head.extend(self.buffer.take());
+        Ok(head)
+    }
+
+    fn take_init(&mut self) -> Option<Vec<u8>> {
+        self.init.take()
     }
 }
 

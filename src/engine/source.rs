@@ -1,6 +1,7 @@
 //! Demux and decode a source once: upright video frames with 90 kHz pts counted from the
 //! first video frame, and each chosen audio track conformed to stereo 48 kHz in
-//! encoder-sized frames. (Text subtitles are read in a pass of their own:
+//! encoder-sized frames (and, for the tracks asked for, also to 5.1: one decoder, two
+//! conform graphs). (Text subtitles are read in a pass of their own:
 //! [`super::subtitles`].)
 //!
 //! This is the only place that decodes the input. Timestamps are converted here, once,
@@ -13,7 +14,7 @@ use std::path::Path;
 use ffmpeg_next::{codec, decoder, format, frame, media, Rational};
 
 use super::error::{EngineError, Result};
-use super::filters::{AudioConform, Rotate};
+use super::filters::{AudioConform, Mix, Rotate, SURROUND_FRAME_SIZE};
 use super::probe::{normalized_sar, stream_rotation};
 use crate::time::Ts90k;
 
@@ -33,6 +34,10 @@ pub struct SourceOptions {
     /// Which audio streams (counting audio streams from 0), in the order
     /// [`Decoded::Audio`]'s `track` counts them; one that does not exist is left out.
     pub audio_tracks: Vec<usize>,
+    /// Audio streams (counting audio streams from 0) also handed out as 5.1, in frames of
+    /// [`SURROUND_FRAME_SIZE`]: the `track` of the `k`th one's frames is the number of
+    /// stereo tracks plus `k`. Each is decoded once for both.
+    pub surround_tracks: Vec<usize>,
     /// Start here: seek to the keyframe before and drop what precedes (needs
     /// [`Origin::ContainerStart`]).
     pub start: Option<Ts90k>,
@@ -101,8 +106,9 @@ pub struct SourceLimits {
 pub enum Decoded {
     /// An upright frame and its pts (90 kHz, on the timeline the [`Origin`] defines).
     Video(frame::Video, Ts90k),
-    /// Stereo 48 kHz planar float, pts in 1/48000 s on the same timeline; `track` is
-    /// the position of its stream in [`SourceOptions::audio_tracks`].
+    /// Stereo (or 5.1) 48 kHz planar float, pts in 1/48000 s on the same timeline;
+    /// `track` is the position of its stream in [`SourceOptions::audio_tracks`] (or, for
+    /// 5.1, as [`SourceOptions::surround_tracks`] says).
     Audio { track: usize, frame: frame::Audio },
     /// The source-timeline pts (90 kHz) of the timeline's zero: handed out once, before
     /// the first frame, for whoever has timestamps of the source to move onto it.
@@ -136,7 +142,8 @@ struct AudioPath {
     index: usize,
     tb: Rational,
     decoder: decoder::Audio,
-    conform: AudioConform,
+    /// The output tracks made of it: each a `track` number and its conform graph.
+    conforms: Vec<(usize, AudioConform)>,
     /// Audio decoded before the first video frame fixed the origin.
     early: Vec<frame::Audio>,
 }
@@ -193,8 +200,36 @@ impl Source {
             .streams()
             .filter(|s| s.parameters().medium() == media::Type::Audio)
             .collect();
-        let mut audio = Vec::new();
-        for s in options.audio_tracks.iter().filter_map(|n| audio_streams.get(*n)) {
+        let mut audio: Vec<AudioPath> = Vec::new();
+        let stereo = options
+            .audio_tracks
+            .iter()
+            .filter(|n| audio_streams.get(**n).is_some())
+            .count();
+        let wanted = options
+            .audio_tracks
+            .iter()
+            .map(|n| (*n, Mix::Stereo))
+            .chain(options.surround_tracks.iter().map(|n| (*n, Mix::Surround)));
+        let mut surround = 0;
+        for (n, mix) in wanted {
+            let Some(s) = audio_streams.get(n) else {
+                continue;
+            };
+            let (track, frame_size) = match mix {
+                Mix::Stereo => (audio.iter().map(|a| a.conforms.len()).sum(), audio_frame_size),
+                Mix::Surround => {
+                    surround += 1;
+                    (stereo + surround - 1, SURROUND_FRAME_SIZE)
+                }
+            };
+            let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
+            if let Some(path) = audio.iter_mut().find(|a| a.index == s.index()) {
+                let rate_tb = Rational(1, path.decoder.rate().max(1) as i32);
+                let conform = AudioConform::new(&path.decoder, rate_tb, frame_size, first, mix)?;
+                path.conforms.push((track, conform));
+                continue;
+            }
             let tb = s.time_base();
             let mut dec = codec::Context::from_parameters(s.parameters())
                 .and_then(|c| c.decoder().audio())
@@ -202,14 +237,13 @@ impl Source {
             dec.set_packet_time_base(tb);
             // The conform graph's input time base is the sample rate, so pts we compute
             // below are exact sample counts.
-            let first = start.to_time_base(Rational(1, super::filters::AUDIO_RATE as i32));
             let rate_tb = Rational(1, dec.rate().max(1) as i32);
-            let conform = AudioConform::new(&dec, rate_tb, audio_frame_size, first)?;
+            let conform = AudioConform::new(&dec, rate_tb, frame_size, first, mix)?;
             audio.push(AudioPath {
                 index: s.index(),
                 tb,
                 decoder: dec,
-                conform,
+                conforms: vec![(track, conform)],
                 early: Vec::new(),
             });
         }
@@ -310,12 +344,14 @@ impl Source {
         if !self.flush_early(sink)? {
             return Ok(());
         }
-        for track in 0..self.audio.len() {
-            let mut out = Vec::new();
-            self.audio[track].conform.run(None, &mut out)?;
-            for frame in out {
-                if !sink(Decoded::Audio { track, frame })? {
-                    return Ok(());
+        for path in &mut self.audio {
+            for (track, conform) in &mut path.conforms {
+                let mut out = Vec::new();
+                conform.run(None, &mut out)?;
+                for frame in out {
+                    if !sink(Decoded::Audio { track: *track, frame })? {
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -415,22 +451,32 @@ impl Source {
         let Some(origin) = self.origin else {
             return Ok(true);
         };
-        for (track, a) in self.audio.iter_mut().enumerate() {
+        for a in self.audio.iter_mut() {
             if a.early.is_empty() {
                 continue;
             }
-            let mut out = Vec::new();
+            let mut out: Vec<Vec<frame::Audio>> = a.conforms.iter().map(|_| Vec::new()).collect();
             for mut f in a.early.drain(..) {
                 let rate_tb = Rational(1, f.rate().max(1) as i32);
                 if let Some(ts) = f.timestamp() {
                     let rebased = Ts90k::from_time_base(ts, a.tb) - origin;
                     f.set_pts(Some(rebased.to_time_base(rate_tb)));
                 }
-                a.conform.run(Some(&f), &mut out)?;
+                // A buffer source takes the frame's data: each graph but the last gets a
+                // copy.
+                let last = a.conforms.len() - 1;
+                for (k, ((_, conform), out)) in a.conforms.iter_mut().zip(&mut out).enumerate() {
+                    match k == last {
+                        true => conform.run(Some(&f), out)?,
+                        false => conform.run(Some(&f.clone()), out)?,
+                    }
+                }
             }
-            for frame in out {
-                if !sink(Decoded::Audio { track, frame })? {
-                    return Ok(false);
+            for ((track, _), out) in a.conforms.iter().zip(out) {
+                for frame in out {
+                    if !sink(Decoded::Audio { track: *track, frame })? {
+                        return Ok(false);
+                    }
                 }
             }
         }

@@ -20,9 +20,10 @@
 //! thread and removes the output directory.
 //!
 //! Audio and subtitles ([`TrackPlan`]): every audio track is decoded and AAC-encoded once,
-//! on the decode thread. A source with one audio track has it muxed into every rung (what
-//! every player, channel and live re-use takes); with several, each is an audio-only
-//! rendition, and each text subtitle track a WebVTT rendition, cut by the top rung's
+//! on the decode thread, and a track of 6 or more channels also AC-3-encoded in 5.1. A
+//! source with one audio track (not surround) has it muxed into every rung (what every
+//! player, channel and live re-use takes); with several, or a surround one, each is an
+//! audio-only rendition, and each text subtitle track a WebVTT rendition, cut by the top rung's
 //! thread on its own IDR instants with its muxer's offset ([`SideRenditions`]), so they
 //! line up with the video exactly. At most [`MAX_AUDIO_TRACKS`] and
 //! [`MAX_SUBTITLE_TRACKS`]: more are listed as skipped, never decoded.
@@ -63,6 +64,9 @@ pub const MAX_AUDIO_TRACKS: usize = 8;
 /// Most text subtitle tracks a ladder turns into WebVTT renditions (likewise).
 pub const MAX_SUBTITLE_TRACKS: usize = 16;
 
+/// Channels from which an audio track also gets a surround (AC-3 5.1) rendition.
+pub const SURROUND_CHANNELS: u16 = 6;
+
 /// What to make of a source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscodeOptions {
@@ -76,6 +80,9 @@ pub struct TranscodeOptions {
     /// Subtitle files that come with the source (an upload's `subtitles` fields): each a
     /// WebVTT rendition after the source's own subtitle tracks.
     pub subtitle_files: Vec<SubtitleFile>,
+    /// Make a surround (AC-3 5.1) rendition of every audio track of 6 or more channels
+    /// (on by default; `reel transcode --no-surround` turns it off).
+    pub surround: bool,
 }
 
 /// A SubRip or WebVTT file to turn into a subtitle rendition; its times are the video's
@@ -99,6 +106,7 @@ impl Default for TranscodeOptions {
             preset: DEFAULT_PRESET.into(),
             limits: Limits::default(),
             subtitle_files: Vec::new(),
+            surround: true,
         }
     }
 }
@@ -141,7 +149,8 @@ pub struct LadderState {
 /// What becomes of a source's audio and subtitle tracks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackPlan {
-    /// The audio renditions, in the source's order; their `index` counts audio streams.
+    /// The audio renditions: the stereo ones in the source's order, then the surround
+    /// ones (in the same order); their `index` counts audio streams.
     pub audio: Vec<AudioRendition>,
     pub subtitles: Vec<SubtitleRendition>,
     /// For each subtitle rendition of a stream (the first ones), the subtitle stream it
@@ -154,10 +163,12 @@ pub struct TrackPlan {
 
 impl TrackPlan {
     /// One audio track stays muxed into the video renditions; several get renditions of
-    /// their own (`audio{index}/`); text subtitles get WebVTT renditions
+    /// their own (`audio{index}/`), and so does one of `surround` with 6 or more channels,
+    /// whose surround rendition (`audio{index}-surround/`) follows the stereo ones (when
+    /// `surround`); text subtitles get WebVTT renditions
     /// (`subtitles{index}/`), then `files` (indices after the streams'); bitmap subtitles
     /// and tracks over the caps are skipped.
-    pub fn of(source: &Probe, format: SegmentFormat, files: &[SubtitleFile]) -> TrackPlan {
+    pub fn of(source: &Probe, format: SegmentFormat, files: &[SubtitleFile], surround: bool) -> TrackPlan {
         let mut skipped = Vec::new();
         let audio_tracks = &source.audio_tracks;
         for t in audio_tracks.iter().skip(MAX_AUDIO_TRACKS) {
@@ -182,8 +193,10 @@ impl TrackPlan {
                 .collect::<Vec<_>>(),
             "Audio",
         );
-        let separate = kept.len() > 1;
-        let audio = kept
+        // Tracks of 6 or more channels also get a surround rendition (when asked for).
+        let is_surround = |channels: u16| surround && channels >= SURROUND_CHANNELS;
+        let separate = kept.len() > 1 || kept.iter().any(|t| is_surround(t.channels));
+        let mut audio: Vec<AudioRendition> = kept
             .iter()
             .zip(languages)
             .zip(names)
@@ -191,7 +204,9 @@ impl TrackPlan {
                 index: t.index,
                 language,
                 name,
+                codec: "aac".into(),
                 channels: 2,
+                group: playlist::AUDIO_GROUP.into(),
                 default: t.index == 0,
                 playlist: separate.then(|| format!("{}/index.m3u8", hls::audio_dir(t.index))),
                 codecs: String::new(),
@@ -202,6 +217,27 @@ impl TrackPlan {
                 segments: Vec::new(),
             })
             .collect();
+        // The surround renditions: the same tracks (names, languages), in a group of
+        // their own whose first one is its default.
+        let surrounds: Vec<AudioRendition> = kept
+            .iter()
+            .zip(audio.clone())
+            .filter(|(t, _)| is_surround(t.channels))
+            .enumerate()
+            .map(|(k, (t, stereo))| AudioRendition {
+                codec: "ac3".into(),
+                channels: 6,
+                group: playlist::SURROUND_GROUP.into(),
+                default: k == 0,
+                playlist: Some(format!("{}/index.m3u8", hls::surround_dir(t.index))),
+                codecs: hls::codecs::AC3.into(),
+                bandwidth: ladder::SURROUND_BITRATE as u64,
+                init: (format == SegmentFormat::Fmp4)
+                    .then(|| format!("{}/init.mp4", hls::surround_dir(t.index))),
+                ..stereo
+            })
+            .collect();
+        audio.extend(surrounds);
 
         let mut text = Vec::new();
         for t in &source.subtitle_tracks {
@@ -402,20 +438,24 @@ fn run(
         opts.limits.max_short_side,
     )?;
     let frame_rate = frame_rate_of(&source, opts.limits.max_fps);
-    let mut tracks = TrackPlan::of(&source, opts.format, &opts.subtitle_files);
+    let mut tracks = TrackPlan::of(&source, opts.format, &opts.subtitle_files, opts.surround);
     let audio = tracks
         .audio
         .iter()
-        .map(|_| AudioEncoder::open())
+        .map(|a| match a.is_surround() {
+            true => AudioEncoder::ac3(),
+            false => AudioEncoder::aac(),
+        })
         .collect::<Result<Vec<_>>>()?;
+    // The stereo renditions' (what the variants' CODECS name).
     let audio_codecs = audio.first().map(|a| a.codecs().to_string());
-    for a in &mut tracks.audio {
-        a.codecs = audio_codecs.clone().unwrap_or_default();
+    for (a, enc) in tracks.audio.iter_mut().zip(&audio) {
+        a.codecs = enc.codecs().to_string();
     }
     let separate_audio = tracks.separate_audio();
     // Muxed: every rung's muxer gets the one track.
     let muxed_audio_params = match separate_audio {
-        false => audio.first().map(|a| codec::Parameters::from(a.encoder())),
+        false => audio.first().map(|a| a.parameters()).transpose()?,
         true => None,
     };
     let mut side = Some(SidePlan {
@@ -424,8 +464,8 @@ fn run(
                 .audio
                 .iter()
                 .zip(&audio)
-                .map(|(a, enc)| (a.clone(), codec::Parameters::from(enc.encoder())))
-                .collect(),
+                .map(|(a, enc)| Ok((a.clone(), enc.parameters()?)))
+                .collect::<Result<Vec<_>>>()?,
             false => Vec::new(),
         },
         subtitles: tracks.subtitles.clone(),
@@ -515,7 +555,18 @@ fn run(
     {
         let decode = DecodeJob {
             input: input.to_path_buf(),
-            audio_tracks: tracks.audio.iter().map(|a| a.index).collect(),
+            audio_tracks: tracks
+                .audio
+                .iter()
+                .filter(|a| !a.is_surround())
+                .map(|a| a.index)
+                .collect(),
+            surround_tracks: tracks
+                .audio
+                .iter()
+                .filter(|a| a.is_surround())
+                .map(|a| a.index)
+                .collect(),
             separate_audio,
             subtitle_tracks: tracks.subtitle_streams.clone(),
             subtitle_files: tracks.subtitle_files.clone(),
@@ -961,8 +1012,11 @@ impl SegmentGrid {
 /// Everything the decode thread needs; moved onto it.
 struct DecodeJob {
     input: PathBuf,
-    /// The audio streams to encode (counting audio streams), one encoder each.
+    /// The audio streams to encode (counting audio streams), one AAC encoder each.
     audio_tracks: Vec<usize>,
+    /// The audio streams to encode in 5.1 as well, one AC-3 encoder each (after the AAC
+    /// ones in `audio`).
+    surround_tracks: Vec<usize>,
     /// Whether the audio tracks are renditions of their own (to the top rung only)
     /// rather than muxed into every rung.
     separate_audio: bool,
@@ -987,6 +1041,7 @@ impl DecodeJob {
         let frame_size = self.audio.first().map(|a| a.frame_size()).unwrap_or(1024);
         let options = SourceOptions {
             audio_tracks: self.audio_tracks.clone(),
+            surround_tracks: self.surround_tracks.clone(),
             start: None,
             origin: Origin::FirstVideoFrame,
             limits: self.limits,
@@ -1089,7 +1144,7 @@ impl DecodeJob {
                 // audio, however early the track ends (the muxed track need not).
                 let until = end.to_time_base(Rational(1, AUDIO_RATE as i32));
                 while audio_reached[track] < until {
-                    let silence = silent_frame(enc.frame_size(), audio_reached[track])?;
+                    let silence = enc.silence(audio_reached[track]);
                     audio_reached[track] += i64::from(enc.frame_size());
                     enc.send_frame(&silence)?;
                     enc.receive_packets(&mut packets)?;
@@ -1108,22 +1163,6 @@ impl DecodeJob {
         storyboard.finish(end)?;
         send(events, Event::DecodeDone(end))
     }
-}
-
-/// `samples` of stereo 48 kHz silence (planar float, what the AAC encoder takes) at `pts`
-/// (1/48000 s).
-fn silent_frame(samples: u32, pts: i64) -> Result<frame::Audio> {
-    let mut f = frame::Audio::new(
-        ffmpeg_next::format::Sample::F32(ffmpeg_next::format::sample::Type::Planar),
-        samples as usize,
-        ffmpeg_next::ChannelLayout::STEREO,
-    );
-    f.set_rate(AUDIO_RATE);
-    f.set_pts(Some(pts));
-    for plane in 0..f.planes() {
-        f.data_mut(plane).fill(0);
-    }
-    Ok(f)
 }
 
 /// The audio and subtitle renditions, cut on the top rung's thread: its frames' IDR

@@ -3,9 +3,13 @@
 //! `avc1.PPCCLL` takes profile_idc, the constraint flags byte and level_idc straight from
 //! the encoder's SPS (ISO 14496-10 §7.3.2.1.1), so the master playlist advertises exactly
 //! what the segments hold. `mp4a.40.N` takes N, the audio object type, from the AAC
-//! AudioSpecificConfig (ISO 14496-3 §1.6.2.1). Both are read by [`crate::mp4`].
+//! AudioSpecificConfig (ISO 14496-3 §1.6.2.1). Both are read by [`crate::mp4`]. AC-3 has
+//! one fixed string, [`AC3`] (its MP4 sample entry's four-character code).
 
 use crate::mp4::{aac, avc};
+
+/// RFC 6381 / HLS `CODECS` of AC-3 audio (surround renditions).
+pub const AC3: &str = "ac-3";
 
 /// `avc1.PPCCLL` from H.264 extradata, Annex B (`00 00 01 67 ...`, what x264 gives with
 /// a global header) or avcC (`01 PP CC LL ...`, what MP4 stores).

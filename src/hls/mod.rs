@@ -97,11 +97,12 @@ impl Rendition {
         }
     }
 
-    /// Adds what a player fetches beside this rendition's segments: the largest audio
-    /// rendition of the group the variant names (RFC 8216 §4.3.4.2: BANDWIDTH covers
-    /// every rendition that may play with it).
+    /// Adds what a player fetches beside this rendition's segments: the largest stereo
+    /// audio rendition, of the group the variant names (RFC 8216 §4.3.4.2: BANDWIDTH
+    /// covers every rendition that may play with it). The master's surround variants
+    /// swap it for the largest surround one ([`playlist::master_playlist`]).
     pub fn add_audio(&mut self, audio: &[AudioRendition]) {
-        let separate = audio.iter().filter(|a| a.playlist.is_some());
+        let separate = audio.iter().filter(|a| a.playlist.is_some() && !a.is_surround());
         self.bandwidth += separate.clone().map(|a| a.bandwidth).max().unwrap_or(0);
         if self.average_bandwidth > 0 {
             self.average_bandwidth += separate.map(|a| a.average_bandwidth).max().unwrap_or(0);
@@ -131,17 +132,27 @@ pub fn audio_dir(index: usize) -> String {
     format!("audio{index}")
 }
 
+/// The directory of audio track `index`'s surround (AC-3 5.1) rendition
+/// (`audio0-surround`).
+pub fn surround_dir(index: usize) -> String {
+    format!("audio{index}-surround")
+}
+
 /// The directory of subtitle track `index`'s WebVTT rendition (`subtitles0`).
 pub fn subtitles_dir(index: usize) -> String {
     format!("subtitles{index}")
 }
 
-/// One audio track of the source, encoded once (AAC-LC, stereo, 48 kHz) for every rung.
+/// One audio track of the source, encoded once (AAC-LC, stereo, 48 kHz) for every rung;
+/// or the surround rendition of one (AC-3 5.1, 48 kHz) beside its stereo one.
 ///
-/// A source with one audio track keeps it muxed into every video rendition (`playlist`
-/// is `None`): the output every player, channels, `stream.ts` and the live sessions'
-/// ladder re-use already take. A source with several gets one audio-only rendition per
-/// track, cut at the video's segment boundaries, in the master's audio group.
+/// A source with one audio track of at most 5 channels keeps it muxed into every video
+/// rendition (`playlist` is `None`): the output every player, channels, `stream.ts` and
+/// the live sessions' ladder re-use already take. A source with several, or with a track
+/// of 6 or more channels, gets one audio-only rendition per track, cut at the video's
+/// segment boundaries, in the master's audio group (`audio`); each track of 6 or more
+/// channels also gets a surround rendition in a second group (`audio-surround`). The
+/// stereo renditions come first, in the source's order, then the surround ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioRendition {
     /// Counts the source's audio streams from 0: the live sessions' `audio_track`.
@@ -150,14 +161,20 @@ pub struct AudioRendition {
     pub language: Option<String>,
     /// The stream's title, else its language's name, else `Audio N`; unique in the group.
     pub name: String,
-    /// Channels of the encoded audio (2).
+    /// libavcodec's name of the encoded audio's codec: `aac` (stereo) or `ac3` (5.1).
+    #[serde(default = "aac")]
+    pub codec: String,
+    /// Channels of the encoded audio (2, or 6 for a surround rendition).
     pub channels: u16,
+    /// `GROUP-ID` of its `EXT-X-MEDIA` in the master (`audio` or `audio-surround`).
+    #[serde(default = "stereo_group")]
+    pub group: String,
     /// The track players pick first (the first one).
     pub default: bool,
     /// Media playlist relative to the video's directory (`audio0/index.m3u8`); `None`
     /// when the track is muxed into the video renditions.
     pub playlist: Option<String>,
-    /// RFC 6381 codec (`mp4a.40.2`).
+    /// RFC 6381 codec (`mp4a.40.2`, `ac-3`).
     pub codecs: String,
     /// Peak bits per second over any segment (the encoder's rate, until measured).
     pub bandwidth: u64,
@@ -169,7 +186,20 @@ pub struct AudioRendition {
     pub segments: Vec<Segment>,
 }
 
+fn aac() -> String {
+    "aac".into()
+}
+
+fn stereo_group() -> String {
+    playlist::AUDIO_GROUP.into()
+}
+
 impl AudioRendition {
+    /// Whether it is a surround (multichannel) rendition, in the second audio group.
+    pub fn is_surround(&self) -> bool {
+        self.channels > 2
+    }
+
     pub fn measure_bandwidth(&mut self) {
         if let Some((peak, average)) = measure(&self.segments) {
             self.bandwidth = peak;

@@ -14,8 +14,11 @@ use m3u8_rs::{
 use super::{AudioRendition, Rendition, Segment, SegmentFormat, SubtitleRendition};
 use crate::storage::{Freshness, VideoObjects};
 
-/// `GROUP-ID` of the audio renditions every variant names.
+/// `GROUP-ID` of the (stereo) audio renditions every variant names.
 pub const AUDIO_GROUP: &str = "audio";
+/// `GROUP-ID` of the surround (AC-3 5.1) renditions, named by a second listing of every
+/// variant.
+pub const SURROUND_GROUP: &str = "audio-surround";
 /// `GROUP-ID` of the subtitle renditions every variant names.
 pub const SUBTITLE_GROUP: &str = "subs";
 /// HLS version of a WebVTT playlist (float EXTINF).
@@ -105,6 +108,12 @@ fn segment_playlist(
 /// Renders the master playlist: one variant per rendition, largest first; the audio
 /// renditions (when they are not muxed into the variants) and the subtitle renditions as
 /// `EXT-X-MEDIA` groups that every variant names.
+///
+/// With surround renditions, every variant is listed a second time (after all the
+/// stereo ones) naming the surround group, with its CODECS (`avc1…,ac-3`) and its
+/// BANDWIDTH counting the largest surround rendition in place of the largest stereo
+/// one. A player that cannot decode AC-3 (MSE in Chromium, Firefox) drops those
+/// variants by their CODECS and plays the stereo ones as before.
 pub fn master_playlist(
     renditions: &[Rendition],
     audio: &[AudioRendition],
@@ -117,7 +126,7 @@ pub fn master_playlist(
             Some(AlternativeMedia {
                 media_type: AlternativeMediaType::Audio,
                 uri: Some(a.playlist.clone()?),
-                group_id: AUDIO_GROUP.into(),
+                group_id: a.group.clone(),
                 language: a.language.clone(),
                 name: a.name.clone(),
                 default: a.default,
@@ -128,6 +137,21 @@ pub fn master_playlist(
         })
         .collect();
     let audio_group = (!alternatives.is_empty()).then(|| AUDIO_GROUP.to_string());
+    let largest = |surround: bool| {
+        let group = audio
+            .iter()
+            .filter(|a| a.playlist.is_some() && a.is_surround() == surround);
+        (
+            group.clone().map(|a| a.bandwidth).max().unwrap_or(0),
+            group.map(|a| a.average_bandwidth).max().unwrap_or(0),
+        )
+    };
+    let stereo = largest(false);
+    let surround = largest(true);
+    let surround_codecs = audio
+        .iter()
+        .find(|a| a.playlist.is_some() && a.is_surround())
+        .map(|a| a.codecs.clone());
     alternatives.extend(subtitles.iter().map(|s| AlternativeMedia {
         media_type: AlternativeMediaType::Subtitles,
         uri: Some(s.playlist.clone()),
@@ -139,23 +163,40 @@ pub fn master_playlist(
         ..Default::default()
     }));
     let subtitle_group = (!subtitles.is_empty()).then(|| SUBTITLE_GROUP.to_string());
-    let variants = renditions
-        .iter()
-        .map(|r| VariantStream {
-            uri: r.playlist.clone(),
-            bandwidth: r.bandwidth,
-            average_bandwidth: (r.average_bandwidth > 0).then_some(r.average_bandwidth),
-            codecs: Some(r.codecs.clone()),
-            resolution: Some(Resolution {
-                width: u64::from(r.width),
-                height: u64::from(r.picture_height),
-            }),
-            frame_rate: (r.frame_rate > 0.0).then_some((r.frame_rate * 1000.0).round() / 1000.0),
-            audio: audio_group.clone(),
-            subtitles: subtitle_group.clone(),
-            ..Default::default()
-        })
-        .collect();
+    let variant = |r: &Rendition| VariantStream {
+        uri: r.playlist.clone(),
+        bandwidth: r.bandwidth,
+        average_bandwidth: (r.average_bandwidth > 0).then_some(r.average_bandwidth),
+        codecs: Some(r.codecs.clone()),
+        resolution: Some(Resolution {
+            width: u64::from(r.width),
+            height: u64::from(r.picture_height),
+        }),
+        frame_rate: (r.frame_rate > 0.0).then_some((r.frame_rate * 1000.0).round() / 1000.0),
+        audio: audio_group.clone(),
+        subtitles: subtitle_group.clone(),
+        ..Default::default()
+    };
+    let mut variants: Vec<VariantStream> = renditions.iter().map(variant).collect();
+    if let Some(ac3) = &surround_codecs {
+        // The same video with the surround group: its stereo audio's share swapped out.
+        variants.extend(renditions.iter().map(|r| {
+            let video = r
+                .codecs
+                .split(',')
+                .filter(|c| !c.starts_with("mp4a"))
+                .collect::<Vec<_>>()
+                .join(",");
+            VariantStream {
+                bandwidth: r.bandwidth.saturating_sub(stereo.0) + surround.0,
+                average_bandwidth: (r.average_bandwidth > 0)
+                    .then(|| r.average_bandwidth.saturating_sub(stereo.1) + surround.1),
+                codecs: Some(format!("{video},{ac3}")),
+                audio: Some(SURROUND_GROUP.to_string()),
+                ..variant(r)
+            }
+        }));
+    }
     let playlist = MasterPlaylist {
         version: Some(format.hls_version()),
         variants,
@@ -310,7 +351,9 @@ mod tests {
             index,
             language: Some(language.into()),
             name: name.into(),
+            codec: "aac".into(),
             channels: 2,
+            group: AUDIO_GROUP.into(),
             default: index == 0,
             playlist: playlist.map(str::to_string),
             codecs: "mp4a.40.2".into(),
@@ -356,6 +399,64 @@ mod tests {
         let muxed = [audio(0, "en", "English", None)];
         let s = String::from_utf8(master_playlist(&[rendition()], &muxed, &[], SegmentFormat::Ts)).unwrap();
         assert!(!s.contains("EXT-X-MEDIA") && !s.contains("AUDIO="), "{s}");
+    }
+
+    #[test]
+    fn surround_renditions_get_a_group_and_a_second_listing_of_every_variant() {
+        let stereo = audio(0, "en", "English", Some("audio0/index.m3u8"));
+        let surround = AudioRendition {
+            codec: "ac3".into(),
+            channels: 6,
+            group: SURROUND_GROUP.into(),
+            playlist: Some("audio0-surround/index.m3u8".into()),
+            codecs: "ac-3".into(),
+            bandwidth: 390_000,
+            ..stereo.clone()
+        };
+        let mut small = rendition();
+        small.playlist = "240p/index.m3u8".into();
+        small.codecs = "avc1.640015,mp4a.40.2".into();
+        let text = master_playlist(
+            &[rendition(), small],
+            &[stereo, surround],
+            &[],
+            SegmentFormat::Fmp4,
+        );
+        let Ok(m3u8_rs::Playlist::MasterPlaylist(m)) = m3u8_rs::parse_playlist_res(&text) else {
+            panic!("not a master playlist");
+        };
+        let groups: Vec<_> = m
+            .alternatives
+            .iter()
+            .map(|a| (a.group_id.as_str(), a.channels.as_deref(), a.default))
+            .collect();
+        assert_eq!(
+            groups,
+            [(AUDIO_GROUP, Some("2"), true), (SURROUND_GROUP, Some("6"), true)]
+        );
+        let variants: Vec<_> = m
+            .variants
+            .iter()
+            .map(|v| {
+                (
+                    v.uri.as_str(),
+                    v.codecs.as_deref().unwrap(),
+                    v.audio.as_deref().unwrap(),
+                    v.bandwidth,
+                )
+            })
+            .collect();
+        // The stereo listing first (its BANDWIDTH as measured, stereo audio in it), then
+        // the surround one: the stereo rendition's 130 000 swapped for 390 000.
+        assert_eq!(
+            variants,
+            [
+                ("360p/index.m3u8", "avc1.64001e,mp4a.40.2", AUDIO_GROUP, 900_000),
+                ("240p/index.m3u8", "avc1.640015,mp4a.40.2", AUDIO_GROUP, 900_000),
+                ("360p/index.m3u8", "avc1.64001e,ac-3", SURROUND_GROUP, 1_160_000),
+                ("240p/index.m3u8", "avc1.640015,ac-3", SURROUND_GROUP, 1_160_000),
+            ]
+        );
     }
 
     #[test]

@@ -311,9 +311,10 @@ impl Session {
     /// The name a ready video's ladder gave audio track `index`.
     fn track_name(&self, index: usize) -> Option<String> {
         match &self.source {
-            SessionSource::Video { audio, .. } => {
-                audio.iter().find(|a| a.index == index).map(|a| a.name.clone())
-            }
+            SessionSource::Video { audio, .. } => audio
+                .iter()
+                .find(|a| a.index == index && !a.is_surround())
+                .map(|a| a.name.clone()),
             SessionSource::Library { .. } => None,
         }
     }
@@ -628,7 +629,7 @@ impl Session {
         });
         if let Some(track) = audio
             .iter()
-            .find(|a| a.playlist.is_some() && a.index == controls.audio_track)
+            .find(|a| a.playlist.is_some() && !a.is_surround() && a.index == controls.audio_track)
         {
             // Silent rungs: the nearest one, with the chosen track joined in.
             let r = renditions

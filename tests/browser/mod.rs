@@ -9,6 +9,7 @@ mod channel;
 mod players;
 mod portable;
 mod s3;
+mod surround;
 
 use std::time::Duration;
 

@@ -389,3 +389,63 @@ fn an_item_with_audio_renditions_plays_its_first_track_on_the_channel() {
         "stream.ts plays the first track: {hz:.1} Hz"
     );
 }
+
+/// An item whose source had a 5.1 track (a stereo AAC rendition and an AC-3 5.1 one): the
+/// channel's MPEG-TS segments and `stream.ts` carry the stereo AAC one, never the AC-3.
+#[test]
+fn an_item_with_a_surround_rendition_plays_its_stereo_one_on_the_channel() {
+    let server = Server::new();
+    let clip = crate::util::clips::clip_with(
+        "channel-surround.mp4",
+        reel::engine::sample::SampleSpec {
+            width: 320,
+            height: 180,
+            seconds: 4.0,
+            audio_channels: 6,
+            ..Default::default()
+        },
+    );
+    let id = upload_ok(&server, &clip, &[("heights", "180"), ("segment_seconds", "1")]);
+    let video = wait_ready(&server, &id);
+    assert_eq!(video["audio"][1]["codec"], "ac3", "{video}");
+    wait_listed(&server, 1);
+    let audio_of = |file: &std::path::Path| {
+        let v = judge::ffprobe(
+            file,
+            &[
+                "-select_streams",
+                "a",
+                "-show_entries",
+                "stream=codec_name,channels",
+            ],
+        );
+        let streams = v["streams"].as_array().unwrap().clone();
+        assert_eq!(streams.len(), 1, "one audio stream: {v}");
+        (
+            streams[0]["codec_name"].as_str().unwrap().to_string(),
+            streams[0]["channels"].as_u64().unwrap(),
+        )
+    };
+
+    let p = media_playlist(&server, "/channels/main/live/180.m3u8");
+    let mut joined = Vec::new();
+    for s in p.segments.iter().filter(|s| s.uri.contains(&id)).take(3) {
+        let res = server.get(&format!("/channels/main/live/{}", s.uri));
+        assert_eq!(res.status, 200, "{}", s.uri);
+        joined.extend(res.body);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("joined.ts");
+    std::fs::write(&file, &joined).unwrap();
+    assert_eq!(audio_of(&file), ("aac".to_string(), 2));
+
+    let saved = dir.path().join("stream.ts");
+    let curl = Command::new("curl")
+        .args(["-s", "--max-time", "3", "-o"])
+        .arg(&saved)
+        .arg(format!("http://{}/channels/main/stream.ts", server.addr))
+        .status()
+        .unwrap();
+    assert!(matches!(curl.code(), Some(0) | Some(28)), "curl: {curl}");
+    assert_eq!(audio_of(&saved), ("aac".to_string(), 2));
+}

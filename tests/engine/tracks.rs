@@ -95,3 +95,77 @@ fn subtitles_with_absurd_timestamps_and_huge_cues_are_cut_down_not_fatal() {
         long.len()
     );
 }
+
+/// A 7.1 source in MPEG-TS: its surround rendition is AC-3 5.1 (stream type 0x81) cut on
+/// the video's boundaries beside the stereo AAC one; `surround: false` leaves the one
+/// track muxed into the rungs as a stereo source's is.
+#[test]
+fn a_7_1_source_in_ts_gets_an_ac3_5_1_rendition_unless_turned_off() {
+    let dir = tempdir().unwrap();
+    let src = clip(
+        dir.path(),
+        "seven.mkv",
+        SampleSpec {
+            audio_channels: 8,
+            ..spec(320, 180, 4.0)
+        },
+    );
+    assert_eq!(reel::engine::probe(&src).unwrap().audio_tracks[0].channels, 8);
+    let (out, state) = transcode(&src, dir.path(), &opts(Some(&[180]), 2.0, SegmentFormat::Ts));
+    let state = state.unwrap();
+    let audio: Vec<_> = state
+        .audio
+        .iter()
+        .map(|a| {
+            (
+                a.codec.as_str(),
+                a.channels,
+                a.group.as_str(),
+                a.playlist.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audio,
+        [
+            ("aac", 2, "audio", Some("audio0/index.m3u8")),
+            ("ac3", 6, "audio-surround", Some("audio0-surround/index.m3u8"))
+        ]
+    );
+    let (checked, _) = judge::check_media_renditions(&out);
+    assert_eq!(checked.len(), 2);
+    assert_eq!((checked[1].codec.as_str(), checked[1].channels), ("ac3", 6));
+    // The PMT says AC-3 the ATSC way (0x81), what HLS players look for.
+    let seg = out.join("audio0-surround/seg00000.ts");
+    let probe = Command::new("ffprobe")
+        .args(["-v", "debug"])
+        .arg(&seg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&probe.stderr);
+    assert!(text.contains("stream_type=81"), "{text}");
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(
+        master.contains(",ac-3\",") && master.contains("AUDIO=\"audio-surround\""),
+        "{master}"
+    );
+
+    // Turned off: what a stereo source gives, one track muxed into every rung.
+    let off = tempdir().unwrap();
+    let o = reel::engine::TranscodeOptions {
+        surround: false,
+        ..opts(Some(&[180]), 2.0, SegmentFormat::Ts)
+    };
+    let (out, state) = transcode(&src, off.path(), &o);
+    let state = state.unwrap();
+    assert_eq!(state.audio.len(), 1);
+    assert_eq!(
+        (state.audio[0].channels, state.audio[0].playlist.as_deref()),
+        (2, None)
+    );
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(
+        !master.contains("EXT-X-MEDIA") && !master.contains("ac-3"),
+        "{master}"
+    );
+}

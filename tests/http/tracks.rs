@@ -219,3 +219,144 @@ fn uploaded_srt_and_vtt_files_become_subtitle_renditions() {
         .file("file", "small.mp4", &std::fs::read(&clip).unwrap());
     assert_eq!(post_form(&server, form, &[]).status, 400);
 }
+
+/// A 5.1 upload (one track, a pitch per channel) keeps its surround: beside the stereo AAC
+/// rendition an AC-3 5.1 one in a group of its own, every variant listed once with each
+/// group; a stereo upload's output is as before (muxed, no group).
+#[test]
+fn a_5_1_upload_gets_an_ac3_rendition_beside_the_stereo_one() {
+    let server = Server::new();
+    let source = clip_with(
+        "http-surround.mp4",
+        SampleSpec {
+            width: 640,
+            height: 360,
+            seconds: 5.0,
+            audio_channels: 6,
+            ..SampleSpec::default()
+        },
+    );
+    let id = upload_ok(
+        &server,
+        &source,
+        &[("heights", "360,180"), ("segment_seconds", "2")],
+    );
+    let video = wait_ready(&server, &id);
+    assert_eq!(video["source"]["audio_tracks"][0]["channels"], 6, "{video}");
+    let keys = [
+        "index", "codec", "channels", "group", "codecs", "default", "playlist",
+    ];
+    assert_eq!(
+        fields(&video["audio"], &keys),
+        [
+            "0 aac 2 audio mp4a.40.2 true audio0/index.m3u8",
+            "0 ac3 6 audio-surround ac-3 true audio0-surround/index.m3u8"
+        ],
+        "{video}"
+    );
+    // The stereo variants are fetched as for any upload.
+    crate::util::ladder::check_ladder(&server, &video);
+    // Both renditions: AAC stereo and AC-3 5.1, 48 kHz, as many segments as the video
+    // and each as long as the video's.
+    let (audio, _) = judge::check_media_renditions(&server.media.join(&id));
+    let found: Vec<_> = audio
+        .iter()
+        .map(|a| (a.group.as_str(), a.codec.as_str(), a.channels, a.default))
+        .collect();
+    assert_eq!(
+        found,
+        [("audio", "aac", 2, true), ("audio-surround", "ac3", 6, true)]
+    );
+
+    // The master, as m3u8-rs reads it: both groups, every variant with each.
+    let res = server.get(&format!("/media/{id}/master.m3u8"));
+    let Ok(m3u8_rs::Playlist::MasterPlaylist(master)) = m3u8_rs::parse_playlist_res(&res.body) else {
+        panic!("not a master playlist: {}", res.text());
+    };
+    let groups: Vec<_> = master
+        .alternatives
+        .iter()
+        .map(|a| (a.group_id.as_str(), a.channels.as_deref(), a.uri.as_deref()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("audio", Some("2"), Some("audio0/index.m3u8")),
+            ("audio-surround", Some("6"), Some("audio0-surround/index.m3u8"))
+        ]
+    );
+    let renditions = video["renditions"].as_array().unwrap();
+    assert_eq!(master.variants.len(), 2 * renditions.len(), "{}", res.text());
+    let (stereo, surround) = master.variants.split_at(renditions.len());
+    for ((s, a), r) in stereo.iter().zip(surround).zip(renditions) {
+        let video_codecs = r["codecs"].as_str().unwrap().split(',').next().unwrap();
+        assert_eq!(s.uri, r["playlist"].as_str().unwrap());
+        assert_eq!(a.uri, s.uri);
+        assert_eq!(s.audio.as_deref(), Some("audio"));
+        assert_eq!(a.audio.as_deref(), Some("audio-surround"));
+        assert_eq!(
+            s.codecs.as_deref(),
+            Some(format!("{video_codecs},mp4a.40.2").as_str())
+        );
+        assert_eq!(a.codecs.as_deref(), Some(format!("{video_codecs},ac-3").as_str()));
+        // BANDWIDTH: the video's plus the largest rendition of the group named.
+        let audio_bandwidth = |k: usize| video["audio"][k]["bandwidth"].as_u64().unwrap();
+        assert_eq!(
+            a.bandwidth - s.bandwidth,
+            audio_bandwidth(1) - audio_bandwidth(0),
+            "{}",
+            res.text()
+        );
+        assert!(audio_bandwidth(1) > 300_000, "AC-3 at 384 kb/s: {video}");
+    }
+
+    // Each surround segment over HTTP: AC-3, 6 channels, 48 kHz.
+    let base = format!("/media/{id}/audio0-surround");
+    let Ok(m3u8_rs::Playlist::MediaPlaylist(media)) =
+        m3u8_rs::parse_playlist_res(&server.get(&format!("{base}/index.m3u8")).body)
+    else {
+        panic!("not a media playlist");
+    };
+    let init = server.get(&format!("{base}/init.mp4"));
+    assert_eq!(init.status, 200);
+    for s in &media.segments {
+        let res = server.get(&format!("{base}/{}", s.uri));
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("content-type"), Some("video/iso.segment"));
+        let file = server.dir.join(format!("surround-{}", s.uri));
+        std::fs::write(&file, [init.body.as_slice(), &res.body].concat()).unwrap();
+        let v = judge::ffprobe(
+            &file,
+            &["-show_entries", "stream=codec_name,channels,sample_rate"],
+        );
+        let st = &v["streams"][0];
+        assert_eq!(
+            (&st["codec_name"], &st["channels"], &st["sample_rate"]),
+            (
+                &serde_json::json!("ac3"),
+                &serde_json::json!(6),
+                &serde_json::json!("48000")
+            ),
+            "{}",
+            s.uri
+        );
+    }
+
+    // A stereo upload: one track muxed into the rungs, no group, as before.
+    let id = upload_ok(
+        &server,
+        &crate::util::clips::small_clip(),
+        &[("heights", "180"), ("segment_seconds", "2")],
+    );
+    let video = wait_ready(&server, &id);
+    assert_eq!(
+        fields(&video["audio"], &keys),
+        ["0 aac 2 audio mp4a.40.2 true null"],
+        "{video}"
+    );
+    let master = server.get(&format!("/media/{id}/master.m3u8")).text();
+    assert!(
+        !master.contains("EXT-X-MEDIA") && !master.contains("AUDIO=") && !master.contains("ac-3"),
+        "{master}"
+    );
+}

@@ -332,6 +332,11 @@ pub struct CheckedAudio {
     pub language: Option<String>,
     pub name: String,
     pub default: bool,
+    /// Its `GROUP-ID`: `audio`, or `audio-surround` for an AC-3 5.1 one.
+    pub group: String,
+    /// What ffprobe read: `aac` or `ac3`, and the channels.
+    pub codec: String,
+    pub channels: u64,
     /// The pitch of the whole rendition, init and segments joined (Hz).
     pub pitch: f64,
 }
@@ -351,8 +356,9 @@ pub struct CheckedSubtitles {
 ///   subtitle group when there are subtitle renditions; the first audio one is DEFAULT;
 /// - each media playlist parses, is VOD with ENDLIST, and lists as many segments as the
 ///   video, each lasting what the video's does (within a millisecond);
-/// - ffprobe reads every audio segment (init + segment) as AAC, stereo, 48 kHz, and its
-///   first packet lies within an AAC frame of the video segment's start; every WebVTT
+/// - ffprobe reads every audio segment (init + segment) as AAC, stereo, 48 kHz (in the
+///   `audio-surround` group: AC-3, 6 channels, 48 kHz), and its first packet lies within
+///   a frame (AAC 21.3 ms, AC-3 32 ms) of the video segment's start; every WebVTT
 ///   segment as WebVTT, with `X-TIMESTAMP-MAP` naming the offset the video's first
 ///   segment starts at (its first frame's pts, 90 kHz).
 pub fn check_media_renditions(dir: &Path) -> (Vec<CheckedAudio>, Vec<CheckedSubtitles>) {
@@ -426,16 +432,20 @@ pub fn check_media_renditions(dir: &Path) -> (Vec<CheckedAudio>, Vec<CheckedSubt
                     );
                     let streams = v["streams"].as_array().unwrap();
                     assert_eq!(streams.len(), 1, "{uri} {}: {streams:?}", s.uri);
-                    assert_eq!(streams[0]["codec_name"], "aac");
-                    assert_eq!(streams[0]["channels"], 2);
+                    let (codec, channels, frame) = match alt.group_id.as_str() {
+                        "audio-surround" => ("ac3", 6, 0.0321),
+                        _ => ("aac", 2, 0.0214),
+                    };
+                    assert_eq!(streams[0]["codec_name"], codec, "{uri} {}", s.uri);
+                    assert_eq!(streams[0]["channels"], channels, "{uri} {}", s.uri);
                     assert_eq!(streams[0]["sample_rate"], "48000");
                     let first: f64 = v["packets"][0]["pts_time"].as_str().unwrap().parse().unwrap();
-                    // The first packet starts within an AAC frame (21.3 ms) after the
-                    // video segment's first frame (the first one: the encoder's priming
-                    // frame, one before).
+                    // The first packet starts within a frame (AAC 21.3 ms, AC-3 32 ms)
+                    // after the video segment's first frame (the first one: the AAC
+                    // encoder's priming frame, one before).
                     let lead = first - video_starts[i];
                     assert!(
-                        (-0.0214..0.0214).contains(&lead),
+                        (-frame..frame).contains(&lead),
                         "{uri} {}: audio at {first}, video at {}",
                         s.uri,
                         video_starts[i]
@@ -444,10 +454,17 @@ pub fn check_media_renditions(dir: &Path) -> (Vec<CheckedAudio>, Vec<CheckedSubt
                 }
                 let whole = rendition_dir.join(".judge-whole.mp4");
                 std::fs::write(&whole, all).unwrap();
+                let (codec, channels) = match alt.group_id.as_str() {
+                    "audio-surround" => ("ac3", 6),
+                    _ => ("aac", 2),
+                };
                 audio.push(CheckedAudio {
                     language: alt.language.clone(),
                     name: alt.name.clone(),
                     default: alt.default,
+                    group: alt.group_id.clone(),
+                    codec: codec.into(),
+                    channels,
                     pitch: pitch(&whole),
                 });
             }

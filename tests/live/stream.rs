@@ -354,3 +354,64 @@ fn a_session_on_a_video_with_audio_renditions_plays_the_chosen_track() {
     assert!((pf - 880.0).abs() < 10.0, "track 1 sounds at {pf:.1} Hz");
     assert!((pe - 440.0).abs() < 10.0, "track 0 sounds at {pe:.1} Hz");
 }
+
+/// A ready video with a 5.1 track (a stereo AAC rendition and an AC-3 5.1 one): a
+/// session lists and plays the stereo one only, re-using its segments; the AC-3 one is
+/// no track of its.
+#[test]
+fn a_session_on_a_5_1_video_plays_its_stereo_rendition() {
+    let clip = crate::util::clips::clip_with(
+        "live-surround.mp4",
+        reel::engine::sample::SampleSpec {
+            width: 320,
+            height: 180,
+            seconds: 6.0,
+            audio_channels: 6,
+            ..Default::default()
+        },
+    );
+    let server = server_with_library(&clip, &[]);
+    let id = crate::util::upload_ok(&server, &clip, &[("heights", "180"), ("segment_seconds", "2")]);
+    let video = crate::util::wait_ready(&server, &id);
+    assert_eq!(video["audio"][1]["codec"], "ac3", "{video}");
+
+    let (code, refused) = post(
+        &server,
+        "/api/sessions",
+        json!({"video": id, "height": 180, "audio_track": 1}),
+    );
+    assert_eq!(
+        code, 400,
+        "the AC-3 rendition is no track of a session: {refused}"
+    );
+    let (code, session) = post(&server, "/api/sessions", json!({"video": id, "height": 180}));
+    assert_eq!(code, 201, "{session}");
+    assert_eq!(session["mode"], "reuse", "{session}");
+    let tracks = session["tracks"]["audio_tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 1, "{session}");
+    assert_eq!(
+        (&tracks[0]["codec"], &tracks[0]["channels"], &tracks[0]["name"]),
+        (&json!("aac"), &json!(2), &video["audio"][0]["name"]),
+        "{session}"
+    );
+    let sid = session["id"].as_str().unwrap().to_string();
+    let mut stream = StreamClient::open(server.addr, &format!("/api/sessions/{sid}/stream"), None);
+    assert!(stream.read_until(Duration::from_secs(30), |c| c.fragments() >= 3));
+    let dir = tempdir().unwrap();
+    let saved = stream.save(&dir.path().join("stereo.mp4"));
+    assert_eq!(judge::audio_streams(&saved), 1);
+    let v = judge::ffprobe(
+        &saved,
+        &[
+            "-show_entries",
+            "stream=codec_name,channels",
+            "-select_streams",
+            "a",
+        ],
+    );
+    assert_eq!(
+        (&v["streams"][0]["codec_name"], &v["streams"][0]["channels"]),
+        (&json!("aac"), &json!(2)),
+        "{v}"
+    );
+}

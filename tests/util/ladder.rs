@@ -21,11 +21,24 @@ pub fn check_ladder(server: &Server, video: &serde_json::Value) -> usize {
         panic!("not a master playlist: {}", master.text());
     };
     let renditions = video["renditions"].as_array().unwrap();
-    assert_eq!(master.variants.len(), renditions.len());
+    // With surround renditions every variant is listed twice, the stereo listing first:
+    // the second names the surround group.
+    let (surround, stereo): (Vec<_>, Vec<_>) = master
+        .variants
+        .iter()
+        .partition(|v| v.audio.as_deref() == Some("audio-surround"));
+    assert_eq!(stereo.len(), renditions.len());
+    assert!(surround.is_empty() || surround.len() == stereo.len());
+    assert!(master.variants[..stereo.len()]
+        .iter()
+        .all(|v| v.audio.as_deref() != Some("audio-surround")));
+    for (s, v) in surround.iter().zip(&stereo) {
+        assert_eq!((&s.uri, &s.resolution), (&v.uri, &v.resolution));
+    }
     let format = video["format"].as_str().unwrap();
     let duration = video["duration"].as_f64().unwrap();
     let mut count = 0;
-    for (variant, rendition) in master.variants.iter().zip(renditions) {
+    for (variant, rendition) in stereo.iter().zip(renditions) {
         assert_eq!(variant.uri, rendition["playlist"].as_str().unwrap());
         let res = server.get(&format!("{base}{}", variant.uri));
         assert_eq!(res.status, 200);
