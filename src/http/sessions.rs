@@ -109,18 +109,10 @@ async fn create(
     let file = match &source {
         SessionSource::Video { file, .. } | SessionSource::Library { file, .. } => file.clone(),
     };
-    let mut probe = web::block(move || crate::engine::probe(&file))
+    let probe = web::block(move || crate::engine::probe(&file))
         .await
         .map_err(|e| ApiError::internal("probing a session source", e))?
         .map_err(|e| ApiError::NotAVideo(e.to_string()))?;
-    if let SessionSource::Video { audio, .. } = &source {
-        // A master lists a ladder's stereo audio renditions first, then its surround
-        // (AC-3) ones: sessions play (and list) the stereo ones only.
-        if audio.iter().any(|a| a.is_surround()) {
-            let stereo = audio.iter().filter(|a| !a.is_surround()).count();
-            probe.audio_tracks.truncate(stereo);
-        }
-    }
     let new = NewSession {
         start: req.start,
         height: req.height,

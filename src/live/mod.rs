@@ -111,6 +111,7 @@ impl Sessions {
         if self.env.shared.is_none() {
             self.reap(); // frees the places of expired sessions before counting
         }
+        let probe = source.playable(probe);
         session::validate(&probe, new.start, new.height, new.audio_track, new.rate)?;
         if self.sessions.lock().len() >= self.env.config.max_sessions {
             return Err(SessionError::Full);

@@ -43,6 +43,19 @@ impl SessionSource {
         }
     }
 
+    /// The audio tracks a session offers of `probe`: a ready video's master lists its
+    /// stereo renditions first, then its surround (AC-3) ones, and sessions play (and
+    /// list) the stereo ones only.
+    pub(crate) fn playable(&self, mut probe: Probe) -> Probe {
+        if let SessionSource::Video { audio, .. } = self {
+            if audio.iter().any(|a| a.is_surround()) {
+                let stereo = audio.iter().filter(|a| !a.is_surround()).count();
+                probe.audio_tracks.truncate(stereo);
+            }
+        }
+        probe
+    }
+
     /// What another instance needs to find the same source.
     pub fn reference(&self) -> SourceRef {
         match self {

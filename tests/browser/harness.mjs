@@ -43,6 +43,16 @@ export const log = (...a) =>
   console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a.map((x) => String(x).replace(/\s*\n\s*/g, ' · ')));
 
 export class TestFailure extends Error {}
+
+/** Ends a script that gathers its failures rather than stopping at the first: lists them
+ * and exits 1, or logs `passed` (the sentence saying what held). */
+export function finish(failures, passed) {
+  if (failures.length) {
+    console.log(`\n${failures.length} failure(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+    process.exit(1);
+  }
+  log(passed);
+}
 export function check(cond, message) {
   if (!cond) throw new TestFailure(message);
 }

@@ -35,7 +35,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launch, log, PLAYER_PAGE_FILES, serveFiles } from './harness.mjs';
+import { launch, log, PLAYER_PAGE_FILES, serveFiles, finish } from './harness.mjs';
 
 const [base, shots, clip, heights, fmp4Id, tsId, ...tracksIds] = process.argv.slice(2);
 if (!tsId) {
@@ -100,11 +100,7 @@ try {
   fs.rmSync(profile, { recursive: true, force: true });
 }
 
-if (failures.length) {
-  console.log(`\n${failures.length} failure(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
-  process.exit(1);
-}
-log('every player played every case from its first second');
+finish(failures, 'every player played every case from its first second');
 
 /** Runs one case; what goes wrong in it is its failure, and the next case runs. */
 async function runCase(label, run) {

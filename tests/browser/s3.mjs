@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { check, launch, log, PLAYER_PAGE_FILES, serveFiles, TestFailure } from './harness.mjs';
+import { check, launch, log, PLAYER_PAGE_FILES, serveFiles, TestFailure, finish } from './harness.mjs';
 
 const [shots, mediaMaster, publicMaster] = process.argv.slice(2);
 if (!publicMaster) {
@@ -68,11 +68,7 @@ try {
   fs.rmSync(profile, { recursive: true, force: true });
 }
 
-if (failures.length) {
-  console.log(`\n${failures.length} failure(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
-  process.exit(1);
-}
-log('hls.js played the S3-stored video through /media and through the public URL');
+finish(failures, 'hls.js played the S3-stored video through /media and through the public URL');
 
 /** hls.js on the test page at `origin`, on `master`; judged, screenshot, requests checked. */
 async function play(label, origin, master) {

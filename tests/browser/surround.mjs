@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launch, log, PLAYER_PAGE_FILES, serveFiles } from './harness.mjs';
+import { launch, log, PLAYER_PAGE_FILES, serveFiles, finish } from './harness.mjs';
 
 const [base, shots, ...ids] = process.argv.slice(2);
 if (!ids.length) {
@@ -99,11 +99,7 @@ try {
   pageServer.close();
   fs.rmSync(profile, { recursive: true, force: true });
 }
-if (failures.length) {
-  console.log(`\n${failures.length} failure(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`);
-  process.exit(1);
-}
-log('every player played the stereo variants of every 5.1 ladder');
+finish(failures, 'every player played the stereo variants of every 5.1 ladder');
 
 async function surroundCase(id, ac3InMse) {
   const video = await fetch(`${baseUrl}/api/videos/${id}`).then((r) => r.json());
